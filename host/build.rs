@@ -1,0 +1,59 @@
+//! Builds the built-in plugins (and the sandbox test fixtures) as wasm components, so that
+//! `cargo build` alone yields a complete `bulwark` binary.
+
+#[path = "../xtask/src/plugin_build.rs"]
+mod plugin_build;
+
+use std::path::PathBuf;
+
+/// Built-in plugins embedded in the binary, in report order.
+const BUILTIN: &[&str] = &["bulwark-plugin-cis-daemon", "bulwark-plugin-cis-runtime"];
+/// Plugins only the tests use: (package, feature, output name).
+const FIXTURES: &[(&str, Option<&str>, &str)] = &[
+    ("bulwark-plugin-example", None, "example"),
+    ("bulwark-plugin-hostile", Some("looper"), "looper"),
+    ("bulwark-plugin-hostile", Some("hog"), "hog"),
+    ("bulwark-plugin-hostile", Some("garbage"), "garbage"),
+];
+
+fn main() -> anyhow::Result<()> {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
+    let workspace = manifest.parent().map(PathBuf::from).unwrap_or_default();
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    // A target dir of its own: the outer cargo holds the lock on the main one.
+    let target_dir = workspace.join("target").join("wasm-build");
+
+    for dir in ["plugin-sdk", "plugins", "tests/plugins", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
+    }
+    println!("cargo:rerun-if-changed=../xtask/src/plugin_build.rs");
+
+    let mut list = String::from("&[\n");
+    for pkg in BUILTIN {
+        let name = pkg.trim_start_matches("bulwark-plugin-");
+        let path = out.join("builtin").join(format!("{name}.wasm"));
+        plugin_build::build_plugin(&workspace, &target_dir, pkg, None, &path)?;
+        list.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            path.display().to_string()
+        ));
+    }
+    list.push(']');
+    std::fs::write(out.join("builtin.rs"), list)?;
+
+    let fixtures = out.join("fixtures");
+    for (pkg, feature, name) in FIXTURES {
+        plugin_build::build_plugin(
+            &workspace,
+            &target_dir,
+            pkg,
+            *feature,
+            &fixtures.join(format!("{name}.wasm")),
+        )?;
+    }
+    println!(
+        "cargo:rustc-env=BULWARK_FIXTURE_PLUGINS={}",
+        fixtures.display()
+    );
+    Ok(())
+}

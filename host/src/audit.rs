@@ -1,0 +1,449 @@
+//! An audit: load plugins, select checks, run each plugin in its sandbox against the
+//! evidence, and gather the findings into a [`Report`] for the reporters.
+
+use crate::abi::types;
+use crate::evidence::Evidence;
+use crate::runtime::{Origin, Plugin, RunCost, Runtime};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A verdict status, as reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Info,
+    Note,
+    Undecided,
+    Skipped,
+    Error,
+}
+
+impl Status {
+    pub fn tag(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Warn => "WARN",
+            Status::Info => "INFO",
+            Status::Note => "NOTE",
+            Status::Undecided => "UNDECIDED",
+            Status::Skipped => "SKIP",
+            Status::Error => "ERROR",
+        }
+    }
+}
+
+impl From<types::Status> for Status {
+    fn from(s: types::Status) -> Self {
+        match s {
+            types::Status::Pass => Status::Pass,
+            types::Status::Warn => Status::Warn,
+            types::Status::Info => Status::Info,
+            types::Status::Note => Status::Note,
+            types::Status::Undecided => Status::Undecided,
+            types::Status::Skipped => Status::Skipped,
+            types::Status::Error => Status::Error,
+        }
+    }
+}
+
+/// What a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Subject {
+    Host,
+    Daemon,
+    Container { id: String, name: String },
+    Image { name: String },
+    File { path: String },
+    Plugin { name: String },
+}
+
+impl From<types::Subject> for Subject {
+    fn from(s: types::Subject) -> Self {
+        match s {
+            types::Subject::Host => Subject::Host,
+            types::Subject::Daemon => Subject::Daemon,
+            types::Subject::Container(c) => Subject::Container {
+                id: c.id,
+                name: c.name,
+            },
+            types::Subject::Image(name) => Subject::Image { name },
+            types::Subject::File(path) => Subject::File { path },
+        }
+    }
+}
+
+/// Static description of a check, with the plugin that provides it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckInfo {
+    pub id: String,
+    pub title: String,
+    pub section: String,
+    pub section_title: String,
+    pub level: u8,
+    pub scored: bool,
+    pub automated: bool,
+    pub description: String,
+    pub remediation: String,
+    pub remediation_impact: String,
+    pub tags: Vec<String>,
+    pub plugin: String,
+}
+
+impl CheckInfo {
+    fn new(m: &types::CheckMeta, plugin: &str) -> Self {
+        CheckInfo {
+            id: m.id.clone(),
+            title: m.title.clone(),
+            section: m.section.clone(),
+            section_title: m.section_title.clone(),
+            level: m.level,
+            scored: m.scored,
+            automated: m.automated,
+            description: m.description.clone(),
+            remediation: m.remediation.clone(),
+            remediation_impact: m.remediation_impact.clone(),
+            tags: m.tags.clone(),
+            plugin: plugin.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub check: CheckInfo,
+    pub status: Status,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub subjects: Vec<Subject>,
+    pub details: Vec<String>,
+}
+
+/// How one plugin fared.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginReport {
+    pub name: String,
+    pub origin: Origin,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub digest: String,
+    pub checks: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<RunCost>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub abi: &'static str,
+    /// "live" or "snapshot".
+    pub evidence: &'static str,
+    pub audit_start: u64,
+    pub duration_ms: f64,
+    pub evidence_queries: u64,
+    pub plugins: Vec<PluginReport>,
+    pub findings: Vec<Finding>,
+}
+
+/// A plugin that failed to load.
+#[derive(Debug, Clone)]
+pub struct LoadFailure {
+    pub name: String,
+    pub origin: Origin,
+    pub reason: String,
+}
+
+/// Which checks to run: `-c` ids (empty = all) minus `-e` ids. An id also selects
+/// every check under it (`5` selects 5.1–5.32; `5.3` does not select `5.30`).
+#[derive(Debug, Clone, Default)]
+pub struct CheckFilter {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+fn covers(pattern: &str, id: &str) -> bool {
+    id == pattern
+        || id
+            .strip_prefix(pattern)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+impl CheckFilter {
+    pub fn selects(&self, id: &str) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|p| covers(p, id)))
+            && !self.exclude.iter().any(|p| covers(p, id))
+    }
+}
+
+/// Load the built-in plugins and every `*.wasm` in `dirs` (sorted by file name).
+/// Unreadable directories are an error; a bad plugin file is a [`LoadFailure`].
+pub async fn load_plugins(
+    runtime: &Arc<Runtime>,
+    builtin: bool,
+    dirs: &[PathBuf],
+) -> std::io::Result<(Vec<Arc<Plugin>>, Vec<LoadFailure>)> {
+    let mut sources: Vec<(String, Origin, Vec<u8>)> = Vec::new();
+    if builtin {
+        for (name, bytes) in crate::runtime::BUILTIN {
+            sources.push((name.to_string(), Origin::Builtin, bytes.to_vec()));
+        }
+    }
+    let mut failures = Vec::new();
+    for dir in dirs {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("plugin directory {}: {e}", dir.display()))
+            })?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+            .collect();
+        files.sort();
+        for f in files {
+            let name = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let origin = Origin::File(f.display().to_string());
+            match std::fs::read(&f) {
+                Ok(bytes) => sources.push((name, origin, bytes)),
+                Err(e) => failures.push(LoadFailure {
+                    name,
+                    origin,
+                    reason: format!("cannot read {}: {e}", f.display()),
+                }),
+            }
+        }
+    }
+    let mut plugins = Vec::new();
+    let handle = tokio::runtime::Handle::current();
+    for (name, origin, bytes) in sources {
+        let rt = runtime.clone();
+        let h = handle.clone();
+        let (n, o) = (name.clone(), origin.clone());
+        let loaded = tokio::task::spawn_blocking(move || rt.load(&n, o, &bytes, h)).await;
+        match loaded {
+            Ok(Ok(p)) => plugins.push(Arc::new(p)),
+            Ok(Err(e)) => failures.push(LoadFailure {
+                name,
+                origin,
+                reason: e.to_string(),
+            }),
+            Err(e) => failures.push(LoadFailure {
+                name,
+                origin,
+                reason: format!("loader crashed: {e}"),
+            }),
+        }
+    }
+    Ok((plugins, failures))
+}
+
+/// The checks each plugin will run, after the filter and after dropping ids an earlier
+/// plugin already provides (built-ins come first, so a third party cannot shadow them).
+pub fn plan(
+    plugins: &[Arc<Plugin>],
+    filter: &CheckFilter,
+) -> (Vec<(Arc<Plugin>, Vec<String>)>, Vec<(String, String)>) {
+    let mut taken = HashSet::new();
+    let mut out = Vec::new();
+    let mut conflicts = Vec::new();
+    for p in plugins {
+        let mut ids = Vec::new();
+        for c in &p.checks {
+            if !taken.insert(c.id.clone()) {
+                conflicts.push((p.name.clone(), c.id.clone()));
+                continue;
+            }
+            if filter.selects(&c.id) {
+                ids.push(c.id.clone());
+            }
+        }
+        out.push((p.clone(), ids));
+    }
+    (out, conflicts)
+}
+
+fn error_finding(plugin: &str, origin: &Origin, message: String, details: Vec<String>) -> Finding {
+    Finding {
+        check: CheckInfo {
+            id: format!("plugin:{plugin}"),
+            title: format!("Plugin {plugin} runs correctly"),
+            section: "plugins".to_string(),
+            section_title: "Plugins".to_string(),
+            level: 0,
+            scored: false,
+            automated: true,
+            description: String::new(),
+            remediation: match origin {
+                Origin::Builtin => "Report this as a Bulwark bug.".to_string(),
+                Origin::File(p) => format!("Fix or remove the plugin {p}."),
+            },
+            remediation_impact: String::new(),
+            tags: vec!["plugin-error".to_string()],
+            plugin: plugin.to_string(),
+        },
+        status: Status::Error,
+        message,
+        reason: None,
+        subjects: vec![Subject::Plugin {
+            name: plugin.to_string(),
+        }],
+        details,
+    }
+}
+
+/// Run an audit. Plugins run concurrently, each on a blocking thread in its own store.
+pub async fn run(
+    runtime: Arc<Runtime>,
+    evidence: Arc<Evidence>,
+    plugins: Vec<Arc<Plugin>>,
+    load_failures: Vec<LoadFailure>,
+    filter: &CheckFilter,
+    options: Vec<(String, String)>,
+) -> Report {
+    let started = Instant::now();
+    let (planned, conflicts) = plan(&plugins, filter);
+    let handle = tokio::runtime::Handle::current();
+    let options = Arc::new(options);
+
+    let mut tasks = Vec::new();
+    for (plugin, ids) in planned {
+        let (rt, ev, h, opts) = (
+            runtime.clone(),
+            evidence.clone(),
+            handle.clone(),
+            options.clone(),
+        );
+        tasks.push(tokio::task::spawn_blocking(move || {
+            if ids.is_empty() {
+                return (plugin, ids, Ok(Vec::new()), RunCost::default());
+            }
+            let (res, cost) = rt.run(&plugin, ev, h, &ids, &opts);
+            (plugin, ids, res, cost)
+        }));
+    }
+
+    let mut findings = Vec::new();
+    let mut reports = Vec::new();
+    for f in &load_failures {
+        findings.push(error_finding(
+            &f.name,
+            &f.origin,
+            format!("plugin {} was not loaded: {}", f.name, f.reason),
+            vec![],
+        ));
+        reports.push(PluginReport {
+            name: f.name.clone(),
+            origin: f.origin.clone(),
+            digest: String::new(),
+            checks: 0,
+            error: Some(f.reason.clone()),
+            cost: None,
+        });
+    }
+    for task in tasks {
+        let (plugin, ids, result, cost) = match task.await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!("plugin task failed: {e}");
+                continue;
+            }
+        };
+        let error = match result {
+            Ok(list) => {
+                for f in list {
+                    let Some(meta) = plugin.checks.iter().find(|c| c.id == f.check_id) else {
+                        continue; // validated by the runtime: cannot happen
+                    };
+                    findings.push(Finding {
+                        check: CheckInfo::new(meta, &plugin.name),
+                        status: f.status.into(),
+                        message: f.message,
+                        reason: f.reason,
+                        subjects: f.subjects.into_iter().map(Subject::from).collect(),
+                        details: f.details,
+                    });
+                }
+                None
+            }
+            Err(failure) => {
+                let msg = format!("plugin {} {failure}", plugin.name);
+                tracing::warn!("{msg}");
+                findings.push(error_finding(
+                    &plugin.name,
+                    &plugin.origin,
+                    msg.clone(),
+                    vec![format!("checks without a verdict: {}", ids.join(", "))],
+                ));
+                Some(failure.to_string())
+            }
+        };
+        reports.push(PluginReport {
+            name: plugin.name.clone(),
+            origin: plugin.origin.clone(),
+            digest: plugin.digest.clone(),
+            checks: ids.len(),
+            error,
+            cost: Some(cost),
+        });
+    }
+    for (plugin, id) in conflicts {
+        let origin = plugins
+            .iter()
+            .find(|p| p.name == plugin)
+            .map(|p| p.origin.clone())
+            .unwrap_or(Origin::Builtin);
+        findings.push(error_finding(
+            &plugin,
+            &origin,
+            format!("plugin {plugin} declares check {id}, which another plugin already provides; ignored"),
+            vec![],
+        ));
+    }
+    Report {
+        schema: "bulwark/audit/v0",
+        tool: "bulwark",
+        version: env!("CARGO_PKG_VERSION"),
+        abi: crate::abi::ABI_VERSION,
+        evidence: if evidence.is_live() {
+            "live"
+        } else {
+            "snapshot"
+        },
+        audit_start: evidence.audit_start(),
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        evidence_queries: evidence.query_count(),
+        plugins: reports,
+        findings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_prefixes_respect_dots() {
+        let f = CheckFilter {
+            include: vec!["5".into(), "2.1".into()],
+            exclude: vec!["5.3".into()],
+        };
+        assert!(f.selects("5.10"));
+        assert!(f.selects("2.1"));
+        assert!(!f.selects("2.10"));
+        assert!(!f.selects("5.3"));
+        assert!(f.selects("5.30"));
+        assert!(!f.selects("4.1"));
+        assert!(CheckFilter::default().selects("anything"));
+    }
+}

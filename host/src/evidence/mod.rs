@@ -1,0 +1,182 @@
+//! Evidence: what Bulwark knows about the host audited. Collected lazily from the live
+//! host ([`live`]) or replayed from a snapshot ([`snapshot`]); memoized per audit so each
+//! question is asked once however many plugins ask it; every answer is recordable.
+
+pub mod live;
+pub mod snapshot;
+
+use crate::abi::ev;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
+
+/// One question about the host. The key of the memo and of snapshot entries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(tag = "query", rename_all = "kebab-case")]
+pub enum Query {
+    DockerInfo,
+    DockerVersion,
+    /// All containers, whatever their state (the selection is applied on top).
+    ContainerList,
+    ContainerInspect {
+        id: String,
+    },
+    ImageList,
+    ImageInspect {
+        name: String,
+    },
+    ImageHistory {
+        name: String,
+    },
+    NetworkList,
+    SwarmInspect,
+    FileStat {
+        path: String,
+    },
+    ContainerProcesses {
+        id: String,
+    },
+    Process {
+        pid: u32,
+    },
+    AuditRules,
+    DaemonConfig,
+    Auditor,
+    AuditorEnv {
+        name: String,
+    },
+}
+
+/// An answer. Docker objects stay JSON documents as the Engine API gave them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", content = "value", rename_all = "kebab-case")]
+pub enum Answer {
+    Document(serde_json::Value),
+    Containers(Vec<ev::ContainerSummary>),
+    File(ev::FileInfo),
+    Processes(Vec<ev::ProcessInfo>),
+    Process(ev::ProcessInfo),
+    AuditRules(ev::AuditRuleSet),
+    Daemon(ev::DaemonSettings),
+    Auditor(ev::AuditorInfo),
+    Env(Option<String>),
+}
+
+/// Why a question has no answer.
+#[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "error", content = "message", rename_all = "kebab-case")]
+pub enum EvidenceError {
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("denied: {0}")]
+    Denied(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+pub type Outcome = Result<Answer, EvidenceError>;
+
+/// Where answers come from.
+pub enum Source {
+    Live(live::Collector),
+    Snapshot(HashMap<Query, Outcome>),
+}
+
+/// Which containers an audit covers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Selection {
+    /// Created and stopped containers too, not only running ones.
+    pub all_containers: bool,
+}
+
+/// The evidence of one audit.
+pub struct Evidence {
+    source: Source,
+    memo: Mutex<HashMap<Query, Arc<OnceCell<Outcome>>>>,
+    selection: Selection,
+    /// Unix time the audit (or the recorded one) started.
+    audit_start: u64,
+    queries: AtomicU64,
+}
+
+impl Evidence {
+    pub fn new(source: Source, selection: Selection, audit_start: u64) -> Self {
+        Evidence {
+            source,
+            memo: Mutex::new(HashMap::new()),
+            selection,
+            audit_start,
+            queries: AtomicU64::new(0),
+        }
+    }
+
+    pub fn audit_start(&self) -> u64 {
+        self.audit_start
+    }
+
+    pub fn is_live(&self) -> bool {
+        matches!(self.source, Source::Live(_))
+    }
+
+    /// Questions asked so far (including memo hits).
+    pub fn query_count(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    /// Answer a question, asking the source at most once per audit.
+    pub async fn query(&self, q: &Query) -> Outcome {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        let cell = {
+            let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+            memo.entry(q.clone()).or_default().clone()
+        };
+        cell.get_or_init(|| async {
+            match &self.source {
+                Source::Live(c) => {
+                    let out = c.collect(q).await;
+                    if let Err(e) = &out {
+                        tracing::debug!(?q, error = %e, "evidence query failed");
+                    }
+                    out
+                }
+                Source::Snapshot(map) => map.get(q).cloned().unwrap_or_else(|| {
+                    Err(EvidenceError::Unavailable(
+                        "not recorded in the snapshot".to_string(),
+                    ))
+                }),
+            }
+        })
+        .await
+        .clone()
+    }
+
+    /// The containers this audit covers, in the daemon's order.
+    pub async fn selected_containers(&self) -> Result<Vec<ev::ContainerSummary>, EvidenceError> {
+        match self.query(&Query::ContainerList).await? {
+            Answer::Containers(all) => Ok(all
+                .into_iter()
+                .filter(|c| self.selection.all_containers || c.state == "running")
+                .collect()),
+            other => Err(unexpected(&Query::ContainerList, &other)),
+        }
+    }
+
+    /// Every answer obtained so far, in a stable order (the content of a snapshot).
+    pub fn recorded(&self) -> BTreeMap<Query, Outcome> {
+        let memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        memo.iter()
+            .filter_map(|(q, cell)| cell.get().map(|o| (q.clone(), o.clone())))
+            .collect()
+    }
+}
+
+/// A source answered with the wrong kind of answer (a corrupt snapshot, typically).
+pub fn unexpected(q: &Query, a: &Answer) -> EvidenceError {
+    let kind = serde_json::to_value(a)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
+        .unwrap_or_default();
+    EvidenceError::Unavailable(format!("malformed evidence: {q:?} answered with a {kind}"))
+}

@@ -1,0 +1,9 @@
+//! Bulwark host library: evidence collection, the sandboxed plugin runtime, the audit that
+//! joins them, and the reporters. Data flows one way:
+//! collectors ([`evidence`]) → plugins ([`runtime`]) → findings ([`audit`]) → [`report`].
+
+pub mod abi;
+pub mod audit;
+pub mod evidence;
+pub mod report;
+pub mod runtime;

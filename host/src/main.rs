@@ -1,0 +1,348 @@
+//! `bulwark`: audit a Docker host with sandboxed WebAssembly checks.
+
+use anyhow::{bail, Context, Result};
+use bulwark::audit::{self, CheckFilter};
+use bulwark::evidence::{live, snapshot, Evidence, Query, Selection, Source};
+use bulwark::report::{self, Format};
+use bulwark::runtime::{self, Limits, Runtime};
+use clap::{Args, Parser, Subcommand};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "bulwark",
+    version,
+    about = "Container-security auditor: CIS Docker Benchmark checks as sandboxed wasm plugins"
+)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Audit this host (or a recorded snapshot) and report the findings.
+    Audit(AuditArgs),
+    /// Record every piece of evidence the checks use into a snapshot file.
+    Collect(CollectArgs),
+    /// List the checks the plugins provide.
+    Checks(PluginArgs),
+}
+
+#[derive(Args, Clone)]
+struct PluginArgs {
+    /// Also load every *.wasm plugin in this directory (repeatable).
+    #[arg(long = "plugins", value_name = "DIR")]
+    plugin_dirs: Vec<PathBuf>,
+    /// Do not load the built-in plugins.
+    #[arg(long)]
+    no_builtin: bool,
+    /// Fuel (instruction budget) per plugin run.
+    #[arg(long, default_value_t = Limits::default().fuel)]
+    fuel: u64,
+    /// Wall-clock limit per plugin run, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().timeout.as_secs_f64())]
+    plugin_timeout: f64,
+    /// Memory limit per plugin run, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = Limits::default().memory >> 20)]
+    plugin_memory: usize,
+    /// Do not keep compiled plugins in the on-disk cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    #[command(flatten)]
+    plugins: PluginArgs,
+    /// Docker Engine API endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock).
+    #[arg(long, short = 'H', value_name = "URL")]
+    host: Option<String>,
+    /// Replay a snapshot recorded by `bulwark collect` instead of reading this host.
+    #[arg(long, value_name = "FILE", conflicts_with = "host")]
+    snapshot: Option<PathBuf>,
+    /// Audit created and stopped containers too, not only running ones.
+    #[arg(long)]
+    all_containers: bool,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// No colours (also off when NO_COLOR is set or output is not a terminal).
+    #[arg(short = 'b', long = "no-color")]
+    no_color: bool,
+    /// Run only these checks (comma-separated ids; a section id selects the section).
+    #[arg(short = 'c', long = "check", value_delimiter = ',', value_name = "IDS")]
+    include: Vec<String>,
+    /// Skip these checks (comma-separated ids or sections).
+    #[arg(
+        short = 'e',
+        long = "exclude",
+        value_delimiter = ',',
+        value_name = "IDS"
+    )]
+    exclude: Vec<String>,
+    /// Print remediation measures for checks that did not pass.
+    #[arg(short = 'p', long = "remediation")]
+    remediation: bool,
+}
+
+#[derive(Args)]
+struct CollectArgs {
+    #[command(flatten)]
+    plugins: PluginArgs,
+    /// Docker Engine API endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock).
+    #[arg(long, short = 'H', value_name = "URL")]
+    host: Option<String>,
+    /// Where to write the snapshot.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: PathBuf,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let default = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+        )
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bulwark: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(dispatch(cli.command)) {
+        eprintln!("bulwark: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn dispatch(cmd: Command) -> Result<()> {
+    match cmd {
+        Command::Audit(a) => audit_cmd(a).await,
+        Command::Collect(c) => collect_cmd(c).await,
+        Command::Checks(p) => checks_cmd(p).await,
+    }
+}
+
+fn make_runtime(p: &PluginArgs) -> Result<Arc<Runtime>> {
+    if !(p.plugin_timeout > 0.0 && p.plugin_timeout.is_finite()) {
+        bail!("--plugin-timeout must be a positive number of seconds");
+    }
+    let limits = Limits {
+        fuel: p.fuel,
+        timeout: Duration::from_secs_f64(p.plugin_timeout),
+        memory: p.plugin_memory.saturating_mul(1 << 20),
+    };
+    let cache = if p.no_cache {
+        None
+    } else {
+        runtime::default_cache_dir()
+    };
+    Ok(Arc::new(Runtime::new(limits, cache)?))
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+async fn load(
+    p: &PluginArgs,
+    runtime: &Arc<Runtime>,
+) -> Result<(Vec<Arc<runtime::Plugin>>, Vec<audit::LoadFailure>)> {
+    let (plugins, failures) = audit::load_plugins(runtime, !p.no_builtin, &p.plugin_dirs)
+        .await
+        .context("loading plugins")?;
+    for f in &failures {
+        tracing::warn!("plugin {} not loaded: {}", f.name, f.reason);
+    }
+    Ok((plugins, failures))
+}
+
+/// Warn once, up front, when the daemon cannot be reached: Docker checks will be undecided.
+async fn preflight(evidence: &Evidence) {
+    if let Err(e) = evidence.query(&Query::DockerVersion).await {
+        eprintln!("bulwark: warning: {e}; checks that need the Docker daemon will be undecided");
+    }
+}
+
+async fn audit_cmd(a: AuditArgs) -> Result<()> {
+    let runtime = make_runtime(&a.plugins)?;
+    let selection = Selection {
+        all_containers: a.all_containers,
+    };
+    let evidence = match &a.snapshot {
+        Some(path) => {
+            let snap = snapshot::load(path)?;
+            Evidence::new(Source::Snapshot(snap.answers), selection, snap.audit_start)
+        }
+        None => Evidence::new(
+            Source::Live(live::Collector::new(a.host.clone())),
+            selection,
+            now(),
+        ),
+    };
+    let evidence = Arc::new(evidence);
+    preflight(&evidence).await;
+    let (plugins, failures) = load(&a.plugins, &runtime).await?;
+    let filter = CheckFilter {
+        include: a
+            .include
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        exclude: a
+            .exclude
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    };
+    let known: Vec<&str> = plugins
+        .iter()
+        .flat_map(|p| p.checks.iter().map(|c| c.id.as_str()))
+        .collect();
+    for pat in filter.include.iter().chain(&filter.exclude) {
+        if !known.iter().any(|id| {
+            CheckFilter {
+                include: vec![pat.clone()],
+                exclude: vec![],
+            }
+            .selects(id)
+        }) {
+            bail!(
+                "no check matches {:?} (see `bulwark checks`)",
+                report::sanitize(pat)
+            );
+        }
+    }
+    let report = audit::run(runtime, evidence, plugins, failures, &filter, Vec::new()).await;
+
+    let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
+    let colour =
+        to_terminal && !a.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let text = match a.format {
+        Format::Text => report::text(&report, colour, a.remediation),
+        Format::Json => report::json(&report).context("encoding the report")? + "\n",
+    };
+    match &a.output {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth reporting.
+            if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(e).context("writing the report");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn collect_cmd(c: CollectArgs) -> Result<()> {
+    let runtime = make_runtime(&c.plugins)?;
+    let start = now();
+    // Record with every container selected: a replay may use either selection.
+    let evidence = Arc::new(Evidence::new(
+        Source::Live(live::Collector::new(c.host.clone())),
+        Selection {
+            all_containers: true,
+        },
+        start,
+    ));
+    preflight(&evidence).await;
+    // The standard set, whether or not a loaded plugin asks for it today.
+    for q in [
+        Query::DockerInfo,
+        Query::DockerVersion,
+        Query::ContainerList,
+        Query::ImageList,
+        Query::NetworkList,
+        Query::SwarmInspect,
+        Query::DaemonConfig,
+        Query::AuditRules,
+        Query::Auditor,
+    ] {
+        let _ = evidence.query(&q).await;
+    }
+    if let Ok(containers) = evidence.selected_containers().await {
+        for ctr in containers {
+            let _ = evidence
+                .query(&Query::ContainerInspect { id: ctr.id.clone() })
+                .await;
+            let _ = evidence
+                .query(&Query::ContainerProcesses { id: ctr.id })
+                .await;
+        }
+    }
+    // Then everything the checks themselves ask for.
+    let (plugins, failures) = load(&c.plugins, &runtime).await?;
+    let report = audit::run(
+        runtime,
+        evidence.clone(),
+        plugins,
+        failures,
+        &CheckFilter::default(),
+        Vec::new(),
+    )
+    .await;
+    let recorded = evidence.recorded();
+    snapshot::save(&c.output, start, &recorded)?;
+    eprintln!(
+        "bulwark: recorded {} answers from {} checks into {}",
+        recorded.len(),
+        report.findings.len(),
+        c.output.display()
+    );
+    Ok(())
+}
+
+async fn checks_cmd(p: PluginArgs) -> Result<()> {
+    let runtime = make_runtime(&p)?;
+    let (plugins, failures) = load(&p, &runtime).await?;
+    let mut out = String::new();
+    for plugin in &plugins {
+        for c in &plugin.checks {
+            out.push_str(&format!(
+                "{:<8} L{} {:<9} {:<14} {}\n",
+                report::sanitize(&c.id),
+                c.level,
+                if c.automated { "Automated" } else { "Manual" },
+                report::sanitize(&plugin.name),
+                report::sanitize(&c.title)
+            ));
+        }
+    }
+    print!("{out}");
+    if !failures.is_empty() {
+        bail!("{} plugin(s) could not be loaded", failures.len());
+    }
+    Ok(())
+}

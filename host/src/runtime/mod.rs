@@ -1,0 +1,508 @@
+//! The plugin runtime: one wasmtime engine with a compiled-code cache, one `InstancePre`
+//! per plugin, a fresh store per run with fuel, an epoch deadline and a memory cap.
+//! Plugins reach the host only through the evidence interface implemented here.
+
+use crate::abi::{ev, types, CheckPlugin, CheckPluginPre};
+use crate::evidence::{unexpected, Answer, Evidence, EvidenceError, Query};
+use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Cache, CacheConfig, Config, Engine, ResourceLimiter, Store, Trap};
+
+/// How often the epoch advances: the resolution of the wall-clock deadline.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Per-run resource limits of a plugin.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Deterministic instruction budget.
+    pub fuel: u64,
+    /// Wall-clock deadline.
+    pub timeout: Duration,
+    /// Linear memory cap, bytes.
+    pub memory: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: 20_000_000_000,
+            timeout: Duration::from_secs(30),
+            memory: 256 << 20,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot set up the wasm engine: {0}")]
+    Engine(String),
+    #[error("plugin {plugin} cannot be loaded: {reason}")]
+    Load { plugin: String, reason: String },
+}
+
+/// Why a plugin run failed. Each becomes an error finding; the audit goes on.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum PluginFailure {
+    #[error("ran out of fuel (budget {0} units)")]
+    OutOfFuel(u64),
+    #[error("exceeded its time limit of {0:?}")]
+    Timeout(Duration),
+    #[error("exceeded its memory limit of {0} MiB")]
+    Memory(usize),
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("returned garbage: {0}")]
+    Garbage(String),
+}
+
+/// Where a plugin came from.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "path")]
+pub enum Origin {
+    Builtin,
+    File(String),
+}
+
+/// A loaded, validated plugin ready to run.
+pub struct Plugin {
+    pub name: String,
+    pub origin: Origin,
+    /// sha256 of the component bytes.
+    pub digest: String,
+    pub checks: Vec<types::CheckMeta>,
+    pre: CheckPluginPre<State>,
+}
+
+/// What one run cost.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RunCost {
+    pub fuel_used: u64,
+    pub wall_ms: f64,
+    pub queries: u64,
+}
+
+struct Limiter {
+    memory: usize,
+    hit: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory {
+            self.hit = true;
+            return Err(wasmtime::format_err!(
+                "memory limit of {} bytes reached",
+                self.memory
+            ));
+        }
+        Ok(true)
+    }
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+    fn instances(&self) -> usize {
+        16
+    }
+    fn memories(&self) -> usize {
+        4
+    }
+    fn tables(&self) -> usize {
+        16
+    }
+}
+
+/// Store data of one run: the evidence it may query and its accounting.
+pub struct State {
+    evidence: Option<Arc<Evidence>>,
+    handle: tokio::runtime::Handle,
+    limiter: Limiter,
+    queries: u64,
+    audit_start: u64,
+}
+
+impl State {
+    fn ask(&mut self, q: Query) -> Result<Answer, types::QueryError> {
+        self.queries += 1;
+        let Some(ev) = self.evidence.clone() else {
+            return Err(types::QueryError::Denied(
+                "no evidence while describing checks".to_string(),
+            ));
+        };
+        self.handle
+            .block_on(async move { ev.query(&q).await })
+            .map_err(to_wit)
+    }
+
+    fn document(&mut self, q: Query) -> Result<String, types::QueryError> {
+        match self.ask(q.clone())? {
+            Answer::Document(v) => Ok(v.to_string()),
+            other => Err(to_wit(unexpected(&q, &other))),
+        }
+    }
+}
+
+fn to_wit(e: EvidenceError) -> types::QueryError {
+    match e {
+        EvidenceError::Unavailable(m) => types::QueryError::Unavailable(m),
+        EvidenceError::Denied(m) => types::QueryError::Denied(m),
+        EvidenceError::NotFound(m) => types::QueryError::NotFound(m),
+    }
+}
+
+macro_rules! typed {
+    ($self:ident, $q:expr, $variant:ident) => {{
+        let q = $q;
+        match $self.ask(q.clone())? {
+            Answer::$variant(v) => Ok(v),
+            other => Err(to_wit(unexpected(&q, &other))),
+        }
+    }};
+}
+
+impl types::Host for State {}
+
+impl ev::Host for State {
+    fn docker_info(&mut self) -> Result<String, types::QueryError> {
+        self.document(Query::DockerInfo)
+    }
+    fn docker_version(&mut self) -> Result<String, types::QueryError> {
+        self.document(Query::DockerVersion)
+    }
+    fn containers(&mut self) -> Result<Vec<ev::ContainerSummary>, types::QueryError> {
+        self.queries += 1;
+        let Some(ev) = self.evidence.clone() else {
+            return Err(types::QueryError::Denied(
+                "no evidence while describing checks".into(),
+            ));
+        };
+        self.handle
+            .block_on(async move { ev.selected_containers().await })
+            .map_err(to_wit)
+    }
+    fn container_inspect(&mut self, id: String) -> Result<String, types::QueryError> {
+        self.document(Query::ContainerInspect { id })
+    }
+    fn image_list(&mut self) -> Result<String, types::QueryError> {
+        self.document(Query::ImageList)
+    }
+    fn image_inspect(&mut self, name: String) -> Result<String, types::QueryError> {
+        self.document(Query::ImageInspect { name })
+    }
+    fn image_history(&mut self, name: String) -> Result<String, types::QueryError> {
+        self.document(Query::ImageHistory { name })
+    }
+    fn network_list(&mut self) -> Result<String, types::QueryError> {
+        self.document(Query::NetworkList)
+    }
+    fn swarm_inspect(&mut self) -> Result<String, types::QueryError> {
+        self.document(Query::SwarmInspect)
+    }
+    fn file_stat(&mut self, path: String) -> Result<ev::FileInfo, types::QueryError> {
+        typed!(self, Query::FileStat { path }, File)
+    }
+    fn container_processes(
+        &mut self,
+        id: String,
+    ) -> Result<Vec<ev::ProcessInfo>, types::QueryError> {
+        typed!(self, Query::ContainerProcesses { id }, Processes)
+    }
+    fn process(&mut self, pid: u32) -> Result<ev::ProcessInfo, types::QueryError> {
+        typed!(self, Query::Process { pid }, Process)
+    }
+    fn audit_rules(&mut self) -> Result<ev::AuditRuleSet, types::QueryError> {
+        typed!(self, Query::AuditRules, AuditRules)
+    }
+    fn daemon_config(&mut self) -> Result<ev::DaemonSettings, types::QueryError> {
+        typed!(self, Query::DaemonConfig, Daemon)
+    }
+    fn auditor(&mut self) -> Result<ev::AuditorInfo, types::QueryError> {
+        typed!(self, Query::Auditor, Auditor)
+    }
+    fn auditor_env(&mut self, name: String) -> Result<Option<String>, types::QueryError> {
+        typed!(self, Query::AuditorEnv { name }, Env)
+    }
+}
+
+/// Advances the engine's epoch until dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<State>,
+    pub limits: Limits,
+    _ticker: Ticker,
+}
+
+impl Runtime {
+    /// `cache_dir`: where compiled code is kept between runs (none disables the cache).
+    pub fn new(
+        limits: Limits,
+        cache_dir: Option<std::path::PathBuf>,
+    ) -> Result<Self, RuntimeError> {
+        let mut cfg = Config::new();
+        cfg.wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(1 << 20);
+        if let Some(dir) = cache_dir {
+            let mut cc = CacheConfig::new();
+            cc.with_directory(&dir);
+            match Cache::new(cc) {
+                Ok(c) => {
+                    cfg.cache(Some(c));
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), "compiled-code cache disabled: {e:#}")
+                }
+            }
+        }
+        let engine = Engine::new(&cfg).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        CheckPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("bulwark-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| RuntimeError::Engine(e.to_string()))?
+        };
+        Ok(Runtime {
+            engine,
+            linker,
+            limits,
+            _ticker: Ticker {
+                stop,
+                thread: Some(thread),
+            },
+        })
+    }
+
+    fn store(
+        &self,
+        evidence: Option<Arc<Evidence>>,
+        handle: tokio::runtime::Handle,
+    ) -> Result<Store<State>, PluginFailure> {
+        let audit_start = evidence.as_ref().map(|e| e.audit_start()).unwrap_or(0);
+        let mut store = Store::new(
+            &self.engine,
+            State {
+                evidence,
+                handle,
+                limiter: Limiter {
+                    memory: self.limits.memory,
+                    hit: false,
+                },
+                queries: 0,
+                audit_start,
+            },
+        );
+        store.limiter(|s| &mut s.limiter);
+        store
+            .set_fuel(self.limits.fuel)
+            .map_err(|e| PluginFailure::Trap(format!("{e:#}")))?;
+        let ticks = (self.limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        Ok(store)
+    }
+
+    fn classify(&self, e: wasmtime::Error, store: &Store<State>) -> PluginFailure {
+        if store.data().limiter.hit {
+            return PluginFailure::Memory(self.limits.memory >> 20);
+        }
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => PluginFailure::OutOfFuel(self.limits.fuel),
+            Some(Trap::Interrupt) => PluginFailure::Timeout(self.limits.timeout),
+            Some(Trap::UnreachableCodeReached) => {
+                PluginFailure::Trap("the plugin panicked or aborted (unreachable)".to_string())
+            }
+            Some(t) => PluginFailure::Trap(t.to_string()),
+            None => PluginFailure::Trap(format!("{e:#}")),
+        }
+    }
+
+    /// Compile (or fetch from the cache), link against the ABI, and ask for the checks.
+    /// Must run outside the async runtime's worker threads (it may block).
+    pub fn load(
+        &self,
+        name: &str,
+        origin: Origin,
+        bytes: &[u8],
+        handle: tokio::runtime::Handle,
+    ) -> Result<Plugin, RuntimeError> {
+        let fail = |reason: String| RuntimeError::Load {
+            plugin: name.to_string(),
+            reason,
+        };
+        if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
+            return Err(fail(
+                "not a WebAssembly file (truncated or corrupt)".to_string(),
+            ));
+        }
+        let component = Component::from_binary(&self.engine, bytes).map_err(|e| {
+            fail(format!(
+                "not a valid component for this ABI (bulwark:plugin@{}): {e:#}",
+                crate::abi::ABI_VERSION
+            ))
+        })?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| fail(format!("imports outside the Bulwark ABI: {e:#}")))?;
+        let pre = CheckPluginPre::new(pre)
+            .map_err(|e| fail(format!("exports do not match the Bulwark ABI: {e:#}")))?;
+
+        let mut store = self.store(None, handle).map_err(|e| fail(e.to_string()))?;
+        let checks = pre
+            .instantiate(&mut store)
+            .and_then(|inst| inst.bulwark_plugin_checks().call_describe(&mut store))
+            .map_err(|e| {
+                fail(format!(
+                    "describing its checks failed: {}",
+                    self.classify(e, &store)
+                ))
+            })?;
+        let mut seen = std::collections::HashSet::new();
+        for c in &checks {
+            if c.id.is_empty()
+                || c.id.len() > 64
+                || c.id.chars().any(|ch| ch.is_control() || ch.is_whitespace())
+            {
+                return Err(fail(format!("invalid check id {:?}", c.id)));
+            }
+            if !seen.insert(c.id.clone()) {
+                return Err(fail(format!("check id {} declared twice", c.id)));
+            }
+        }
+        Ok(Plugin {
+            name: name.to_string(),
+            origin,
+            digest: hex::encode(Sha256::digest(bytes)),
+            checks,
+            pre,
+        })
+    }
+
+    /// Run the given checks of a plugin against the evidence, under the limits.
+    /// Blocking: call from a blocking thread.
+    pub fn run(
+        &self,
+        plugin: &Plugin,
+        evidence: Arc<Evidence>,
+        handle: tokio::runtime::Handle,
+        ids: &[String],
+        options: &[(String, String)],
+    ) -> (Result<Vec<types::Finding>, PluginFailure>, RunCost) {
+        let started = Instant::now();
+        let mut store = match self.store(Some(evidence), handle) {
+            Ok(s) => s,
+            Err(e) => return (Err(e), RunCost::default()),
+        };
+        let ctx = types::RunContext {
+            audit_start: store.data().audit_start,
+            options: options.to_vec(),
+        };
+        let result = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|inst| inst.bulwark_plugin_checks().call_run(&mut store, &ctx, ids));
+        let cost = RunCost {
+            fuel_used: self
+                .limits
+                .fuel
+                .saturating_sub(store.get_fuel().unwrap_or(0)),
+            wall_ms: started.elapsed().as_secs_f64() * 1000.0,
+            queries: store.data().queries,
+        };
+        let result = match result {
+            Ok(findings) => validate(findings, ids),
+            Err(e) => Err(self.classify(e, &store)),
+        };
+        (result, cost)
+    }
+}
+
+/// A plugin answers exactly the checks it was asked, once each.
+fn validate(
+    findings: Vec<types::Finding>,
+    ids: &[String],
+) -> Result<Vec<types::Finding>, PluginFailure> {
+    let mut by_id: std::collections::HashMap<&str, types::Finding> =
+        std::collections::HashMap::new();
+    for f in findings {
+        let Some(id) = ids.iter().find(|i| **i == f.check_id) else {
+            return Err(PluginFailure::Garbage(format!(
+                "a verdict for check {:?}, which it was not asked to run",
+                f.check_id
+            )));
+        };
+        if by_id.insert(id.as_str(), f).is_some() {
+            return Err(PluginFailure::Garbage(format!(
+                "two verdicts for check {id}"
+            )));
+        }
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        match by_id.remove(id.as_str()) {
+            Some(mut f) => {
+                if matches!(f.status, types::Status::Undecided | types::Status::Skipped)
+                    && f.reason.is_none()
+                {
+                    f.reason = Some("the plugin gave no reason".to_string());
+                }
+                out.push(f)
+            }
+            None => return Err(PluginFailure::Garbage(format!("no verdict for check {id}"))),
+        }
+    }
+    Ok(out)
+}
+
+/// Where compiled plugins are cached: `$BULWARK_CACHE_DIR`, else the user's cache dir.
+pub fn default_cache_dir() -> Option<std::path::PathBuf> {
+    if let Some(d) = std::env::var_os("BULWARK_CACHE_DIR") {
+        return Some(d.into());
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))?;
+    Some(base.join("bulwark").join("wasmtime"))
+}
+
+/// The built-in plugins, embedded at build time: (name, component bytes).
+pub const BUILTIN: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/builtin.rs"));

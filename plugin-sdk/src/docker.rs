@@ -1,0 +1,392 @@
+//! Typed views of the Docker Engine API documents the host hands over as JSON.
+//!
+//! Only the fields checks use are modelled; everything is optional or defaulted because
+//! old engines lack fields and the API sends `null` for empty lists.
+
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+
+/// Deserialize `null` as the type's default (the Engine API sends `null` for empty lists).
+fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DockerInfo {
+    #[serde(deserialize_with = "nullable")]
+    pub driver: String,
+    #[serde(deserialize_with = "nullable")]
+    pub logging_driver: String,
+    pub live_restore_enabled: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub security_options: Vec<String>,
+    #[serde(rename = "DockerRootDir", deserialize_with = "nullable")]
+    pub docker_root_dir: String,
+    #[serde(deserialize_with = "nullable")]
+    pub server_version: String,
+    #[serde(deserialize_with = "nullable")]
+    pub experimental_build: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub swarm: SwarmInfo,
+    #[serde(deserialize_with = "nullable")]
+    pub registry_config: RegistryConfig,
+    #[serde(deserialize_with = "nullable")]
+    pub plugins: PluginsInfo,
+    #[serde(deserialize_with = "nullable")]
+    pub cgroup_driver: String,
+    #[serde(deserialize_with = "nullable")]
+    pub architecture: String,
+}
+
+impl DockerInfo {
+    /// Security options parsed into (name, key/value pairs), e.g. `name=seccomp,profile=default`.
+    pub fn security_option(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        self.security_options.iter().find_map(|opt| {
+            let kv: BTreeMap<String, String> = opt
+                .split(',')
+                .filter_map(|p| p.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            (kv.get("name").map(String::as_str) == Some(name)).then_some(kv)
+        })
+    }
+    pub fn swarm_active(&self) -> bool {
+        self.swarm.local_node_state == "active"
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SwarmInfo {
+    #[serde(deserialize_with = "nullable")]
+    pub local_node_state: String,
+    #[serde(deserialize_with = "nullable")]
+    pub control_available: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RegistryConfig {
+    #[serde(rename = "InsecureRegistryCIDRs", deserialize_with = "nullable")]
+    pub insecure_registry_cidrs: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub index_configs: BTreeMap<String, IndexConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IndexConfig {
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub secure: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub official: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PluginsInfo {
+    #[serde(deserialize_with = "nullable")]
+    pub authorization: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DockerVersion {
+    #[serde(deserialize_with = "nullable")]
+    pub version: String,
+    #[serde(rename = "ApiVersion", deserialize_with = "nullable")]
+    pub api_version: String,
+    #[serde(deserialize_with = "nullable")]
+    pub experimental: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub platform: VersionPlatform,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VersionPlatform {
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+}
+
+/// `GET /containers/{id}/json`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerInspect {
+    #[serde(deserialize_with = "nullable")]
+    pub id: String,
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub image: String,
+    #[serde(deserialize_with = "nullable")]
+    pub app_armor_profile: String,
+    #[serde(deserialize_with = "nullable")]
+    pub state: ContainerState,
+    #[serde(deserialize_with = "nullable")]
+    pub config: ContainerConfig,
+    #[serde(deserialize_with = "nullable")]
+    pub host_config: HostConfig,
+    #[serde(deserialize_with = "nullable")]
+    pub mounts: Vec<Mount>,
+    #[serde(deserialize_with = "nullable")]
+    pub network_settings: NetworkSettings,
+}
+
+impl ContainerInspect {
+    /// The container's name without Docker's leading slash.
+    pub fn short_name(&self) -> &str {
+        self.name.strip_prefix('/').unwrap_or(&self.name)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerState {
+    #[serde(deserialize_with = "nullable")]
+    pub status: String,
+    #[serde(deserialize_with = "nullable")]
+    pub running: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub pid: i64,
+    pub health: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerConfig {
+    #[serde(deserialize_with = "nullable")]
+    pub user: String,
+    #[serde(deserialize_with = "nullable")]
+    pub image: String,
+    pub healthcheck: Option<Healthcheck>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Healthcheck {
+    #[serde(deserialize_with = "nullable")]
+    pub test: Vec<String>,
+}
+
+impl Healthcheck {
+    /// A healthcheck that actually tests something (not `NONE`, not inherited-empty).
+    pub fn is_active(&self) -> bool {
+        !self.test.is_empty() && self.test[0] != "NONE"
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostConfig {
+    #[serde(deserialize_with = "nullable")]
+    pub privileged: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub cap_add: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub cap_drop: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub security_opt: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub network_mode: String,
+    #[serde(deserialize_with = "nullable")]
+    pub pid_mode: String,
+    #[serde(deserialize_with = "nullable")]
+    pub ipc_mode: String,
+    #[serde(rename = "UTSMode", deserialize_with = "nullable")]
+    pub uts_mode: String,
+    #[serde(deserialize_with = "nullable")]
+    pub userns_mode: String,
+    #[serde(deserialize_with = "nullable")]
+    pub cgroup_parent: String,
+    #[serde(deserialize_with = "nullable")]
+    pub memory: i64,
+    #[serde(deserialize_with = "nullable")]
+    pub cpu_shares: i64,
+    #[serde(rename = "NanoCpus", deserialize_with = "nullable")]
+    pub nano_cpus: i64,
+    pub pids_limit: Option<i64>,
+    #[serde(deserialize_with = "nullable")]
+    pub readonly_rootfs: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub restart_policy: RestartPolicy,
+    #[serde(deserialize_with = "nullable")]
+    pub devices: Vec<serde_json::Value>,
+    #[serde(deserialize_with = "nullable")]
+    pub ulimits: Vec<serde_json::Value>,
+    #[serde(deserialize_with = "nullable")]
+    pub port_bindings: BTreeMap<String, Option<Vec<PortBinding>>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RestartPolicy {
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub maximum_retry_count: i64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Mount {
+    #[serde(rename = "Type", deserialize_with = "nullable")]
+    pub kind: String,
+    #[serde(deserialize_with = "nullable")]
+    pub source: String,
+    #[serde(deserialize_with = "nullable")]
+    pub destination: String,
+    #[serde(rename = "RW", deserialize_with = "nullable")]
+    pub rw: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub propagation: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkSettings {
+    /// Published ports of a running container: "80/tcp" → bindings (null when unpublished).
+    #[serde(deserialize_with = "nullable")]
+    pub ports: BTreeMap<String, Option<Vec<PortBinding>>>,
+    #[serde(deserialize_with = "nullable")]
+    pub networks: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct PortBinding {
+    #[serde(rename = "HostIp", deserialize_with = "nullable")]
+    pub host_ip: String,
+    #[serde(rename = "HostPort", deserialize_with = "nullable")]
+    pub host_port: String,
+}
+
+/// A published port: container port and where it is bound on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub container_port: String,
+    pub host_ip: String,
+    pub host_port: Option<u16>,
+}
+
+impl Published {
+    /// `0.0.0.0`, `::` or empty: listens on every host interface (IPv4 or IPv6).
+    pub fn is_wildcard(&self) -> bool {
+        matches!(self.host_ip.as_str(), "" | "0.0.0.0" | "::" | "[::]")
+    }
+}
+
+impl std::fmt::Display for Published {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ip = if self.host_ip.contains(':') {
+            format!("[{}]", self.host_ip)
+        } else if self.host_ip.is_empty() {
+            "0.0.0.0".to_string()
+        } else {
+            self.host_ip.clone()
+        };
+        match self.host_port {
+            Some(p) => write!(f, "{ip}:{p}->{}", self.container_port),
+            None => write!(f, "{ip}:?->{}", self.container_port),
+        }
+    }
+}
+
+impl ContainerInspect {
+    /// Every host binding of every published port, IPv4 and IPv6 alike. A running
+    /// container reports its live bindings; otherwise the requested ones are used.
+    pub fn published_ports(&self) -> Vec<Published> {
+        let source = if self.state.running || self.host_config.port_bindings.is_empty() {
+            &self.network_settings.ports
+        } else {
+            &self.host_config.port_bindings
+        };
+        let mut out = Vec::new();
+        for (cport, bindings) in source {
+            for b in bindings.iter().flatten() {
+                out.push(Published {
+                    container_port: cport.clone(),
+                    host_ip: b.host_ip.clone(),
+                    host_port: b.host_port.parse().ok(),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// One image from `GET /images/json`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImageSummary {
+    #[serde(deserialize_with = "nullable")]
+    pub id: String,
+    #[serde(deserialize_with = "nullable")]
+    pub repo_tags: Vec<String>,
+}
+
+/// One network from `GET /networks`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkSummary {
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub driver: String,
+    #[serde(deserialize_with = "nullable")]
+    pub options: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nulls_become_defaults() {
+        let c: ContainerInspect = serde_json::from_str(
+            r#"{"Name":"/web","HostConfig":{"CapAdd":null,"PidsLimit":null,"Memory":0},
+                "Mounts":null,"NetworkSettings":{"Ports":{"80/tcp":null}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.short_name(), "web");
+        assert!(c.host_config.cap_add.is_empty());
+        assert!(c.published_ports().is_empty());
+    }
+
+    #[test]
+    fn ipv6_bindings_count() {
+        let c: ContainerInspect = serde_json::from_str(
+            r#"{"State":{"Running":true},"NetworkSettings":{"Ports":{"80/tcp":[
+                {"HostIp":"0.0.0.0","HostPort":"8080"},{"HostIp":"::","HostPort":"8080"}]}}}"#,
+        )
+        .unwrap();
+        let p = c.published_ports();
+        assert_eq!(p.len(), 2);
+        assert!(p.iter().all(Published::is_wildcard));
+        assert_eq!(p[1].to_string(), "[::]:8080->80/tcp");
+    }
+
+    #[test]
+    fn security_options_parse() {
+        let i: DockerInfo = serde_json::from_str(
+            r#"{"SecurityOptions":["name=seccomp,profile=default","name=rootless"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            i.security_option("seccomp")
+                .unwrap()
+                .get("profile")
+                .unwrap(),
+            "default"
+        );
+        assert!(i.security_option("rootless").is_some());
+        assert!(i.security_option("apparmor").is_none());
+    }
+}

@@ -1,0 +1,320 @@
+//! Check declarations, the per-run context with memoized typed evidence, and dispatch.
+
+use crate::bindings::bulwark::plugin::evidence as ev;
+use crate::bindings::bulwark::plugin::types::{CheckMeta, RunContext};
+use crate::daemon::DaemonOptions;
+use crate::docker::{ContainerInspect, DockerInfo, DockerVersion};
+use crate::{ContainerRef, ContainerSummary, Finding, QueryError, Status, Subject};
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// One check: its metadata and the function that decides it.
+#[derive(Clone)]
+pub struct Check {
+    meta: CheckMeta,
+    run: fn(&mut Ctx) -> Finding,
+}
+
+impl Check {
+    /// A check with CIS level 1, not scored, manual. Refine with the builder methods.
+    pub fn new(id: &str, title: &str, run: fn(&mut Ctx) -> Finding) -> Self {
+        Check {
+            meta: CheckMeta {
+                id: id.to_string(),
+                title: title.to_string(),
+                section: id.split('.').next().unwrap_or(id).to_string(),
+                section_title: String::new(),
+                level: 1,
+                scored: false,
+                automated: false,
+                description: String::new(),
+                remediation: String::new(),
+                remediation_impact: String::new(),
+                tags: Vec::new(),
+            },
+            run,
+        }
+    }
+    pub fn section(mut self, id: &str, title: &str) -> Self {
+        self.meta.section = id.to_string();
+        self.meta.section_title = title.to_string();
+        self
+    }
+    pub fn level(mut self, level: u8) -> Self {
+        self.meta.level = level;
+        self
+    }
+    pub fn scored(mut self) -> Self {
+        self.meta.scored = true;
+        self
+    }
+    pub fn automated(mut self) -> Self {
+        self.meta.automated = true;
+        self
+    }
+    pub fn description(mut self, text: &str) -> Self {
+        self.meta.description = text.to_string();
+        self
+    }
+    pub fn remediation(mut self, text: &str) -> Self {
+        self.meta.remediation = text.to_string();
+        self
+    }
+    pub fn impact(mut self, text: &str) -> Self {
+        self.meta.remediation_impact = text.to_string();
+        self
+    }
+    pub fn tag(mut self, tag: &str) -> Self {
+        self.meta.tags.push(tag.to_string());
+        self
+    }
+    pub fn id(&self) -> &str {
+        &self.meta.id
+    }
+}
+
+type Memo<T> = Option<Result<Rc<T>, QueryError>>;
+
+/// What a check sees: the operator's options and typed, memoized evidence.
+///
+/// Every accessor goes through the host's evidence interface once per plugin run; the
+/// result (or the error) is reused by later checks.
+pub struct Ctx {
+    audit_start: u64,
+    options: Vec<(String, String)>,
+    info: Memo<DockerInfo>,
+    version: Memo<DockerVersion>,
+    containers: Memo<Vec<ContainerSummary>>,
+    daemon: Memo<Result<DaemonOptions, String>>,
+    inspects: HashMap<String, Result<Rc<ContainerInspect>, QueryError>>,
+}
+
+fn parse<T: DeserializeOwned>(
+    what: &str,
+    doc: Result<String, QueryError>,
+) -> Result<T, QueryError> {
+    let doc = doc?;
+    serde_json::from_str(&doc)
+        .map_err(|e| QueryError::Unavailable(format!("malformed {what} document: {e}")))
+}
+
+fn memo<T>(
+    slot: &mut Memo<T>,
+    fetch: impl FnOnce() -> Result<T, QueryError>,
+) -> Result<Rc<T>, QueryError> {
+    slot.get_or_insert_with(|| fetch().map(Rc::new)).clone()
+}
+
+impl Ctx {
+    pub fn new(ctx: RunContext) -> Self {
+        Ctx {
+            audit_start: ctx.audit_start,
+            options: ctx.options,
+            info: None,
+            version: None,
+            containers: None,
+            daemon: None,
+            inspects: HashMap::new(),
+        }
+    }
+
+    /// Unix time at which the audit started (the plugin's only clock).
+    pub fn audit_start(&self) -> u64 {
+        self.audit_start
+    }
+
+    /// An operator option for this run.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn info(&mut self) -> Result<Rc<DockerInfo>, QueryError> {
+        memo(&mut self.info, || parse("docker info", ev::docker_info()))
+    }
+
+    pub fn version(&mut self) -> Result<Rc<DockerVersion>, QueryError> {
+        memo(&mut self.version, || {
+            parse("docker version", ev::docker_version())
+        })
+    }
+
+    /// The containers selected for this audit.
+    pub fn containers(&mut self) -> Result<Rc<Vec<ContainerSummary>>, QueryError> {
+        memo(&mut self.containers, ev::containers)
+    }
+
+    pub fn inspect(&mut self, id: &str) -> Result<Rc<ContainerInspect>, QueryError> {
+        self.inspects
+            .entry(id.to_string())
+            .or_insert_with(|| parse("container inspect", ev::container_inspect(id)).map(Rc::new))
+            .clone()
+    }
+
+    /// The daemon's effective options. The inner error is a daemon.json that cannot be parsed.
+    pub fn daemon(&mut self) -> Result<Rc<Result<DaemonOptions, String>>, QueryError> {
+        memo(&mut self.daemon, || {
+            ev::daemon_config().map(|c| DaemonOptions::parse(&c))
+        })
+    }
+
+    pub fn file_stat(&mut self, path: &str) -> Result<crate::FileInfo, QueryError> {
+        ev::file_stat(path)
+    }
+
+    pub fn container_processes(&mut self, id: &str) -> Result<Vec<crate::ProcessInfo>, QueryError> {
+        ev::container_processes(id)
+    }
+
+    pub fn audit_rules(&mut self) -> Result<crate::AuditRuleSet, QueryError> {
+        ev::audit_rules()
+    }
+
+    pub fn auditor(&mut self) -> Result<crate::AuditorInfo, QueryError> {
+        ev::auditor()
+    }
+
+    pub fn auditor_env(&mut self, name: &str) -> Result<Option<String>, QueryError> {
+        ev::auditor_env(name)
+    }
+
+    /// Raw JSON documents for what the typed API does not cover.
+    pub fn image_list_json(&mut self) -> Result<String, QueryError> {
+        ev::image_list()
+    }
+    pub fn image_inspect_json(&mut self, name: &str) -> Result<String, QueryError> {
+        ev::image_inspect(name)
+    }
+    pub fn image_history_json(&mut self, name: &str) -> Result<String, QueryError> {
+        ev::image_history(name)
+    }
+    pub fn network_list_json(&mut self) -> Result<String, QueryError> {
+        ev::network_list()
+    }
+    pub fn swarm_inspect_json(&mut self) -> Result<String, QueryError> {
+        ev::swarm_inspect()
+    }
+
+    /// The usual shape of a per-container check: `judge` returns `Some(why)` for an
+    /// offending container. Offenders make a WARN naming each of them; none makes a PASS.
+    pub fn each_container(
+        &mut self,
+        judge: impl FnMut(&mut Ctx, &ContainerInspect) -> Result<Option<String>, QueryError>,
+    ) -> Finding {
+        self.each_container_as(Status::Warn, judge)
+    }
+
+    /// [`Ctx::each_container`] with another status for offenders (INFO for manual checks).
+    ///
+    /// A container that vanished mid-audit is noted and left out. Any other evidence
+    /// error makes the check undecided unless an offender was already found.
+    pub fn each_container_as(
+        &mut self,
+        offence: Status,
+        mut judge: impl FnMut(&mut Ctx, &ContainerInspect) -> Result<Option<String>, QueryError>,
+    ) -> Finding {
+        let containers = match self.containers() {
+            Ok(c) => c,
+            Err(e) => return Finding::from_error("the container list", &e),
+        };
+        if containers.is_empty() {
+            return Finding::skipped("no containers selected for this audit");
+        }
+        let mut offenders: Vec<(ContainerRef, String)> = Vec::new();
+        let mut vanished = Vec::new();
+        let mut errors = Vec::new();
+        let mut judged = 0usize;
+        for c in containers.iter() {
+            let inspect = match self.inspect(&c.id) {
+                Ok(i) => i,
+                Err(QueryError::NotFound(_)) => {
+                    vanished.push(c.name.clone());
+                    continue;
+                }
+                Err(e) => {
+                    errors.push(format!("{}: {}", c.name, e.text()));
+                    continue;
+                }
+            };
+            match judge(self, &inspect) {
+                Ok(Some(why)) => offenders.push((
+                    ContainerRef {
+                        id: c.id.clone(),
+                        name: c.name.clone(),
+                    },
+                    why,
+                )),
+                Ok(None) => {}
+                Err(QueryError::NotFound(_)) => {
+                    vanished.push(c.name.clone());
+                    continue;
+                }
+                Err(e) => {
+                    errors.push(format!("{}: {}", c.name, e.text()));
+                    continue;
+                }
+            }
+            judged += 1;
+        }
+        let mut f = if !offenders.is_empty() {
+            let mut f = Finding::new(
+                offence,
+                format!(
+                    "{} of {} containers",
+                    offenders.len(),
+                    judged + errors.len()
+                ),
+            );
+            for (r, why) in offenders {
+                f = f
+                    .detail(format!("{}: {why}", r.name))
+                    .subject(Subject::Container(r));
+            }
+            f
+        } else if !errors.is_empty() {
+            let mut f = Finding::undecided(format!(
+                "could not read {} of {} containers",
+                errors.len(),
+                judged + errors.len()
+            ));
+            for e in &errors {
+                f = f.detail(e.clone());
+            }
+            return f;
+        } else if judged == 0 {
+            Finding::skipped("every selected container vanished during the audit")
+        } else {
+            Finding::pass(format!("{judged} containers checked"))
+        };
+        for e in errors {
+            f = f.detail(format!("not checked: {e}"));
+        }
+        for v in vanished {
+            f = f.detail(format!("{v}: vanished during the audit, not checked"));
+        }
+        f
+    }
+}
+
+#[doc(hidden)]
+pub fn __describe(checks: &[Check]) -> Vec<CheckMeta> {
+    checks.iter().map(|c| c.meta.clone()).collect()
+}
+
+#[doc(hidden)]
+pub fn __run(
+    checks: &[Check],
+    ctx: RunContext,
+    ids: Vec<String>,
+) -> Vec<crate::bindings::bulwark::plugin::types::Finding> {
+    let mut ctx = Ctx::new(ctx);
+    ids.iter()
+        .map(|id| match checks.iter().find(|c| c.meta.id == *id) {
+            Some(c) => (c.run)(&mut ctx).into_wit(id),
+            None => Finding::undecided(format!("this plugin has no check {id}")).into_wit(id),
+        })
+        .collect()
+}

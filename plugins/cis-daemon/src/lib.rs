@@ -1,0 +1,5 @@
+use bulwark_sdk::prelude::*;
+fn todo(_: &mut Ctx) -> Finding {
+    Finding::note("todo")
+}
+bulwark_sdk::plugin! { Check::new("2.1", "x", todo) }
