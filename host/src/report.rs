@@ -131,12 +131,14 @@ pub fn text(report: &Report, colour: bool, remediation: bool) -> String {
             flag(f)
         );
         let pad = " ".repeat(6);
-        let show_message = matches!(
-            f.status,
-            Status::Error | Status::Undecided | Status::Skipped | Status::Info
-        ) && !f.message.is_empty();
+        // The message carries the verdict's substance when there are no detail lines.
+        let show_message =
+            f.status != Status::Pass && f.details.is_empty() && !f.message.is_empty();
         if show_message {
             let _ = writeln!(out, "{}{pad}* {}", p.tag(f.status), sanitize(&f.message));
+        }
+        if let Some(r) = f.reason.as_ref().filter(|r| **r != f.message) {
+            let _ = writeln!(out, "{}{pad}* {}", p.tag(f.status), sanitize(r));
         }
         for d in &f.details {
             let _ = writeln!(out, "{}{pad}* {}", p.tag(f.status), sanitize(d));

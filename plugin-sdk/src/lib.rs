@@ -5,11 +5,11 @@
 //! for the built-in plugins). A plugin has no ambient authority: everything it knows
 //! comes from the evidence queries in [`Ctx`].
 //!
-//! ```ignore
+//! ```no_run
 //! use bulwark_sdk::prelude::*;
 //!
-//! fn no_privileged(ctx: &mut Ctx) -> Finding {
-//!     ctx.each_container(|c| c.host_config.privileged.then(|| "privileged".to_string()))
+//! fn no_privileged(ctx: &mut Ctx) -> Verdict {
+//!     Ok(ctx.each_container(|_, c| Ok(c.host_config.privileged.then(|| "privileged".to_string()))))
 //! }
 //!
 //! bulwark_sdk::plugin! {
@@ -24,7 +24,7 @@ mod finding;
 mod runtime;
 
 pub use finding::Finding;
-pub use runtime::{__describe, __run, Check, Ctx};
+pub use runtime::{__describe, __run, Check, Ctx, Verdict};
 
 /// Raw bindings generated from `wit/bulwark.wit`. Prefer the typed API in [`Ctx`].
 pub mod bindings {
@@ -59,7 +59,7 @@ impl QueryError {
 pub mod prelude {
     pub use crate::daemon::DaemonOptions;
     pub use crate::docker::{ContainerInspect, DockerInfo, DockerVersion};
-    pub use crate::{Check, ContainerRef, Ctx, Finding, QueryError, Status, Subject};
+    pub use crate::{Check, ContainerRef, Ctx, Finding, QueryError, Status, Subject, Verdict};
 }
 
 /// Declare the checks of a plugin and export them to the host.

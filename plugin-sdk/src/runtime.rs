@@ -9,16 +9,20 @@ use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+/// What a check function returns. `Err` is an early verdict (usually `undecided`), so a
+/// check can use `?` on evidence queries: a failed query becomes an undecided finding.
+pub type Verdict = Result<Finding, Finding>;
+
 /// One check: its metadata and the function that decides it.
 #[derive(Clone)]
 pub struct Check {
     meta: CheckMeta,
-    run: fn(&mut Ctx) -> Finding,
+    run: fn(&mut Ctx) -> Verdict,
 }
 
 impl Check {
     /// A check with CIS level 1, not scored, manual. Refine with the builder methods.
-    pub fn new(id: &str, title: &str, run: fn(&mut Ctx) -> Finding) -> Self {
+    pub fn new(id: &str, title: &str, run: fn(&mut Ctx) -> Verdict) -> Self {
         Check {
             meta: CheckMeta {
                 id: id.to_string(),
@@ -86,7 +90,7 @@ pub struct Ctx {
     info: Memo<DockerInfo>,
     version: Memo<DockerVersion>,
     containers: Memo<Vec<ContainerSummary>>,
-    daemon: Memo<Result<DaemonOptions, String>>,
+    daemon: Memo<DaemonOptions>,
     inspects: HashMap<String, Result<Rc<ContainerInspect>, QueryError>>,
 }
 
@@ -154,10 +158,11 @@ impl Ctx {
             .clone()
     }
 
-    /// The daemon's effective options. The inner error is a daemon.json that cannot be parsed.
-    pub fn daemon(&mut self) -> Result<Rc<Result<DaemonOptions, String>>, QueryError> {
+    /// The daemon's effective options (command line and the daemon.json it uses). A
+    /// daemon.json that does not parse is reported as unavailable evidence.
+    pub fn daemon(&mut self) -> Result<Rc<DaemonOptions>, QueryError> {
         memo(&mut self.daemon, || {
-            ev::daemon_config().map(|c| DaemonOptions::parse(&c))
+            DaemonOptions::parse(&ev::daemon_config()?).map_err(QueryError::Unavailable)
         })
     }
 
@@ -313,7 +318,9 @@ pub fn __run(
     let mut ctx = Ctx::new(ctx);
     ids.iter()
         .map(|id| match checks.iter().find(|c| c.meta.id == *id) {
-            Some(c) => (c.run)(&mut ctx).into_wit(id),
+            Some(c) => match (c.run)(&mut ctx) {
+                Ok(f) | Err(f) => f.into_wit(id),
+            },
             None => Finding::undecided(format!("this plugin has no check {id}")).into_wit(id),
         })
         .collect()

@@ -6,11 +6,11 @@
 use bulwark_sdk::prelude::*;
 
 /// Containers should not run as root: flag those whose configured user is empty or root.
-fn runs_as_root(ctx: &mut Ctx) -> Finding {
-    ctx.each_container(|_, c| {
+fn runs_as_root(ctx: &mut Ctx) -> Verdict {
+    Ok(ctx.each_container(|_, c| {
         let user = c.config.user.split(':').next().unwrap_or_default();
         Ok(matches!(user, "" | "0" | "root").then(|| "runs as root".to_string()))
-    })
+    }))
 }
 
 bulwark_sdk::plugin! {

@@ -6,7 +6,7 @@
 use bulwark_sdk::prelude::*;
 
 #[cfg(feature = "looper")]
-fn spin(_: &mut Ctx) -> Finding {
+fn spin(_: &mut Ctx) -> Verdict {
     let mut x: u64 = 0;
     loop {
         x = std::hint::black_box(x.wrapping_add(1));
@@ -19,7 +19,7 @@ bulwark_sdk::plugin! {
 }
 
 #[cfg(feature = "hog")]
-fn hog(_: &mut Ctx) -> Finding {
+fn hog(_: &mut Ctx) -> Verdict {
     let mut hoard: Vec<Vec<u8>> = Vec::new();
     loop {
         hoard.push(std::hint::black_box(vec![1u8; 1 << 20]));
