@@ -1,1 +1,317 @@
-//! placeholder
+//! CIS section 5 against a real dockerd with real containers: a hardened container passes
+//! every check; containers that break one rule each are named, and only they are.
+
+mod common;
+
+use common::*;
+
+/// Everything a container needs to pass section 5 (on a user-defined network).
+const HARDENED: &[&str] = &[
+    "--read-only",
+    "--memory",
+    "64m",
+    "--cpu-shares",
+    "512",
+    "--pids-limit",
+    "64",
+    "--restart",
+    "on-failure:3",
+    "--security-opt",
+    "no-new-privileges",
+    "--health-cmd",
+    "true",
+    "--ulimit",
+    "nofile=1024:1024",
+    "--cap-drop",
+    "ALL",
+    "--network",
+    "bwnet",
+];
+
+/// HARDENED with one option replaced or added.
+fn hardened_but(drop: &[&str], add: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut it = HARDENED.iter().peekable();
+    while let Some(a) = it.next() {
+        let takes_value = it.peek().is_some_and(|v| !v.starts_with("--")) && *a != "--read-only";
+        if drop.contains(a) {
+            if takes_value {
+                it.next();
+            }
+            continue;
+        }
+        out.push(a.to_string());
+        if takes_value {
+            if let Some(v) = it.next() {
+                out.push(v.to_string());
+            }
+        }
+    }
+    out.extend(add.iter().map(|s| s.to_string()));
+    out
+}
+
+fn start(d: &TestDaemon, name: &str, args: &[String], cmd: &[&str]) {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    d.run_container(name, &args, cmd);
+}
+
+const SECTION5_AUTOMATED: &[&str] = &[
+    "5.4", "5.5", "5.6", "5.7", "5.8", "5.9", "5.10", "5.11", "5.12", "5.13", "5.14", "5.15",
+    "5.16", "5.17", "5.18", "5.19", "5.20", "5.21", "5.22", "5.25", "5.26", "5.27", "5.29", "5.30",
+    "5.31", "5.32",
+];
+
+#[test]
+fn hardened_container_passes_and_all_containers_adds_created_ones() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    d.docker(&["network", "create", "bwnet"]);
+    start(&d, "good", &hardened_but(&[], &[]), &[]);
+
+    let r = audit_json(&["-H", &d.host(), "-c", "5"]);
+    assert_eq!(status(&r, "5.1"), "pass");
+    for id in SECTION5_AUTOMATED {
+        assert_eq!(status(&r, id), "pass", "{id}: {:#}", finding(&r, id));
+    }
+    // This host has neither AppArmor nor SELinux: not applicable, said so, never PASS.
+    let info = d.docker(&["info", "--format", "{{json .SecurityOptions}}"]);
+    for (id, module) in [("5.2", "apparmor"), ("5.3", "selinux")] {
+        if !info.contains(module) {
+            assert_eq!(status(&r, id), "skipped");
+            assert!(finding(&r, id)["reason"]
+                .as_str()
+                .unwrap()
+                .contains("not enabled"));
+        }
+    }
+    assert_eq!(status(&r, "5.23"), "note");
+    assert_eq!(status(&r, "5.28"), "info");
+
+    // A privileged container cannot start here, but it can be created: it is audited only
+    // with --all-containers, like Docker Bench's default of running containers.
+    d.docker(&["create", "--privileged", "--name", "priv", IMAGE]);
+    let r = audit_json(&["-H", &d.host(), "-c", "5.5"]);
+    assert_eq!(status(&r, "5.5"), "pass");
+    let r = audit_json(&["-H", &d.host(), "-c", "5.5", "--all-containers"]);
+    assert_eq!(status(&r, "5.5"), "warn");
+    assert_eq!(offenders(&r, "5.5"), set(&["priv"]));
+}
+
+#[test]
+fn each_rule_breaker_is_named_and_only_it() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    d.docker(&["network", "create", "bwnet"]);
+    let shared = d.dir.path().join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    // A shared mount propagation needs a shared source mount.
+    let _ = std::process::Command::new("mount")
+        .args(["--bind"])
+        .arg(&shared)
+        .arg(&shared)
+        .status();
+    let _ = std::process::Command::new("mount")
+        .args(["--make-shared"])
+        .arg(&shared)
+        .status();
+    let shared_mount = format!(
+        "type=bind,source={},target=/mnt,bind-propagation=rshared",
+        shared.display()
+    );
+
+    let cases: Vec<(&str, Vec<String>, Vec<&str>)> = vec![
+        ("good", hardened_but(&[], &[]), vec![]),
+        (
+            "good-port",
+            hardened_but(&[], &["-p", "127.0.0.1:18082:82"]),
+            vec![],
+        ),
+        (
+            "caps",
+            hardened_but(
+                &["--cap-drop"],
+                &["--cap-add", "SYS_ADMIN", "--cap-add", "CHOWN"],
+            ),
+            vec![],
+        ),
+        (
+            "etcmount",
+            hardened_but(&[], &["-v", "/etc:/host-etc"]),
+            vec![],
+        ),
+        (
+            "romount",
+            hardened_but(&[], &["-v", "/etc:/host-etc:ro"]),
+            vec![],
+        ),
+        ("sshd", hardened_but(&[], &[]), vec!["/usr/sbin/sshd"]),
+        ("lowport", hardened_but(&[], &["-p", "80:80"]), vec![]),
+        (
+            "v6port",
+            hardened_but(&[], &["-p", "[::]:18081:81"]),
+            vec![],
+        ),
+        (
+            "hostnet",
+            hardened_but(&["--network"], &["--network", "host"]),
+            vec![],
+        ),
+        ("nomem", hardened_but(&["--memory"], &[]), vec![]),
+        ("nocpu", hardened_but(&["--cpu-shares"], &[]), vec![]),
+        ("rwroot", hardened_but(&["--read-only"], &[]), vec![]),
+        (
+            "always",
+            hardened_but(&["--restart"], &["--restart", "always"]),
+            vec![],
+        ),
+        (
+            "retries",
+            hardened_but(&["--restart"], &["--restart", "on-failure:10"]),
+            vec![],
+        ),
+        ("hostpid", hardened_but(&[], &["--pid", "host"]), vec![]),
+        ("hostipc", hardened_but(&[], &["--ipc", "host"]), vec![]),
+        (
+            "device",
+            hardened_but(&[], &["--device", "/dev/null:/dev/xnull"]),
+            vec![],
+        ),
+        ("noulimit", hardened_but(&["--ulimit"], &[]), vec![]),
+        (
+            "shared",
+            hardened_but(&[], &["--mount", &shared_mount]),
+            vec![],
+        ),
+        ("hostuts", hardened_but(&[], &["--uts", "host"]), vec![]),
+        (
+            "unconfined",
+            hardened_but(&[], &["--security-opt", "seccomp=unconfined"]),
+            vec![],
+        ),
+        (
+            "cgparent",
+            hardened_but(&[], &["--cgroup-parent", "/bulwark-test"]),
+            vec![],
+        ),
+        ("nnp", hardened_but(&["--security-opt"], &[]), vec![]),
+        ("nohealth", hardened_but(&["--health-cmd"], &[]), vec![]),
+        ("nopids", hardened_but(&["--pids-limit"], &[]), vec![]),
+        ("bridged", hardened_but(&["--network"], &[]), vec![]),
+        (
+            "hostuserns",
+            hardened_but(&[], &["--userns", "host"]),
+            vec![],
+        ),
+        (
+            "socket",
+            hardened_but(&[], &["-v", "/var/run/docker.sock:/var/run/docker.sock"]),
+            vec![],
+        ),
+        (
+            "rundir",
+            hardened_but(&[], &["-v", "/run:/hostrun:ro"]),
+            vec![],
+        ),
+    ];
+    for (name, args, cmd) in &cases {
+        start(&d, name, args, cmd);
+    }
+
+    let r = audit_json(&["-H", &d.host(), "-c", "5"]);
+    let expect_warn: &[(&str, &[&str])] = &[
+        ("5.4", &["caps"]),
+        ("5.6", &["etcmount"]),
+        ("5.7", &["sshd"]),
+        ("5.8", &["lowport"]),
+        ("5.9", &["good-port", "lowport", "v6port"]),
+        ("5.10", &["hostnet"]),
+        ("5.11", &["nomem"]),
+        ("5.12", &["nocpu"]),
+        ("5.13", &["rwroot"]),
+        ("5.14", &["lowport", "v6port"]),
+        ("5.15", &["always", "retries"]),
+        ("5.16", &["hostpid"]),
+        ("5.17", &["hostipc"]),
+        ("5.20", &["shared"]),
+        ("5.21", &["hostuts"]),
+        ("5.22", &["unconfined"]),
+        ("5.25", &["cgparent"]),
+        ("5.26", &["nnp"]),
+        ("5.27", &["nohealth"]),
+        ("5.29", &["nopids"]),
+        ("5.31", &["hostuserns"]),
+        ("5.32", &["rundir", "socket"]),
+    ];
+    for (id, names) in expect_warn {
+        assert_eq!(status(&r, id), "warn", "{id}: {:#}", finding(&r, id));
+        assert_eq!(offenders(&r, id), set(names), "{id}");
+    }
+    let expect_info: &[(&str, &[&str])] = &[
+        ("5.18", &["device"]),
+        ("5.19", &["noulimit"]),
+        ("5.30", &["bridged"]),
+    ];
+    for (id, names) in expect_info {
+        assert_eq!(status(&r, id), "info", "{id}");
+        assert_eq!(offenders(&r, id), set(names), "{id}");
+    }
+    // Nothing privileged runs, so 5.5 passes even among all these.
+    assert_eq!(status(&r, "5.5"), "pass");
+    // Detail lines name the container and say what is wrong.
+    let details = finding(&r, "5.14")["details"].to_string();
+    assert!(
+        details.contains("v6port") && details.contains("[::]:18081"),
+        "{details}"
+    );
+
+    // The text report shows the same, docker-bench style, without colour in a pipe.
+    let out = bulwark()
+        .args(["audit", "-H", &d.host(), "-c", "5.10"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("[WARN] 5.10 - Ensure that the host's network namespace is not shared"),
+        "{text}"
+    );
+    assert!(
+        text.contains("* hostnet: shares the host's network namespace"),
+        "{text}"
+    );
+    assert!(!text.contains('\x1b'), "no colour when not on a terminal");
+
+    let _ = std::process::Command::new("umount").arg(&shared).status();
+}
+
+#[test]
+fn unreachable_daemon_is_a_clear_undecided_not_a_pass() {
+    let out = bulwark()
+        .args([
+            "audit",
+            "-f",
+            "json",
+            "-H",
+            "unix:///nonexistent/bulwark.sock",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "a completed audit exits 0");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot reach the Docker daemon"),
+        "{stderr}"
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = r["findings"].as_array().unwrap();
+    assert!(findings.len() >= 50);
+    for f in findings {
+        let s = f["status"].as_str().unwrap();
+        assert_ne!(s, "pass", "{f:#}");
+        assert_ne!(s, "warn", "{f:#}");
+    }
+    assert_eq!(status(&r, "5.5"), "undecided");
+    assert!(finding(&r, "5.5")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("nonexistent"));
+    assert_eq!(status(&r, "2.2"), "undecided");
+}

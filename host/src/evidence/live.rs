@@ -522,6 +522,11 @@ fn find_dockerd(endpoint: &str) -> Result<i32, EvidenceError> {
         ));
     }
     if let Some(path) = endpoint.strip_prefix("unix://") {
+        if !Path::new(path).exists() {
+            return Err(EvidenceError::NotFound(format!(
+                "no daemon socket at {path}"
+            )));
+        }
         let inodes = socket_inodes(Path::new(path));
         if !inodes.is_empty() {
             for &pid in &candidates {
@@ -545,6 +550,13 @@ fn find_dockerd(endpoint: &str) -> Result<i32, EvidenceError> {
                 }
             }
         }
+    }
+    // A unix socket no dockerd holds is served by something else (a proxy, a remote
+    // daemon through a tunnel): guessing "the only dockerd" would describe the wrong one.
+    if endpoint.starts_with("unix://") {
+        return Err(EvidenceError::Unavailable(format!(
+            "no dockerd process holds the socket of {endpoint}"
+        )));
     }
     if candidates.len() == 1 {
         return Ok(candidates[0]);

@@ -1,0 +1,291 @@
+//! Shared helpers for the integration tests: private dockerd instances, the fixture
+//! image, and running the real `bulwark` binary.
+//!
+//! These tests need root, Docker (dockerd, docker CLI, docker-proxy), busybox-static and
+//! iproute2, which `cargo xtask test` installs. They fail, never skip, when these are absent.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const IMAGE: &str = "bulwark-fixture:busybox";
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+fn run(cmd: &mut Command) -> Output {
+    match cmd.output() {
+        Ok(o) => o,
+        Err(e) => panic!("cannot run {cmd:?}: {e}"),
+    }
+}
+
+fn must(cmd: &mut Command) -> String {
+    let o = run(cmd);
+    assert!(
+        o.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// A private dockerd: its own socket, data root, exec root, pidfile and bridge, so tests
+/// never disturb (or are disturbed by) the host's daemon or each other.
+pub struct TestDaemon {
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    child: std::process::Child,
+    bridge: String,
+}
+
+impl TestDaemon {
+    /// Start dockerd with `args` and, when given, a daemon.json passed via --config-file.
+    pub fn start(args: &[&str], daemon_json: Option<&str>) -> Self {
+        Self::start_with(args, daemon_json, true)
+    }
+
+    pub fn start_with(args: &[&str], daemon_json: Option<&str>, config_flag: bool) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("bw")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        let d = dir.path();
+        let n = (std::process::id() + NEXT.fetch_add(1, Ordering::SeqCst) * 7) % 200 + 20;
+        let bridge = format!("bwt{n}");
+        let _ = run(Command::new("ip").args(["link", "del", &bridge]));
+        must(Command::new("ip").args(["link", "add", &bridge, "type", "bridge"]));
+        must(Command::new("ip").args(["addr", "add", &format!("10.254.{n}.1/24"), "dev", &bridge]));
+        must(Command::new("ip").args(["link", "set", &bridge, "up"]));
+        let socket = d.join("docker.sock");
+        let mut cmd = Command::new("dockerd");
+        cmd.arg("--data-root")
+            .arg(d.join("data"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("--pidfile")
+            .arg(d.join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .arg("--bridge")
+            .arg(&bridge);
+        if let Some(json) = daemon_json {
+            let path = d.join("daemon.json");
+            std::fs::write(&path, json).expect("write daemon.json");
+            if config_flag {
+                cmd.arg("--config-file").arg(&path);
+            }
+        }
+        cmd.args(args);
+        let log = std::fs::File::create(d.join("dockerd.log")).expect("log file");
+        cmd.stdout(log.try_clone().expect("log")).stderr(log);
+        let child = cmd
+            .spawn()
+            .expect("dockerd must be installed (cargo xtask test installs it)");
+        let daemon = TestDaemon {
+            dir,
+            socket,
+            child,
+            bridge,
+        };
+        daemon.wait_ready();
+        daemon.load_fixture_image();
+        daemon
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default()
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.socket.exists() && run(self.docker_cmd().args(["version"])).status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("test dockerd did not become ready:\n{}", self.log());
+    }
+
+    pub fn docker_cmd(&self) -> Command {
+        let mut c = Command::new("docker");
+        c.arg("-H").arg(self.host());
+        c
+    }
+
+    /// Run a docker command against this daemon; panic with its output on failure.
+    pub fn docker(&self, args: &[&str]) -> String {
+        must(self.docker_cmd().args(args))
+    }
+
+    /// Import the busybox fixture image (built from the host's busybox-static, no registry)
+    /// with a static `sshd` stand-in for 5.7.
+    fn load_fixture_image(&self) {
+        let root = self.dir.path().join("rootfs");
+        for sub in ["bin", "usr/sbin", "tmp", "etc"] {
+            std::fs::create_dir_all(root.join(sub)).expect("rootfs");
+        }
+        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("busybox-static must be installed (cargo xtask test installs it)");
+        std::fs::copy(busybox, root.join("bin/busybox")).expect("copy busybox");
+        for applet in ["sh", "sleep", "true", "cat", "ls", "echo", "id"] {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet))
+                .expect("applet link");
+        }
+        std::fs::copy(sshd_stand_in(), root.join("usr/sbin/sshd")).expect("copy sshd");
+        let tar = run(Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .args(["-cf", "-", "."]));
+        assert!(tar.status.success(), "tar failed");
+        let mut import = self
+            .docker_cmd()
+            .args(["import", "-c", "CMD [\"/bin/sleep\", \"3600\"]", "-", IMAGE])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("docker import");
+        {
+            use std::io::Write;
+            let mut stdin = import.stdin.take().expect("stdin");
+            stdin.write_all(&tar.stdout).expect("feed image");
+        }
+        let out = import.wait_with_output().expect("docker import");
+        assert!(
+            out.status.success(),
+            "docker import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Start a container from the fixture image: `docker run -d --name NAME ARGS... IMAGE CMD...`.
+    pub fn run_container(&self, name: &str, args: &[&str], cmd: &[&str]) {
+        let mut all = vec!["run", "-d", "--name", name];
+        all.extend_from_slice(args);
+        all.push(IMAGE);
+        all.extend_from_slice(cmd);
+        self.docker(&all);
+    }
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        // SIGTERM lets dockerd stop its containers and unmount its layers.
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = run(Command::new("ip").args(["link", "del", &self.bridge]));
+    }
+}
+
+/// A static binary named `sshd` that just sleeps, so a container can run a process the
+/// kernel calls "sshd". Compiled once per test process with the toolchain at hand.
+fn sshd_stand_in() -> PathBuf {
+    static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("bulwark-sshd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let src = dir.join("sshd.rs");
+        std::fs::write(
+            &src,
+            "fn main() { loop { std::thread::sleep(std::time::Duration::from_secs(3600)); } }",
+        )
+        .expect("write");
+        let out = dir.join("sshd");
+        must(
+            Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+                .args(["-O", "-C", "target-feature=+crt-static", "-o"])
+                .arg(&out)
+                .arg(&src),
+        );
+        out
+    })
+    .clone()
+}
+
+/// The bulwark binary under test, with a private compiled-code cache.
+pub fn bulwark() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bulwark"));
+    c.env(
+        "BULWARK_CACHE_DIR",
+        std::env::temp_dir().join("bulwark-test-cache"),
+    )
+    .env_remove("DOCKER_HOST")
+    .env("NO_COLOR", "1");
+    c
+}
+
+/// Run `bulwark audit -f json ARGS`, assert it succeeded, and parse the report.
+pub fn audit_json(args: &[&str]) -> Value {
+    let o = run(bulwark().args(["audit", "-f", "json"]).args(args));
+    assert!(
+        o.status.success(),
+        "bulwark audit {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).expect("the JSON report parses")
+}
+
+pub fn finding<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["check"]["id"] == id))
+        .unwrap_or_else(|| panic!("no finding for {id} in {report:#}"))
+}
+
+pub fn status(report: &Value, id: &str) -> String {
+    finding(report, id)["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Names of the containers a finding concerns.
+pub fn offenders(report: &Value, id: &str) -> BTreeSet<String> {
+    finding(report, id)["subjects"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .filter(|s| s["kind"] == "container")
+                .filter_map(|s| s["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+/// The findings with run-dependent fields removed, for comparing two audits.
+pub fn verdicts(report: &Value) -> Value {
+    report["findings"].clone()
+}
+
+/// Directory of the test fixture plugins built by the host's build script.
+pub fn fixture_plugin(name: &str) -> PathBuf {
+    PathBuf::from(env!("BULWARK_FIXTURE_PLUGINS")).join(format!("{name}.wasm"))
+}
