@@ -46,6 +46,8 @@ pub struct TestDaemon {
 
 impl TestDaemon {
     /// Start dockerd with `args` and, when given, a daemon.json passed via --config-file.
+    /// A daemon.json that names `@SOCKET@` in its "hosts" gets the test socket there
+    /// instead of on the command line (dockerd refuses hosts given both ways).
     pub fn start(args: &[&str], daemon_json: Option<&str>) -> Self {
         Self::start_with(args, daemon_json, true)
     }
@@ -63,6 +65,8 @@ impl TestDaemon {
         must(Command::new("ip").args(["addr", "add", &format!("10.254.{n}.1/24"), "dev", &bridge]));
         must(Command::new("ip").args(["link", "set", &bridge, "up"]));
         let socket = d.join("docker.sock");
+        let socket_url = format!("unix://{}", socket.display());
+        let hosts_in_json = daemon_json.is_some_and(|j| j.contains("@SOCKET@"));
         let mut cmd = Command::new("dockerd");
         cmd.arg("--data-root")
             .arg(d.join("data"))
@@ -70,13 +74,14 @@ impl TestDaemon {
             .arg(d.join("exec"))
             .arg("--pidfile")
             .arg(d.join("docker.pid"))
-            .arg("-H")
-            .arg(format!("unix://{}", socket.display()))
             .arg("--bridge")
             .arg(&bridge);
+        if !hosts_in_json {
+            cmd.arg("-H").arg(&socket_url);
+        }
         if let Some(json) = daemon_json {
             let path = d.join("daemon.json");
-            std::fs::write(&path, json).expect("write daemon.json");
+            std::fs::write(&path, json.replace("@SOCKET@", &socket_url)).expect("write daemon.json");
             if config_flag {
                 cmd.arg("--config-file").arg(&path);
             }
@@ -87,7 +92,7 @@ impl TestDaemon {
         let child = cmd
             .spawn()
             .expect("dockerd must be installed (cargo xtask test installs it)");
-        let daemon = TestDaemon {
+        let mut daemon = TestDaemon {
             dir,
             socket,
             child,
@@ -106,9 +111,12 @@ impl TestDaemon {
         std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default()
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("test dockerd exited ({status}):\n{}", self.log());
+            }
             if self.socket.exists() && run(self.docker_cmd().args(["version"])).status.success() {
                 return;
             }
