@@ -57,7 +57,9 @@ fn hardened_daemon_json_passes() {
     .collect();
     assert_eq!(got, expected, "{r:#}");
     // The verdicts are about the test daemon, found through its socket, not the host's.
-    assert!(finding(&r, "2.2")["subjects"].to_string().contains("daemon"));
+    assert!(finding(&r, "2.2")["subjects"]
+        .to_string()
+        .contains("daemon"));
 }
 
 #[test]
@@ -80,7 +82,8 @@ fn weak_command_line_flags_warn() {
     );
     let r = audit_json(&["-H", &d.host(), "-c", "2"]);
     for id in [
-        "2.2", "2.3", "2.4", "2.5", "2.7", "2.9", "2.10", "2.12", "2.13", "2.14", "2.15", "2.16", "2.18",
+        "2.2", "2.3", "2.4", "2.5", "2.7", "2.9", "2.10", "2.12", "2.13", "2.14", "2.15", "2.16",
+        "2.18",
     ] {
         assert_eq!(status(&r, id), "warn", "{id}: {:#}", finding(&r, id));
     }
@@ -155,5 +158,7 @@ fn tls_on_tcp_is_recognised_from_daemon_json() {
     );
     let r = audit_json(&["-H", &d.host(), "-c", "2.7"]);
     assert_eq!(status(&r, "2.7"), "warn");
-    assert!(finding(&r, "2.7")["details"].to_string().contains("tlsverify is off"));
+    assert!(finding(&r, "2.7")["details"]
+        .to_string()
+        .contains("tlsverify is off"));
 }

@@ -81,7 +81,8 @@ impl TestDaemon {
         }
         if let Some(json) = daemon_json {
             let path = d.join("daemon.json");
-            std::fs::write(&path, json.replace("@SOCKET@", &socket_url)).expect("write daemon.json");
+            std::fs::write(&path, json.replace("@SOCKET@", &socket_url))
+                .expect("write daemon.json");
             if config_flag {
                 cmd.arg("--config-file").arg(&path);
             }
