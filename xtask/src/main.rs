@@ -1,1 +1,208 @@
-fn main() {}
+//! `cargo xtask`: set-up and project tasks.
+//!
+//! - `cargo xtask audit [ARGS]`  set up this machine, build, and audit this host
+//! - `cargo xtask test`          set up this machine and run every check and test
+//! - `cargo xtask bench`         set up and run the benchmarks
+//! - `cargo xtask setup`         only the set-up: packages, rustup target, dockerd
+//! - `cargo xtask plugin DIR [-o OUT]`     build a plugin crate into a component
+//! - `cargo xtask componentize IN OUT`     turn a core wasm module into a component
+
+mod plugin_build;
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Debian packages the audit and the tests need.
+const PACKAGES: &[&str] = &[
+    "docker.io",
+    "busybox-static",
+    "iproute2",
+    "openssl",
+    "ca-certificates",
+];
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => ("help", &[][..]),
+    };
+    let root = workspace_root();
+    std::env::set_current_dir(&root)?;
+    match cmd {
+        "setup" => setup(),
+        "audit" => {
+            setup()?;
+            cargo(&["build", "--release", "-p", "bulwark"])?;
+            let status = Command::new(root.join("target/release/bulwark"))
+                .arg("audit")
+                .args(rest)
+                .status()
+                .context("running bulwark")?;
+            std::process::exit(status.code().unwrap_or(1));
+        }
+        "test" => {
+            setup()?;
+            cargo(&["fmt", "--all", "--check"])?;
+            cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+            cargo(&["test", "--workspace", "--no-fail-fast"])
+        }
+        "bench" => {
+            setup()?;
+            cargo(&["bench", "-p", "bulwark", "--bench", "audit"])
+        }
+        "plugin" => plugin(rest, &root),
+        "componentize" => match rest {
+            [input, output] => {
+                let core = std::fs::read(input).with_context(|| format!("reading {input}"))?;
+                std::fs::write(output, plugin_build::componentize(&core)?)
+                    .with_context(|| format!("writing {output}"))
+            }
+            _ => bail!("usage: cargo xtask componentize IN.wasm OUT.wasm"),
+        },
+        _ => {
+            println!("usage: cargo xtask <audit [ARGS]|test|bench|setup|plugin DIR [-o OUT]|componentize IN OUT>");
+            Ok(())
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+}
+
+fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    eprintln!("xtask: cargo {}", args.join(" "));
+    let status = Command::new(cargo).args(args).status().context("running cargo")?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn succeeds(cmd: &mut Command) -> bool {
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Install what is missing and start dockerd if no daemon answers. Idempotent.
+fn setup() -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc_geteuid() } == 0;
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+                .unwrap_or(false)
+        })
+        .collect();
+    if !missing.is_empty() {
+        if !root {
+            bail!("missing packages {missing:?}; run as root (apt-get install needs it)");
+        }
+        eprintln!("xtask: installing {}", missing.join(" "));
+        run_checked(Command::new("apt-get").args(["update", "-qq"]))?;
+        run_checked(
+            Command::new("apt-get")
+                .args(["install", "-y", "-qq", "--no-install-recommends"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    let targets = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("rustup is needed to add the wasm target")?;
+    if !String::from_utf8_lossy(&targets.stdout).contains(plugin_build::WASM_TARGET) {
+        run_checked(Command::new("rustup").args(["target", "add", plugin_build::WASM_TARGET]))?;
+    }
+    ensure_dockerd(root)
+}
+
+fn ensure_dockerd(root: bool) -> Result<()> {
+    let answers = || succeeds(Command::new("docker").args(["version"]));
+    if answers() {
+        return Ok(());
+    }
+    if !root {
+        bail!("no Docker daemon answers and starting one needs root");
+    }
+    eprintln!("xtask: starting dockerd (log: /var/log/bulwark-dockerd.log)");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open("/var/log/bulwark-dockerd.log")?;
+    // setsid: the daemon outlives this command and its terminal.
+    Command::new("setsid")
+        .arg("dockerd")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("starting dockerd")?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if answers() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    bail!("dockerd did not answer within 60 s; see /var/log/bulwark-dockerd.log")
+}
+
+fn run_checked(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed ({status})");
+    }
+    Ok(())
+}
+
+/// `cargo xtask plugin DIR [-o OUT]`: build the plugin crate in DIR for wasm and write
+/// its component (default `target/plugins/<name>.wasm`).
+fn plugin(args: &[String], root: &Path) -> Result<()> {
+    let (dir, out) = match args {
+        [dir] => (PathBuf::from(dir), None),
+        [dir, flag, out] if flag == "-o" => (PathBuf::from(dir), Some(PathBuf::from(out))),
+        _ => bail!("usage: cargo xtask plugin DIR [-o OUT.wasm]"),
+    };
+    let dir = std::fs::canonicalize(&dir).with_context(|| format!("{}", dir.display()))?;
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
+        .with_context(|| format!("reading {}/Cargo.toml", dir.display()))?;
+    let name = manifest
+        .lines()
+        .skip_while(|l| l.trim() != "[package]")
+        .find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == "name").then(|| v.trim().trim_matches('"').to_string())
+        })
+        .context("no [package] name in Cargo.toml")?;
+    let short = name.trim_start_matches("bulwark-plugin-").to_string();
+    let out = out.unwrap_or_else(|| root.join("target/plugins").join(format!("{short}.wasm")));
+    plugin_build::build_plugin(&dir, &root.join("target/wasm-build"), &name, None, &out)?;
+    println!("{}", out.display());
+    Ok(())
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
