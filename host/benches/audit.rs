@@ -16,7 +16,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Run the bulwark binary once; (wall ms, peak RSS KiB).
+/// Run the bulwark binary once; (wall ms, peak RSS KiB). The child is reaped by wait4,
+/// which also reports its peak RSS, so clippy's zombie lint does not apply.
+#[allow(clippy::zombie_processes)]
 fn audit_once(host: &str) -> (f64, i64) {
     let started = Instant::now();
     let child = common::bulwark()
@@ -41,7 +43,10 @@ fn audit_row(label: &str, host: &str) {
     let wall = median(runs.iter().map(|r| r.0).collect());
     let min = runs.iter().map(|r| r.0).fold(f64::MAX, f64::min);
     let rss = runs.iter().map(|r| r.1).max().unwrap_or(0);
-    println!("{label:<44} median {wall:>8.1} ms  min {min:>8.1} ms  peak RSS {:>6.1} MiB", rss as f64 / 1024.0);
+    println!(
+        "{label:<44} median {wall:>8.1} ms  min {min:>8.1} ms  peak RSS {:>6.1} MiB",
+        rss as f64 / 1024.0
+    );
 }
 
 fn floor_row(rt: &tokio::runtime::Runtime, host: &str, n: usize) {
@@ -52,30 +57,45 @@ fn floor_row(rt: &tokio::runtime::Runtime, host: &str, n: usize) {
                 let started = Instant::now();
                 let list = c.collect(&Query::ContainerList).await.expect("list");
                 let ids: Vec<String> = match list {
-                    bulwark::evidence::Answer::Containers(v) => v.into_iter().map(|c| c.id).collect(),
+                    bulwark::evidence::Answer::Containers(v) => {
+                        v.into_iter().map(|c| c.id).collect()
+                    }
                     _ => panic!("unexpected answer"),
                 };
                 assert_eq!(ids.len(), n);
                 for id in ids {
-                    c.collect(&Query::ContainerInspect { id }).await.expect("inspect");
+                    c.collect(&Query::ContainerInspect { id })
+                        .await
+                        .expect("inspect");
                 }
                 started.elapsed().as_secs_f64() * 1000.0
             })
         })
         .collect();
-    println!("{:<44} median {:>8.1} ms", format!("list+inspect floor, {n} containers"), median(times));
+    println!(
+        "{:<44} median {:>8.1} ms",
+        format!("list+inspect floor, {n} containers"),
+        median(times)
+    );
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
     println!("bulwark benchmarks (release build, private dockerd)\n");
 
     // Plugin compile: cold (empty cache) vs warm (cache hit).
     let cache = tempfile::tempdir().expect("tmp");
     for label in ["cold (empty cache)", "warm (cache hit)"] {
         let started = Instant::now();
-        let runtime = Arc::new(Runtime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("runtime"));
-        let (plugins, failures) = rt.block_on(audit::load_plugins(&runtime, true, &[])).expect("load");
+        let runtime = Arc::new(
+            Runtime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("runtime"),
+        );
+        let (plugins, failures) = rt
+            .block_on(audit::load_plugins(&runtime, true, &[]))
+            .expect("load");
         assert!(failures.is_empty());
         println!(
             "{:<44} {:>8.1} ms for {} plugins",
@@ -97,10 +117,14 @@ fn main() {
     floor_row(&rt, &host, 50);
 
     // Instantiate + run per plugin, evidence already memoized (the plugin's own cost).
-    let runtime = Arc::new(Runtime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("runtime"));
-    let (plugins, _) = rt.block_on(audit::load_plugins(&runtime, true, &[])).expect("load");
+    let runtime = Arc::new(
+        Runtime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("runtime"),
+    );
+    let (plugins, _) = rt
+        .block_on(audit::load_plugins(&runtime, true, &[]))
+        .expect("load");
     let evidence = Arc::new(Evidence::new(
-        Source::Live(live::Collector::new(Some(host.clone()))),
+        Source::Live(Box::new(live::Collector::new(Some(host.clone())))),
         Selection::default(),
         0,
     ));
@@ -109,7 +133,13 @@ fn main() {
         let mut times = Vec::new();
         let mut fuel = 0;
         for _ in 0..20 {
-            let (rt2, ev, h, p2, ids2) = (runtime.clone(), evidence.clone(), rt.handle().clone(), p.clone(), ids.clone());
+            let (rt2, ev, h, p2, ids2) = (
+                runtime.clone(),
+                evidence.clone(),
+                rt.handle().clone(),
+                p.clone(),
+                ids.clone(),
+            );
             let (res, cost) = rt
                 .block_on(rt.spawn_blocking(move || rt2.run(&p2, ev, h, &ids2, &[])))
                 .expect("join");

@@ -248,12 +248,17 @@ pub async fn load_plugins(
     Ok((plugins, failures))
 }
 
+/// A plugin and the ids it will be asked to run.
+pub type PlannedRun = (Arc<Plugin>, Vec<String>);
+/// (plugin, check id) of a check id already provided by an earlier plugin.
+pub type Conflict = (String, String);
+
 /// The checks each plugin will run, after the filter and after dropping ids an earlier
 /// plugin already provides (built-ins come first, so a third party cannot shadow them).
 pub fn plan(
     plugins: &[Arc<Plugin>],
     filter: &CheckFilter,
-) -> (Vec<(Arc<Plugin>, Vec<String>)>, Vec<(String, String)>) {
+) -> (Vec<PlannedRun>, Vec<Conflict>) {
     let mut taken = HashSet::new();
     let mut out = Vec::new();
     let mut conflicts = Vec::new();

@@ -200,7 +200,7 @@ async fn audit_cmd(a: AuditArgs) -> Result<()> {
             Evidence::new(Source::Snapshot(snap.answers), selection, snap.audit_start)
         }
         None => Evidence::new(
-            Source::Live(live::Collector::new(a.host.clone())),
+            Source::Live(Box::new(live::Collector::new(a.host.clone()))),
             selection,
             now(),
         ),
@@ -271,7 +271,7 @@ async fn collect_cmd(c: CollectArgs) -> Result<()> {
     let start = now();
     // Record with every container selected: a replay may use either selection.
     let evidence = Arc::new(Evidence::new(
-        Source::Live(live::Collector::new(c.host.clone())),
+        Source::Live(Box::new(live::Collector::new(c.host.clone()))),
         Selection {
             all_containers: true,
         },

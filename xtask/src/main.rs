@@ -53,7 +53,14 @@ fn run() -> Result<()> {
         "test" => {
             setup()?;
             cargo(&["fmt", "--all", "--check"])?;
-            cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+            cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])?;
             cargo(&["test", "--workspace", "--no-fail-fast"])
         }
         "bench" => {
@@ -84,7 +91,10 @@ fn workspace_root() -> PathBuf {
 fn cargo(args: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     eprintln!("xtask: cargo {}", args.join(" "));
-    let status = Command::new(cargo).args(args).status().context("running cargo")?;
+    let status = Command::new(cargo)
+        .args(args)
+        .status()
+        .context("running cargo")?;
     if !status.success() {
         bail!("cargo {} failed ({status})", args.join(" "));
     }

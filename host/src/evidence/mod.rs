@@ -80,7 +80,7 @@ pub type Outcome = Result<Answer, EvidenceError>;
 
 /// Where answers come from.
 pub enum Source {
-    Live(live::Collector),
+    Live(Box<live::Collector>),
     Snapshot(HashMap<Query, Outcome>),
 }
 
