@@ -255,10 +255,7 @@ pub type Conflict = (String, String);
 
 /// The checks each plugin will run, after the filter and after dropping ids an earlier
 /// plugin already provides (built-ins come first, so a third party cannot shadow them).
-pub fn plan(
-    plugins: &[Arc<Plugin>],
-    filter: &CheckFilter,
-) -> (Vec<PlannedRun>, Vec<Conflict>) {
+pub fn plan(plugins: &[Arc<Plugin>], filter: &CheckFilter) -> (Vec<PlannedRun>, Vec<Conflict>) {
     let mut taken = HashSet::new();
     let mut out = Vec::new();
     let mut conflicts = Vec::new();

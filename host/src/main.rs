@@ -162,6 +162,14 @@ fn make_runtime(p: &PluginArgs) -> Result<Arc<Runtime>> {
     Ok(Arc::new(Runtime::new(limits, cache)?))
 }
 
+/// Check ids from -c/-e, trimmed, empty items dropped.
+fn id_list(raw: &[String]) -> Vec<String> {
+    raw.iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -209,18 +217,8 @@ async fn audit_cmd(a: AuditArgs) -> Result<()> {
     preflight(&evidence).await;
     let (plugins, failures) = load(&a.plugins, &runtime).await?;
     let filter = CheckFilter {
-        include: a
-            .include
-            .iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
-        exclude: a
-            .exclude
-            .iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        include: id_list(&a.include),
+        exclude: id_list(&a.exclude),
     };
     let known: Vec<&str> = plugins
         .iter()

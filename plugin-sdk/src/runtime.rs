@@ -233,18 +233,9 @@ impl Ctx {
         let mut errors = Vec::new();
         let mut judged = 0usize;
         for c in containers.iter() {
-            let inspect = match self.inspect(&c.id) {
-                Ok(i) => i,
-                Err(QueryError::NotFound(_)) => {
-                    vanished.push(c.name.clone());
-                    continue;
-                }
-                Err(e) => {
-                    errors.push(format!("{}: {}", c.name, e.text()));
-                    continue;
-                }
-            };
-            match judge(self, &inspect) {
+            // A container can vanish between the list and any later question about it.
+            let verdict = self.inspect(&c.id).and_then(|i| judge(self, &i));
+            match verdict {
                 Ok(Some(why)) => offenders.push((
                     ContainerRef {
                         id: c.id.clone(),
