@@ -127,6 +127,7 @@ fn tls_on_tcp_is_recognised_from_daemon_json() {
                 "@SOCKET@",
                 "tcp://127.0.0.1:23751"
             ],
+            "iptables": false,
             "tlsverify": true,
             "tlscacert": "{}",
             "tlscert": "{}",
@@ -144,6 +145,7 @@ fn tls_on_tcp_is_recognised_from_daemon_json() {
     // TLS without client verification is not enough.
     let d = TestDaemon::start(
         &[
+            "--iptables=false",
             "-H",
             "tcp://127.0.0.1:23752",
             "--tls",

@@ -315,3 +315,37 @@ fn unreachable_daemon_is_a_clear_undecided_not_a_pass() {
         .contains("nonexistent"));
     assert_eq!(status(&r, "2.2"), "undecided");
 }
+
+#[test]
+fn terminal_escapes_in_evidence_never_reach_the_terminal() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    // A bind-mount source path is the operator's (or an attacker's) free text.
+    let evil_dir = d.dir.path().join("\x1b[2J\x1b]0;pwned\x07evil");
+    std::fs::create_dir_all(&evil_dir).unwrap();
+    std::fs::write(evil_dir.join("docker.sock"), b"").unwrap();
+    let mount = format!(
+        "{}:/var/run/docker.sock",
+        evil_dir.join("docker.sock").display()
+    );
+    d.run_container("evil", &["-v", &mount], &[]);
+
+    let out = bulwark()
+        .args(["audit", "-H", &d.host(), "-c", "5.32"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("[WARN] 5.32"), "{text}");
+    assert!(
+        !text.contains('\x1b') && !text.contains('\x07'),
+        "raw control characters in {text:?}"
+    );
+    assert!(text.contains("\\u{1b}[2J"), "{text}");
+
+    // JSON keeps the exact text, properly escaped.
+    let r = audit_json(&["-H", &d.host(), "-c", "5.32"]);
+    assert!(finding(&r, "5.32")["details"][0]
+        .as_str()
+        .unwrap()
+        .contains("\x1b[2J"));
+}

@@ -47,7 +47,16 @@ fn hostile_plugins_are_contained() {
     // Time: an infinite loop with fuel to spare is stopped by the wall-clock deadline.
     let dir = plugin_dir(&["looper"]);
     let dp = dir.path().display().to_string();
-    let r = audit_json(&["-H", &host, "--plugins", &dp, "--plugin-timeout", "1"]);
+    let r = audit_json(&[
+        "-H",
+        &host,
+        "--plugins",
+        &dp,
+        "--plugin-timeout",
+        "1",
+        "--fuel",
+        "9000000000000000000",
+    ]);
     let msg = plugin_error(&r, "looper")["message"]
         .as_str()
         .unwrap()

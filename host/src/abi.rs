@@ -7,8 +7,8 @@ wasmtime::component::bindgen!({
     additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
 });
 
-pub use bulwark::plugin::evidence as ev;
-pub use bulwark::plugin::types;
+pub use self::bulwark::plugin::evidence as ev;
+pub use self::bulwark::plugin::types;
 
 /// The ABI version this host speaks (the WIT package version).
 pub const ABI_VERSION: &str = "0.1.0";

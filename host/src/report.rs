@@ -132,8 +132,8 @@ pub fn text(report: &Report, colour: bool, remediation: bool) -> String {
         );
         let pad = " ".repeat(6);
         // The message carries the verdict's substance when there are no detail lines.
-        let show_message =
-            f.status != Status::Pass && f.details.is_empty() && !f.message.is_empty();
+        let show_message = !f.message.is_empty()
+            && (f.status == Status::Error || (f.status != Status::Pass && f.details.is_empty()));
         if show_message {
             let _ = writeln!(out, "{}{pad}* {}", p.tag(f.status), sanitize(&f.message));
         }

@@ -344,6 +344,54 @@ pub struct NetworkSummary {
     pub options: BTreeMap<String, String>,
 }
 
+/// `GET /images/{name}/json`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImageInspect {
+    #[serde(deserialize_with = "nullable")]
+    pub id: String,
+    #[serde(deserialize_with = "nullable")]
+    pub repo_tags: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub config: ImageConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImageConfig {
+    #[serde(deserialize_with = "nullable")]
+    pub user: String,
+    #[serde(deserialize_with = "nullable")]
+    pub env: Vec<String>,
+    pub healthcheck: Option<Healthcheck>,
+}
+
+/// One layer from `GET /images/{name}/history`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HistoryItem {
+    #[serde(deserialize_with = "nullable")]
+    pub id: String,
+    #[serde(deserialize_with = "nullable")]
+    pub created_by: String,
+    #[serde(deserialize_with = "nullable")]
+    pub tags: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub size: i64,
+    #[serde(deserialize_with = "nullable")]
+    pub comment: String,
+}
+
+/// `GET /swarm` on a manager.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SwarmInspect {
+    #[serde(rename = "ID", deserialize_with = "nullable")]
+    pub id: String,
+    /// The swarm spec as the Engine API gives it (orchestration, CA, encryption, ...).
+    pub spec: serde_json::Value,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +419,21 @@ mod tests {
         assert_eq!(p.len(), 2);
         assert!(p.iter().all(Published::is_wildcard));
         assert_eq!(p[1].to_string(), "[::]:8080->80/tcp");
+    }
+
+    #[test]
+    fn image_documents_parse() {
+        let i: ImageInspect = serde_json::from_str(
+            r#"{"Id":"sha256:x","RepoTags":null,"Config":{"User":"app","Healthcheck":{"Test":["CMD","true"]}}}"#,
+        )
+        .unwrap();
+        assert_eq!(i.config.user, "app");
+        assert!(i.config.healthcheck.unwrap().is_active());
+        let h: Vec<HistoryItem> = serde_json::from_str(
+            r#"[{"Id":"<missing>","CreatedBy":"/bin/sh -c apt-get update","Tags":null}]"#,
+        )
+        .unwrap();
+        assert!(h[0].created_by.contains("update"));
     }
 
     #[test]

@@ -68,9 +68,11 @@ pub mod prelude {
 #[macro_export]
 macro_rules! plugin {
     ($($check:expr),+ $(,)?) => {
-        fn __bulwark_checks() -> ::std::vec::Vec<$crate::Check> {
+        /// This plugin's checks (public so native unit tests can reach them).
+        pub fn __bulwark_checks() -> ::std::vec::Vec<$crate::Check> {
             ::std::vec![$($check),+]
         }
+        #[allow(dead_code)]
         struct __BulwarkPlugin;
         impl $crate::bindings::exports::bulwark::plugin::checks::Guest for __BulwarkPlugin {
             fn describe() -> ::std::vec::Vec<$crate::bindings::bulwark::plugin::types::CheckMeta> {
@@ -83,6 +85,9 @@ macro_rules! plugin {
                 $crate::__run(&__bulwark_checks(), ctx, ids)
             }
         }
+        // Exported only in wasm: component export names are not valid native symbols,
+        // and a native build of a plugin crate exists only for its unit tests.
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::__export_check_plugin!(__BulwarkPlugin with_types_in $crate::bindings);
     };
 }

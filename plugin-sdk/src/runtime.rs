@@ -3,7 +3,10 @@
 use crate::bindings::bulwark::plugin::evidence as ev;
 use crate::bindings::bulwark::plugin::types::{CheckMeta, RunContext};
 use crate::daemon::DaemonOptions;
-use crate::docker::{ContainerInspect, DockerInfo, DockerVersion};
+use crate::docker::{
+    ContainerInspect, DockerInfo, DockerVersion, HistoryItem, ImageInspect, ImageSummary,
+    NetworkSummary, SwarmInspect,
+};
 use crate::{ContainerRef, ContainerSummary, Finding, QueryError, Status, Subject};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -186,7 +189,25 @@ impl Ctx {
         ev::auditor_env(name)
     }
 
-    /// Raw JSON documents for what the typed API does not cover.
+    /// All images (`GET /images/json`).
+    pub fn images(&mut self) -> Result<Vec<ImageSummary>, QueryError> {
+        parse("image list", ev::image_list())
+    }
+    pub fn image(&mut self, name: &str) -> Result<ImageInspect, QueryError> {
+        parse("image inspect", ev::image_inspect(name))
+    }
+    pub fn image_history(&mut self, name: &str) -> Result<Vec<HistoryItem>, QueryError> {
+        parse("image history", ev::image_history(name))
+    }
+    pub fn networks(&mut self) -> Result<Vec<NetworkSummary>, QueryError> {
+        parse("network list", ev::network_list())
+    }
+    /// The swarm; `not-found` when this node is not a swarm manager.
+    pub fn swarm(&mut self) -> Result<SwarmInspect, QueryError> {
+        parse("swarm", ev::swarm_inspect())
+    }
+
+    /// Raw JSON documents, for fields the typed structs do not model.
     pub fn image_list_json(&mut self) -> Result<String, QueryError> {
         ev::image_list()
     }

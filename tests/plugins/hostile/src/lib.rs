@@ -36,6 +36,7 @@ mod garbage {
     use bulwark_sdk::bindings::bulwark::plugin::types::{CheckMeta, Finding, RunContext, Status};
     use bulwark_sdk::bindings::exports::bulwark::plugin::checks::Guest;
 
+    #[allow(dead_code)]
     pub struct Garbage;
 
     impl Guest for Garbage {
@@ -67,5 +68,6 @@ mod garbage {
         }
     }
 
+    #[cfg(target_arch = "wasm32")]
     bulwark_sdk::bindings::__export_check_plugin!(Garbage with_types_in bulwark_sdk::bindings);
 }
