@@ -7,7 +7,11 @@ mod plugin_build;
 use std::path::PathBuf;
 
 /// Built-in plugins embedded in the binary, in report order.
-const BUILTIN: &[&str] = &["bulwark-plugin-cis-daemon", "bulwark-plugin-cis-runtime"];
+const BUILTIN: &[&str] = &[
+    "bulwark-plugin-cis-daemon",
+    "bulwark-plugin-cis-files",
+    "bulwark-plugin-cis-runtime",
+];
 /// Plugins only the tests use: (package, feature, output name).
 const FIXTURES: &[(&str, Option<&str>, &str)] = &[
     ("bulwark-plugin-example", None, "example"),

@@ -173,6 +173,11 @@ impl Ctx {
         ev::file_stat(path)
     }
 
+    /// Entry names of a directory, sorted.
+    pub fn dir_list(&mut self, path: &str) -> Result<Vec<String>, QueryError> {
+        ev::dir_list(path)
+    }
+
     pub fn container_processes(&mut self, id: &str) -> Result<Vec<crate::ProcessInfo>, QueryError> {
         ev::container_processes(id)
     }

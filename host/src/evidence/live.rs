@@ -131,6 +131,7 @@ impl Collector {
                 self.doc("swarm", d.inspect_swarm()).await
             }
             Query::FileStat { path } => file_stat(Path::new(path)).map(Answer::File),
+            Query::DirList { path } => dir_list(Path::new(path)).map(Answer::Names),
             Query::ContainerProcesses { id } => self.container_processes(id).await,
             Query::Process { pid } => process_info(*pid as i32).map(Answer::Process),
             Query::AuditRules => audit_rules().await.map(Answer::AuditRules),
@@ -320,16 +321,7 @@ fn process_info(pid: i32) -> Result<ev::ProcessInfo, EvidenceError> {
 /// `stat` of a path (following symlinks, as the checks care about what a path leads to).
 fn file_stat(path: &Path) -> Result<ev::FileInfo, EvidenceError> {
     let shown = path.display().to_string();
-    let md = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(EvidenceError::NotFound(shown))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            return Err(EvidenceError::Denied(format!("{shown}: {e}")))
-        }
-        Err(e) => return Err(EvidenceError::Unavailable(format!("{shown}: {e}"))),
-    };
+    let md = std::fs::metadata(path).map_err(|e| io_error(shown.clone(), e))?;
     let ft = md.file_type();
     let kind = if ft.is_file() {
         ev::FileKind::File
@@ -358,6 +350,26 @@ fn file_stat(path: &Path) -> Result<ev::FileInfo, EvidenceError> {
         group: name_of(Path::new("/etc/group"), md.gid()),
         size: md.len(),
     })
+}
+
+fn io_error(shown: String, e: std::io::Error) -> EvidenceError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => EvidenceError::NotFound(shown),
+        std::io::ErrorKind::PermissionDenied => EvidenceError::Denied(format!("{shown}: {e}")),
+        _ => EvidenceError::Unavailable(format!("{shown}: {e}")),
+    }
+}
+
+fn dir_list(path: &Path) -> Result<Vec<String>, EvidenceError> {
+    let shown = path.display().to_string();
+    let entries = std::fs::read_dir(path).map_err(|e| io_error(shown.clone(), e))?;
+    let mut names = Vec::new();
+    for e in entries {
+        let e = e.map_err(|e| io_error(shown.clone(), e))?;
+        names.push(e.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// Look an id up in a passwd/group-format file.

@@ -35,6 +35,9 @@ pub enum Query {
     FileStat {
         path: String,
     },
+    DirList {
+        path: String,
+    },
     ContainerProcesses {
         id: String,
     },
@@ -56,6 +59,7 @@ pub enum Answer {
     Document(serde_json::Value),
     Containers(Vec<ev::ContainerSummary>),
     File(ev::FileInfo),
+    Names(Vec<String>),
     Processes(Vec<ev::ProcessInfo>),
     Process(ev::ProcessInfo),
     AuditRules(ev::AuditRuleSet),

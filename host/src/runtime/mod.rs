@@ -213,6 +213,9 @@ impl ev::Host for State {
     fn file_stat(&mut self, path: String) -> Result<ev::FileInfo, types::QueryError> {
         typed!(self, Query::FileStat { path }, File)
     }
+    fn dir_list(&mut self, path: String) -> Result<Vec<String>, types::QueryError> {
+        typed!(self, Query::DirList { path }, Names)
+    }
     fn container_processes(
         &mut self,
         id: String,
