@@ -8,9 +8,13 @@ use std::path::PathBuf;
 
 /// Built-in plugins embedded in the binary, in report order.
 const BUILTIN: &[&str] = &[
+    "bulwark-plugin-cis-host",
     "bulwark-plugin-cis-daemon",
     "bulwark-plugin-cis-files",
+    "bulwark-plugin-cis-images",
     "bulwark-plugin-cis-runtime",
+    "bulwark-plugin-cis-swarm",
+    "bulwark-plugin-community",
 ];
 /// Plugins only the tests use: (package, feature, output name).
 const FIXTURES: &[(&str, Option<&str>, &str)] = &[

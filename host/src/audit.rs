@@ -177,11 +177,30 @@ fn covers(pattern: &str, id: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('.'))
 }
 
+/// Sections a default run leaves out, as Docker Bench's default `cis` run does: Docker
+/// Enterprise (8) and the community checks (C). `-c 8` or `-c C` selects them.
+const NOT_BY_DEFAULT: &[&str] = &["8", "C"];
+
 impl CheckFilter {
     pub fn selects(&self, id: &str) -> bool {
-        (self.include.is_empty() || self.include.iter().any(|p| covers(p, id)))
-            && !self.exclude.iter().any(|p| covers(p, id))
+        let included = if self.include.is_empty() {
+            !NOT_BY_DEFAULT.iter().any(|p| covers(p, id))
+        } else {
+            self.include.iter().any(|p| covers(p, id))
+        };
+        included && !self.exclude.iter().any(|p| covers(p, id))
     }
+}
+
+/// Sort key for check ids: numeric parts as numbers ("1.1.10" after "1.1.9"), and ids
+/// that do not start with a number (C.1, EX.1) after the numbered sections.
+fn id_key(id: &str) -> Vec<(u8, u64, String)> {
+    id.split('.')
+        .map(|p| match p.parse::<u64>() {
+            Ok(n) => (0, n, String::new()),
+            Err(_) => (1, 0, p.to_string()),
+        })
+        .collect()
 }
 
 /// Load the built-in plugins and every `*.wasm` in `dirs` (sorted by file name).
@@ -412,6 +431,11 @@ pub async fn run(
             vec![],
         ));
     }
+    // Report order is benchmark order, whichever plugin answered first; plugin errors last.
+    findings.sort_by(|a, b| {
+        (a.check.section == "plugins", id_key(&a.check.id))
+            .cmp(&(b.check.section == "plugins", id_key(&b.check.id)))
+    });
     Report {
         schema: "bulwark/audit/v0",
         tool: "bulwark",
@@ -435,6 +459,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ids_sort_naturally() {
+        let mut ids = vec!["5.10", "C.1", "1.1.10", "5.2", "1.1.9", "10.1", "4.1"];
+        ids.sort_by_key(|i| id_key(i));
+        assert_eq!(
+            ids,
+            vec!["1.1.9", "1.1.10", "4.1", "5.2", "5.10", "10.1", "C.1"]
+        );
+    }
+
+    #[test]
     fn filter_prefixes_respect_dots() {
         let f = CheckFilter {
             include: vec!["5".into(), "2.1".into()],
@@ -447,5 +481,12 @@ mod tests {
         assert!(f.selects("5.30"));
         assert!(!f.selects("4.1"));
         assert!(CheckFilter::default().selects("anything"));
+        assert!(!CheckFilter::default().selects("C.1"));
+        assert!(!CheckFilter::default().selects("8.1.1"));
+        let c = CheckFilter {
+            include: vec!["C".into()],
+            exclude: vec![],
+        };
+        assert!(c.selects("C.5.3.1"));
     }
 }

@@ -90,6 +90,9 @@ struct AuditArgs {
         value_name = "IDS"
     )]
     exclude: Vec<String>,
+    /// Users trusted to control Docker (comma-separated), for 1.1.2.
+    #[arg(short = 'u', long = "trusted-users", value_name = "USERS")]
+    trusted_users: Option<String>,
     /// Print remediation measures for checks that did not pass.
     #[arg(short = 'p', long = "remediation")]
     remediation: bool,
@@ -240,7 +243,11 @@ async fn audit_cmd(a: AuditArgs) -> Result<()> {
             );
         }
     }
-    let report = audit::run(runtime, evidence, plugins, failures, &filter, Vec::new()).await;
+    let mut options = Vec::new();
+    if let Some(u) = &a.trusted_users {
+        options.push(("trusted-users".to_string(), u.clone()));
+    }
+    let report = audit::run(runtime, evidence, plugins, failures, &filter, options).await;
 
     let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
     let colour =

@@ -21,6 +21,7 @@
 pub mod daemon;
 pub mod docker;
 mod finding;
+pub mod locate;
 mod runtime;
 
 pub use finding::Finding;
@@ -40,7 +41,7 @@ pub mod bindings {
 
 pub use bindings::bulwark::plugin::evidence::{
     AuditRuleSet, AuditorInfo, CapSet, ContainerSummary, DaemonSettings, FileInfo, FileKind,
-    Namespace, ProcessInfo,
+    Listener, Namespace, ProcessInfo,
 };
 pub use bindings::bulwark::plugin::types::{ContainerRef, QueryError, Status, Subject};
 

@@ -182,6 +182,26 @@ impl Ctx {
         ev::container_processes(id)
     }
 
+    /// Users in a group (listed members and users whose primary group it is).
+    pub fn group_members(&mut self, group: &str) -> Result<Vec<String>, QueryError> {
+        ev::group_members(group)
+    }
+
+    /// Listening TCP sockets of the host.
+    pub fn listeners(&mut self) -> Result<Vec<crate::Listener>, QueryError> {
+        ev::listeners()
+    }
+
+    /// Swarm objects on a manager ("nodes", "services", "secrets") as JSON arrays.
+    pub fn swarm_list_json(&mut self, kind: &str) -> Result<String, QueryError> {
+        ev::swarm_list(kind)
+    }
+
+    /// A host process by pid.
+    pub fn process(&mut self, pid: u32) -> Result<crate::ProcessInfo, QueryError> {
+        ev::process(pid)
+    }
+
     pub fn audit_rules(&mut self) -> Result<crate::AuditRuleSet, QueryError> {
         ev::audit_rules()
     }

@@ -104,6 +104,10 @@ impl TestDaemon {
         daemon
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket.display())
     }
@@ -177,6 +181,25 @@ impl TestDaemon {
             out.status.success(),
             "docker import failed: {}",
             String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `docker build` (classic builder) of a Dockerfile with extra files, tagged `tag`.
+    pub fn build_image(&self, tag: &str, dockerfile: &str, files: &[(&str, &str)]) {
+        let ctx = self
+            .dir
+            .path()
+            .join(format!("build-{}", tag.replace([':', '/'], "-")));
+        std::fs::create_dir_all(&ctx).expect("build context");
+        std::fs::write(ctx.join("Dockerfile"), dockerfile).expect("Dockerfile");
+        for (name, text) in files {
+            std::fs::write(ctx.join(name), text).expect("context file");
+        }
+        must(
+            self.docker_cmd()
+                .env("DOCKER_BUILDKIT", "0")
+                .args(["build", "-q", "-t", tag])
+                .arg(&ctx),
         );
     }
 
@@ -279,6 +302,19 @@ pub fn offenders(report: &Value, id: &str) -> BTreeSet<String> {
         .map(|s| {
             s.iter()
                 .filter(|s| s["kind"] == "container")
+                .filter_map(|s| s["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Names of the images a finding concerns.
+pub fn image_offenders(report: &Value, id: &str) -> BTreeSet<String> {
+    finding(report, id)["subjects"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .filter(|s| s["kind"] == "image")
                 .filter_map(|s| s["name"].as_str().map(str::to_string))
                 .collect()
         })

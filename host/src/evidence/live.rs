@@ -103,9 +103,8 @@ impl Collector {
             }
             Query::ImageList => {
                 let d = self.docker().await?;
-                let opts = bollard::query_parameters::ListImagesOptionsBuilder::default()
-                    .all(true)
-                    .build();
+                // Like `docker images`: tagged and dangling images, not intermediate layers.
+                let opts = bollard::query_parameters::ListImagesOptionsBuilder::default().build();
                 self.doc("image list", d.list_images(Some(opts))).await
             }
             Query::ImageInspect { name } => {
@@ -130,6 +129,37 @@ impl Collector {
                 let d = self.docker().await?;
                 self.doc("swarm", d.inspect_swarm()).await
             }
+            Query::SwarmList { kind } => {
+                let d = self.docker().await?;
+                match kind.as_str() {
+                    "nodes" => {
+                        self.doc(
+                            "swarm nodes",
+                            d.list_nodes(None::<bollard::query_parameters::ListNodesOptions>),
+                        )
+                        .await
+                    }
+                    "services" => {
+                        self.doc(
+                            "swarm services",
+                            d.list_services(None::<bollard::query_parameters::ListServicesOptions>),
+                        )
+                        .await
+                    }
+                    "secrets" => {
+                        self.doc(
+                            "swarm secrets",
+                            d.list_secrets(None::<bollard::query_parameters::ListSecretsOptions>),
+                        )
+                        .await
+                    }
+                    other => Err(EvidenceError::NotFound(format!(
+                        "no swarm object kind {other:?}"
+                    ))),
+                }
+            }
+            Query::GroupMembers { group } => group_members(group).map(Answer::Names),
+            Query::Listeners => listeners().map(Answer::Listeners),
             Query::FileStat { path } => file_stat(Path::new(path)).map(Answer::File),
             Query::DirList { path } => dir_list(Path::new(path)).map(Answer::Names),
             Query::ContainerProcesses { id } => self.container_processes(id).await,
@@ -349,6 +379,7 @@ fn file_stat(path: &Path) -> Result<ev::FileInfo, EvidenceError> {
         user: name_of(Path::new("/etc/passwd"), md.uid()),
         group: name_of(Path::new("/etc/group"), md.gid()),
         size: md.len(),
+        device: md.dev(),
     })
 }
 
@@ -370,6 +401,80 @@ fn dir_list(path: &Path) -> Result<Vec<String>, EvidenceError> {
     }
     names.sort();
     Ok(names)
+}
+
+/// Members of a group: the ones /etc/group lists, then users whose primary group it is.
+fn group_members(group: &str) -> Result<Vec<String>, EvidenceError> {
+    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| io_error(p.to_string(), e));
+    let groups = read("/etc/group")?;
+    let Some((gid, listed)) = groups.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 4 && f[0] == group).then(|| (f[2].to_string(), f[3].to_string()))
+    }) else {
+        return Err(EvidenceError::NotFound(format!("group {group}")));
+    };
+    let mut members: Vec<String> = listed
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .collect();
+    for l in read("/etc/passwd")?.lines() {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() >= 4 && f[3] == gid && !members.iter().any(|m| m == f[0]) {
+            members.push(f[0].to_string());
+        }
+    }
+    Ok(members)
+}
+
+/// Listening TCP sockets from /proc/net/tcp and tcp6 (state 0A).
+fn listeners() -> Result<Vec<ev::Listener>, EvidenceError> {
+    let mut out = Vec::new();
+    for (proto, file) in [("tcp", "/proc/net/tcp"), ("tcp6", "/proc/net/tcp6")] {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_error(file.to_string(), e)),
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.get(3) != Some(&"0A") {
+                continue;
+            }
+            if let Some((addr, port)) = f.get(1).and_then(|a| parse_proc_addr(a)) {
+                out.push(ev::Listener {
+                    proto: proto.to_string(),
+                    address: addr,
+                    port,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| (a.port, &a.address).cmp(&(b.port, &b.address)));
+    out.dedup_by(|a, b| a.port == b.port && a.address == b.address && a.proto == b.proto);
+    Ok(out)
+}
+
+/// "0100007F:0CEA" → ("127.0.0.1", 3306); IPv6 addresses are four little-endian words.
+fn parse_proc_addr(s: &str) -> Option<(String, u16)> {
+    let (addr, port) = s.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let text = match addr.len() {
+        8 => std::net::Ipv4Addr::from(u32::from_str_radix(addr, 16).ok()?.swap_bytes()).to_string(),
+        32 => {
+            let mut bytes = [0u8; 16];
+            for w in 0..4 {
+                let word = u32::from_str_radix(&addr[w * 8..w * 8 + 8], 16)
+                    .ok()?
+                    .swap_bytes();
+                bytes[w * 4..w * 4 + 4].copy_from_slice(&word.to_be_bytes());
+            }
+            std::net::Ipv6Addr::from(bytes).to_string()
+        }
+        _ => return None,
+    };
+    Some((text, port))
 }
 
 /// Look an id up in a passwd/group-format file.
@@ -635,6 +740,26 @@ mod tests {
             vec![id.clone()]
         );
         assert!(container_ids_in("/user.slice/user-0.slice").is_empty());
+    }
+
+    #[test]
+    fn proc_net_addresses() {
+        assert_eq!(
+            parse_proc_addr("0100007F:0CEA"),
+            Some(("127.0.0.1".to_string(), 3306))
+        );
+        assert_eq!(
+            parse_proc_addr("00000000:0949"),
+            Some(("0.0.0.0".to_string(), 2377))
+        );
+        assert_eq!(
+            parse_proc_addr("00000000000000000000000000000000:0050"),
+            Some(("::".to_string(), 80))
+        );
+        assert_eq!(
+            parse_proc_addr("00000000000000000000000001000000:0050"),
+            Some(("::1".to_string(), 80))
+        );
     }
 
     #[test]

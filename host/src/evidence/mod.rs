@@ -32,6 +32,9 @@ pub enum Query {
     },
     NetworkList,
     SwarmInspect,
+    SwarmList {
+        kind: String,
+    },
     FileStat {
         path: String,
     },
@@ -45,6 +48,10 @@ pub enum Query {
         pid: u32,
     },
     AuditRules,
+    GroupMembers {
+        group: String,
+    },
+    Listeners,
     DaemonConfig,
     Auditor,
     AuditorEnv {
@@ -60,6 +67,7 @@ pub enum Answer {
     Containers(Vec<ev::ContainerSummary>),
     File(ev::FileInfo),
     Names(Vec<String>),
+    Listeners(Vec<ev::Listener>),
     Processes(Vec<ev::ProcessInfo>),
     Process(ev::ProcessInfo),
     AuditRules(ev::AuditRuleSet),

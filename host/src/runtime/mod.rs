@@ -210,6 +210,15 @@ impl ev::Host for State {
     fn swarm_inspect(&mut self) -> Result<String, types::QueryError> {
         self.document(Query::SwarmInspect)
     }
+    fn swarm_list(&mut self, kind: String) -> Result<String, types::QueryError> {
+        self.document(Query::SwarmList { kind })
+    }
+    fn group_members(&mut self, group: String) -> Result<Vec<String>, types::QueryError> {
+        typed!(self, Query::GroupMembers { group }, Names)
+    }
+    fn listeners(&mut self) -> Result<Vec<ev::Listener>, types::QueryError> {
+        typed!(self, Query::Listeners, Listeners)
+    }
     fn file_stat(&mut self, path: String) -> Result<ev::FileInfo, types::QueryError> {
         typed!(self, Query::FileStat { path }, File)
     }

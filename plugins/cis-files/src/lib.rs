@@ -7,7 +7,7 @@
 
 use bulwark_sdk::daemon::DaemonOptions;
 use bulwark_sdk::prelude::*;
-use bulwark_sdk::FileInfo;
+use bulwark_sdk::{locate, FileInfo};
 
 const SECTION: (&str, &str) = ("3", "Docker daemon configuration files");
 
@@ -20,13 +20,6 @@ fn check(id: &str, title: &str, run: fn(&mut Ctx) -> Verdict) -> Check {
         .tag("files")
 }
 
-/// Where systemd units live, in the order systemd prefers them.
-const UNIT_DIRS: &[&str] = &[
-    "/etc/systemd/system",
-    "/lib/systemd/system",
-    "/usr/lib/systemd/system",
-];
-
 /// Which file a check is about, or why there is none.
 enum Target {
     Path(String),
@@ -35,11 +28,7 @@ enum Target {
 }
 
 fn stat(ctx: &mut Ctx, path: &str) -> Result<Option<FileInfo>, Finding> {
-    match ctx.file_stat(path) {
-        Ok(s) => Ok(Some(s)),
-        Err(QueryError::NotFound(_)) => Ok(None),
-        Err(e) => Err(Finding::from_error(path, &e)),
-    }
+    locate::stat(ctx, path).map_err(|e| Finding::from_error(path, &e))
 }
 
 /// A file that may not exist on every host: `Absent` when it does not.
@@ -51,13 +40,10 @@ fn fixed(ctx: &mut Ctx, path: &str) -> Result<Target, Finding> {
 }
 
 fn unit(ctx: &mut Ctx, name: &str) -> Result<Target, Finding> {
-    for dir in UNIT_DIRS {
-        let p = format!("{dir}/{name}");
-        if stat(ctx, &p)?.is_some() {
-            return Ok(Target::Path(p));
-        }
-    }
-    Ok(Target::Absent(format!("no {name} unit file found")))
+    Ok(match locate::unit_file(ctx, name)? {
+        Some(p) => Target::Path(p),
+        None => Target::Absent(format!("no {name} unit file found")),
+    })
 }
 
 fn daemon(ctx: &mut Ctx) -> Result<std::rc::Rc<DaemonOptions>, Finding> {
@@ -109,28 +95,11 @@ fn docker_sockets(ctx: &mut Ctx) -> Result<Vec<String>, Finding> {
     Ok(out)
 }
 
-/// containerd's socket: `--containerd`, else the system one, else Docker's managed one.
 fn containerd_socket(ctx: &mut Ctx) -> Result<Target, Finding> {
-    let d = daemon(ctx)?;
-    let exec_root = d
-        .string("exec-root")
-        .unwrap_or_else(|| "/var/run/docker".to_string());
-    let candidates = match d.string("containerd") {
-        Some(p) => vec![p],
-        None => vec![
-            "/run/containerd/containerd.sock".to_string(),
-            format!("{exec_root}/containerd/containerd.sock"),
-        ],
-    };
-    for c in &candidates {
-        if stat(ctx, c)?.is_some() {
-            return Ok(Target::Path(c.clone()));
-        }
-    }
-    Ok(Target::Absent(format!(
-        "no containerd socket at {}",
-        candidates.join(" or ")
-    )))
+    Ok(match locate::containerd_socket(ctx)? {
+        Ok(p) => Target::Path(p),
+        Err(tried) => Target::Absent(format!("no containerd socket at {}", tried.join(" or "))),
+    })
 }
 
 fn file_subject(f: Finding, path: &str) -> Finding {

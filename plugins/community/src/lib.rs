@@ -1,0 +1,63 @@
+//! Docker Bench for Security's community checks (C.x): outside the CIS benchmark, run
+//! only when selected (`-c community_checks` in Docker Bench; `-c C` here).
+
+use bulwark_sdk::prelude::*;
+
+fn check(id: &str, title: &str, run: fn(&mut Ctx) -> Verdict) -> Check {
+    Check::new(id, title, run)
+        .section("C", "Community contributed checks")
+        .level(0)
+        .tag("community")
+}
+
+fn arch(ctx: &mut Ctx, other: fn(String) -> Finding) -> Verdict {
+    let a = ctx.info()?.architecture.clone();
+    Ok(match a.as_str() {
+        "x86_64" => Finding::pass("architecture x86_64"),
+        "aarch64" => Finding::info("architecture aarch64"),
+        _ => other(a),
+    })
+}
+
+/// CapAdd of a selected container names `cap` (with or without the CAP_ prefix, or ALL).
+fn cap_added(ctx: &mut Ctx, cap: &'static str) -> Verdict {
+    Ok(ctx.each_container(move |_, c| {
+        let hit = c.host_config.cap_add.iter().any(|a| {
+            let a = a.trim().to_ascii_uppercase();
+            let a = a.strip_prefix("CAP_").unwrap_or(&a);
+            a == cap || a == "ALL"
+        });
+        Ok(hit.then(|| format!("CAP_{cap} added")))
+    }))
+}
+
+fn c2(ctx: &mut Ctx) -> Verdict {
+    let v = ctx.version()?;
+    let mut parts = v
+        .version
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse::<u32>().ok());
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if (major, minor) >= (17, 12) {
+        return Ok(Finding::info(format!(
+            "Docker {} has no legacy registry support (deprecated check)",
+            v.version
+        )));
+    }
+    let d = ctx.daemon()?;
+    if d.bool("disable-legacy-registry") == Some(true) {
+        Ok(Finding::pass("legacy registry operations are disabled"))
+    } else {
+        Ok(Finding::warn("legacy registry operations are enabled"))
+    }
+}
+
+bulwark_sdk::plugin! {
+    check("C.1", "This is a example check for a Automated check", |ctx| arch(ctx, |a| Finding::warn(format!("architecture {a}")))).automated().scored(),
+    check("C.1.1", "This is a example check for a Manual check", |ctx| arch(ctx, |a| Finding::info(format!("architecture {a}")))),
+    check("C.2", "Ensure operations on legacy registry (v1) are Disabled", c2).scored(),
+    check("C.5.3.1", "Ensure that CAP_DAC_READ_SEARCH Linux kernel capability is disabled", |ctx| cap_added(ctx, "DAC_READ_SEARCH")).automated().scored(),
+    check("C.5.3.2", "Ensure that CAP_SYS_MODULE Linux kernel capability is disabled", |ctx| cap_added(ctx, "SYS_MODULE")).automated().scored(),
+    check("C.5.3.3", "Ensure that CAP_SYS_ADMIN Linux kernel capability is disabled", |ctx| cap_added(ctx, "SYS_ADMIN")).automated().scored(),
+    check("C.5.3.4", "Ensure that CAP_SYS_PTRACE Linux kernel capability is disabled", |ctx| cap_added(ctx, "SYS_PTRACE")).automated().scored(),
+}
