@@ -349,3 +349,31 @@ fn terminal_escapes_in_evidence_never_reach_the_terminal() {
         .unwrap()
         .contains("\x1b[2J"));
 }
+
+#[test]
+fn name_patterns_and_check_groups_select() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    for n in ["web1", "web2", "db"] {
+        d.run_container(n, &[], &[]);
+    }
+    let r = audit_json(&["-H", &d.host(), "-c", "5.11"]);
+    assert_eq!(offenders(&r, "5.11"), set(&["db", "web1", "web2"]));
+    let r = audit_json(&["-H", &d.host(), "-c", "5.11", "-i", "web", "-x", "web2"]);
+    assert_eq!(offenders(&r, "5.11"), set(&["web1"]));
+    let r = audit_json(&["-H", &d.host(), "-c", "4.6", "-i", "^nothing-matches$"]);
+    assert_eq!(status(&r, "4.6"), "skipped");
+    let r = audit_json(&["-H", &d.host(), "-c", "4.6", "-i", "busybox"]);
+    assert_eq!(image_offenders(&r, "4.6"), set(&[IMAGE]));
+
+    // Docker Bench's groups and function names.
+    let r = audit_json(&["-H", &d.host(), "-c", "container_runtime", "-e", "check_5_11"]);
+    let ids: Vec<&str> = r["findings"].as_array().unwrap().iter().map(|f| f["check"]["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"5.10") && !ids.contains(&"5.11") && ids.iter().all(|i| i.starts_with("5.")), "{ids:?}");
+
+    // Anything else is refused before the audit, and never run.
+    for bad in ["rm -rf /", "check_$(id)", "no_such_group"] {
+        let o = bulwark().args(["audit", "-H", &d.host(), "-c", bad]).output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{bad}");
+        assert!(o.stdout.is_empty());
+    }
+}

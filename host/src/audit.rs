@@ -4,6 +4,7 @@
 use crate::abi::types;
 use crate::evidence::Evidence;
 use crate::runtime::{Origin, Plugin, RunCost, Runtime};
+pub use crate::select::CheckFilter;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -162,36 +163,6 @@ pub struct LoadFailure {
     pub reason: String,
 }
 
-/// Which checks to run: `-c` ids (empty = all) minus `-e` ids. An id also selects
-/// every check under it (`5` selects 5.1–5.32; `5.3` does not select `5.30`).
-#[derive(Debug, Clone, Default)]
-pub struct CheckFilter {
-    pub include: Vec<String>,
-    pub exclude: Vec<String>,
-}
-
-fn covers(pattern: &str, id: &str) -> bool {
-    id == pattern
-        || id
-            .strip_prefix(pattern)
-            .is_some_and(|rest| rest.starts_with('.'))
-}
-
-/// Sections a default run leaves out, as Docker Bench's default `cis` run does: Docker
-/// Enterprise (8) and the community checks (C). `-c 8` or `-c C` selects them.
-const NOT_BY_DEFAULT: &[&str] = &["8", "C"];
-
-impl CheckFilter {
-    pub fn selects(&self, id: &str) -> bool {
-        let included = if self.include.is_empty() {
-            !NOT_BY_DEFAULT.iter().any(|p| covers(p, id))
-        } else {
-            self.include.iter().any(|p| covers(p, id))
-        };
-        included && !self.exclude.iter().any(|p| covers(p, id))
-    }
-}
-
 /// Sort key for check ids: numeric parts as numbers ("1.1.10" after "1.1.9"), and ids
 /// that do not start with a number (C.1, EX.1) after the numbered sections.
 fn id_key(id: &str) -> Vec<(u8, u64, String)> {
@@ -285,7 +256,7 @@ pub fn plan(plugins: &[Arc<Plugin>], filter: &CheckFilter) -> (Vec<PlannedRun>, 
                 conflicts.push((p.name.clone(), c.id.clone()));
                 continue;
             }
-            if filter.selects(&c.id) {
+            if filter.selects(&c.id, c.level) {
                 ids.push(c.id.clone());
             }
         }
@@ -466,27 +437,5 @@ mod tests {
             ids,
             vec!["1.1.9", "1.1.10", "4.1", "5.2", "5.10", "10.1", "C.1"]
         );
-    }
-
-    #[test]
-    fn filter_prefixes_respect_dots() {
-        let f = CheckFilter {
-            include: vec!["5".into(), "2.1".into()],
-            exclude: vec!["5.3".into()],
-        };
-        assert!(f.selects("5.10"));
-        assert!(f.selects("2.1"));
-        assert!(!f.selects("2.10"));
-        assert!(!f.selects("5.3"));
-        assert!(f.selects("5.30"));
-        assert!(!f.selects("4.1"));
-        assert!(CheckFilter::default().selects("anything"));
-        assert!(!CheckFilter::default().selects("C.1"));
-        assert!(!CheckFilter::default().selects("8.1.1"));
-        let c = CheckFilter {
-            include: vec!["C".into()],
-            exclude: vec![],
-        };
-        assert!(c.selects("C.5.3.1"));
     }
 }

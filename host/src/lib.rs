@@ -7,3 +7,4 @@ pub mod audit;
 pub mod evidence;
 pub mod report;
 pub mod runtime;
+pub mod select;

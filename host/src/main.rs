@@ -70,6 +70,12 @@ struct AuditArgs {
     /// Audit created and stopped containers too, not only running ones.
     #[arg(long)]
     all_containers: bool,
+    /// Only containers and images whose name matches one of these patterns (regex, comma-separated).
+    #[arg(short = 'i', long = "include", value_name = "PATTERNS")]
+    include_names: Option<String>,
+    /// Leave out containers and images whose name matches one of these patterns.
+    #[arg(short = 'x', long = "exclude-names", value_name = "PATTERNS")]
+    exclude_names: Option<String>,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -167,12 +173,26 @@ fn make_runtime(p: &PluginArgs) -> Result<Arc<Runtime>> {
     Ok(Arc::new(Runtime::new(limits, cache)?))
 }
 
-/// Check ids from -c/-e, trimmed, empty items dropped.
-fn id_list(raw: &[String]) -> Vec<String> {
-    raw.iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
+/// Docker Bench's comma-separated name patterns as one regex.
+fn name_patterns(raw: Option<&str>, flag: &str) -> Result<Option<regex::Regex>> {
+    let Some(raw) = raw else { return Ok(None) };
+    let parts: Vec<&str> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    let re = regex::Regex::new(
+        &parts
+            .iter()
+            .map(|p| format!("(?:{p})"))
+            .collect::<Vec<_>>()
+            .join("|"),
+    )
+    .with_context(|| format!("{flag}: not a valid pattern list"))?;
+    Ok(Some(re))
 }
 
 fn now() -> u64 {
@@ -206,6 +226,8 @@ async fn audit_cmd(a: AuditArgs) -> Result<()> {
     let runtime = make_runtime(&a.plugins)?;
     let selection = Selection {
         all_containers: a.all_containers,
+        include: name_patterns(a.include_names.as_deref(), "-i")?,
+        exclude: name_patterns(a.exclude_names.as_deref(), "-x")?,
     };
     let evidence = match &a.snapshot {
         Some(path) => {
@@ -221,27 +243,13 @@ async fn audit_cmd(a: AuditArgs) -> Result<()> {
     let evidence = Arc::new(evidence);
     preflight(&evidence).await;
     let (plugins, failures) = load(&a.plugins, &runtime).await?;
-    let filter = CheckFilter {
-        include: id_list(&a.include),
-        exclude: id_list(&a.exclude),
-    };
-    let known: Vec<&str> = plugins
+    let filter = CheckFilter::parse(&a.include, &a.exclude)?;
+    let known: Vec<(String, u8)> = plugins
         .iter()
-        .flat_map(|p| p.checks.iter().map(|c| c.id.as_str()))
+        .flat_map(|p| p.checks.iter().map(|c| (c.id.clone(), c.level)))
         .collect();
-    for pat in filter.include.iter().chain(&filter.exclude) {
-        if !known.iter().any(|id| {
-            CheckFilter {
-                include: vec![pat.clone()],
-                exclude: vec![],
-            }
-            .selects(id)
-        }) {
-            bail!(
-                "no check matches {:?} (see `bulwark checks`)",
-                report::sanitize(pat)
-            );
-        }
+    if let Some(s) = filter.unmatched(&known).first() {
+        bail!("no check matches {s:?} (see `bulwark checks`)");
     }
     let mut options = Vec::new();
     if let Some(u) = &a.trusted_users {
@@ -281,6 +289,7 @@ async fn collect_cmd(c: CollectArgs) -> Result<()> {
         Source::Live(Box::new(live::Collector::new(c.host.clone()))),
         Selection {
             all_containers: true,
+            ..Selection::default()
         },
         start,
     ));
@@ -316,7 +325,11 @@ async fn collect_cmd(c: CollectArgs) -> Result<()> {
         evidence.clone(),
         plugins,
         failures,
-        &CheckFilter::default(),
+        // Every check, §8 and community included: a replay may select any of them.
+        &CheckFilter {
+            include: vec![bulwark::select::Selector::All],
+            exclude: vec![],
+        },
         Vec::new(),
     )
     .await;

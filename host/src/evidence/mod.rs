@@ -96,11 +96,27 @@ pub enum Source {
     Snapshot(HashMap<Query, Outcome>),
 }
 
-/// Which containers an audit covers.
-#[derive(Debug, Clone, Copy, Default)]
+/// Which containers and images an audit covers.
+#[derive(Debug, Clone, Default)]
 pub struct Selection {
     /// Created and stopped containers too, not only running ones.
     pub all_containers: bool,
+    /// Only containers and images whose name matches (Docker Bench's `-i`).
+    pub include: Option<regex::Regex>,
+    /// Leave out containers and images whose name matches (Docker Bench's `-x`).
+    pub exclude: Option<regex::Regex>,
+}
+
+impl Selection {
+    /// Whether a container or image with these names is selected by the patterns.
+    pub fn names_selected<'a>(&self, mut names: impl Iterator<Item = &'a str> + Clone) -> bool {
+        let any = |re: &regex::Regex| names.clone().any(|n| re.is_match(n));
+        self.include.as_ref().is_none_or(any)
+            && !self
+                .exclude
+                .as_ref()
+                .is_some_and(|re| names.any(|n| re.is_match(n)))
+    }
 }
 
 /// The evidence of one audit.
@@ -170,8 +186,28 @@ impl Evidence {
             Answer::Containers(all) => Ok(all
                 .into_iter()
                 .filter(|c| self.selection.all_containers || c.state == "running")
+                .filter(|c| {
+                    self.selection
+                        .names_selected(std::iter::once(c.name.as_str()))
+                })
                 .collect()),
             other => Err(unexpected(&Query::ContainerList, &other)),
+        }
+    }
+
+    /// The image list, narrowed to the images the patterns select (by any of their tags).
+    pub async fn selected_images(&self) -> Result<serde_json::Value, EvidenceError> {
+        match self.query(&Query::ImageList).await? {
+            Answer::Document(serde_json::Value::Array(all)) => Ok(serde_json::Value::Array(
+                all.into_iter()
+                    .filter(|img| {
+                        let tags = img["RepoTags"].as_array().cloned().unwrap_or_default();
+                        let names: Vec<&str> = tags.iter().filter_map(|t| t.as_str()).collect();
+                        self.selection.names_selected(names.iter().copied())
+                    })
+                    .collect(),
+            )),
+            other => Err(unexpected(&Query::ImageList, &other)),
         }
     }
 
