@@ -366,13 +366,31 @@ fn name_patterns_and_check_groups_select() {
     assert_eq!(image_offenders(&r, "4.6"), set(&[IMAGE]));
 
     // Docker Bench's groups and function names.
-    let r = audit_json(&["-H", &d.host(), "-c", "container_runtime", "-e", "check_5_11"]);
-    let ids: Vec<&str> = r["findings"].as_array().unwrap().iter().map(|f| f["check"]["id"].as_str().unwrap()).collect();
-    assert!(ids.contains(&"5.10") && !ids.contains(&"5.11") && ids.iter().all(|i| i.starts_with("5.")), "{ids:?}");
+    let r = audit_json(&[
+        "-H",
+        &d.host(),
+        "-c",
+        "container_runtime",
+        "-e",
+        "check_5_11",
+    ]);
+    let ids: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"]["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"5.10") && !ids.contains(&"5.11") && ids.iter().all(|i| i.starts_with("5.")),
+        "{ids:?}"
+    );
 
     // Anything else is refused before the audit, and never run.
     for bad in ["rm -rf /", "check_$(id)", "no_such_group"] {
-        let o = bulwark().args(["audit", "-H", &d.host(), "-c", bad]).output().unwrap();
+        let o = bulwark()
+            .args(["audit", "-H", &d.host(), "-c", bad])
+            .output()
+            .unwrap();
         assert_eq!(o.status.code(), Some(1), "{bad}");
         assert!(o.stdout.is_empty());
     }

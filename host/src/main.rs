@@ -96,6 +96,12 @@ struct AuditArgs {
         value_name = "IDS"
     )]
     exclude: Vec<String>,
+    /// Also write the text report to FILE and Docker Bench's JSON log to FILE.json.
+    #[arg(short = 'l', long = "log", value_name = "FILE")]
+    log: Option<PathBuf>,
+    /// In the JSON log, list at most this many items per check (0: all).
+    #[arg(short = 'n', long = "limit", value_name = "LIMIT", default_value_t = 0)]
+    limit: usize,
     /// Users trusted to control Docker (comma-separated), for 1.1.2.
     #[arg(short = 'u', long = "trusted-users", value_name = "USERS")]
     trusted_users: Option<String>,
@@ -257,6 +263,15 @@ async fn audit_cmd(a: AuditArgs) -> Result<()> {
     }
     let report = audit::run(runtime, evidence, plugins, failures, &filter, options).await;
 
+    if let Some(log) = &a.log {
+        let json_path = PathBuf::from(format!("{}.json", log.display()));
+        let dbs = report::dbs_json(&report, a.limit, a.remediation, now());
+        let json = serde_json::to_string_pretty(&dbs).context("encoding the JSON log")?;
+        std::fs::write(log, report::text(&report, false, a.remediation))
+            .with_context(|| format!("writing {}", log.display()))?;
+        std::fs::write(&json_path, json + "\n")
+            .with_context(|| format!("writing {}", json_path.display()))?;
+    }
     let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
     let colour =
         to_terminal && !a.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
