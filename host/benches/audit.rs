@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: audit wall time and peak RSS with 0 and 50 running containers, the
+//! `cargo xtask bench`: audit wall time and peak RSS with 0, 50 and 200 running containers, the
 //! list+inspect floor, plugin compile cold vs cache-warm, and instantiate+run per plugin.
 //! Runs against a private dockerd (see tests/common). Prints a table; no pass/fail.
 
@@ -154,5 +154,12 @@ fn main() {
             median(times)
         );
     }
+
+    // Scaling: 200 containers, to see that the cost per container stays flat.
+    for i in 50..200 {
+        d.run_container(&format!("c{i:03}"), &["--memory", "32m"], &[]);
+    }
+    audit_row("audit (all checks), 200 running containers", &host);
+    floor_row(&rt, &host, 200);
     drop(d);
 }

@@ -332,6 +332,23 @@ pub struct ImageSummary {
     pub repo_tags: Vec<String>,
 }
 
+impl ImageSummary {
+    /// A readable name: the first tag, else the short id.
+    pub fn display_name(&self) -> String {
+        self.repo_tags
+            .iter()
+            .find(|t| *t != "<none>:<none>")
+            .cloned()
+            .unwrap_or_else(|| {
+                self.id
+                    .trim_start_matches("sha256:")
+                    .chars()
+                    .take(12)
+                    .collect()
+            })
+    }
+}
+
 /// One network from `GET /networks`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

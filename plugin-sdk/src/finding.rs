@@ -55,6 +55,23 @@ impl Finding {
     pub fn from_error(what: &str, err: &QueryError) -> Self {
         Self::undecided(format!("cannot read {what}: {}", err.text()))
     }
+    /// PASS with `pass_message` when `items` is empty, else WARN with `warn_message` and a
+    /// detail line `"{label}: {item}"` per item.
+    pub fn pass_or_warn_list<T: std::fmt::Display>(
+        items: impl IntoIterator<Item = T>,
+        pass_message: &str,
+        warn_message: impl FnOnce(usize) -> String,
+        label: &str,
+    ) -> Self {
+        let details: Vec<String> = items.into_iter().map(|i| format!("{label}: {i}")).collect();
+        if details.is_empty() {
+            return Self::pass(pass_message);
+        }
+        let mut f = Self::warn(warn_message(details.len()));
+        f.details = details;
+        f
+    }
+
     pub fn subject(mut self, s: Subject) -> Self {
         self.subjects.push(s);
         self

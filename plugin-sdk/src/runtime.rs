@@ -249,6 +249,43 @@ impl Ctx {
         ev::swarm_inspect()
     }
 
+    /// The per-image counterpart of [`Ctx::each_container_as`]: `judge` returns `Some(why)`
+    /// for an offending image, which gets `offence`; none makes a PASS. An image removed
+    /// during the audit is not judged; any other evidence error makes the check undecided.
+    pub fn each_image(
+        &mut self,
+        offence: Status,
+        mut judge: impl FnMut(&mut Ctx, &ImageSummary) -> Result<Option<String>, QueryError>,
+    ) -> Finding {
+        let images = match self.images() {
+            Ok(i) => i,
+            Err(e) => return Finding::from_error("the image list", &e),
+        };
+        if images.is_empty() {
+            return Finding::skipped("no images selected for this audit");
+        }
+        let mut f = Finding::pass(format!("{} images checked", images.len()));
+        let mut offenders = 0;
+        for img in &images {
+            match judge(self, img) {
+                Ok(Some(why)) => {
+                    offenders += 1;
+                    let name = img.display_name();
+                    f = f
+                        .detail(format!("{name}: {why}"))
+                        .subject(Subject::Image(name));
+                }
+                Ok(None) | Err(QueryError::NotFound(_)) => {}
+                Err(e) => return Finding::from_error(&img.display_name(), &e),
+            }
+        }
+        if offenders > 0 {
+            f.status = offence;
+            f.message = format!("{offenders} of {} images", images.len());
+        }
+        f
+    }
+
     /// The usual shape of a per-container check: `judge` returns `Some(why)` for an
     /// offending container. Offenders make a WARN naming each of them; none makes a PASS.
     pub fn each_container(

@@ -67,10 +67,9 @@ impl Collector {
             .map_err(Clone::clone)
     }
 
-    /// Run one Docker API call and turn its result into a JSON document.
-    async fn doc<T, F>(&self, what: &str, call: F) -> Outcome
+    /// Run one Docker API call under the timeout, with its errors made evidence errors.
+    async fn call<T, F>(what: &str, call: F) -> Result<T, EvidenceError>
     where
-        T: serde::Serialize,
         F: std::future::Future<Output = Result<T, BollardError>>,
     {
         match tokio::time::timeout(DOCKER_TIMEOUT, call).await {
@@ -78,11 +77,20 @@ impl Collector {
                 "{what}: no answer from the daemon within {} s",
                 DOCKER_TIMEOUT.as_secs()
             ))),
-            Ok(Err(e)) => Err(docker_error(what, e)),
-            Ok(Ok(v)) => serde_json::to_value(v)
-                .map(Answer::Document)
-                .map_err(|e| EvidenceError::Unavailable(format!("{what}: {e}"))),
+            Ok(r) => r.map_err(|e| docker_error(what, e)),
         }
+    }
+
+    /// Run one Docker API call and turn its result into a JSON document.
+    async fn doc<T, F>(&self, what: &str, call: F) -> Outcome
+    where
+        T: serde::Serialize,
+        F: std::future::Future<Output = Result<T, BollardError>>,
+    {
+        let v = Self::call(what, call).await?;
+        serde_json::to_value(v)
+            .map(Answer::Document)
+            .map_err(|e| EvidenceError::Unavailable(format!("{what}: {e}")))
     }
 
     pub async fn collect(&self, q: &Query) -> Outcome {
@@ -176,14 +184,7 @@ impl Collector {
         let opts = bollard::query_parameters::ListContainersOptionsBuilder::default()
             .all(true)
             .build();
-        let list = match tokio::time::timeout(DOCKER_TIMEOUT, d.list_containers(Some(opts))).await {
-            Err(_) => {
-                return Err(EvidenceError::Unavailable(
-                    "container list: no answer from the daemon".to_string(),
-                ))
-            }
-            Ok(r) => r.map_err(|e| docker_error("container list", e))?,
-        };
+        let list = Self::call("container list", d.list_containers(Some(opts))).await?;
         let mut out: Vec<ev::ContainerSummary> = list
             .into_iter()
             .map(|c| ev::ContainerSummary {

@@ -134,16 +134,25 @@ pub struct State {
 }
 
 impl State {
-    fn ask(&mut self, q: Query) -> Result<Answer, types::QueryError> {
+    /// Count a query and answer it from the evidence, blocking this (plugin) thread.
+    fn with_evidence<T, F>(
+        &mut self,
+        f: impl FnOnce(Arc<Evidence>) -> F,
+    ) -> Result<T, types::QueryError>
+    where
+        F: std::future::Future<Output = Result<T, EvidenceError>>,
+    {
         self.queries += 1;
         let Some(ev) = self.evidence.clone() else {
             return Err(types::QueryError::Denied(
                 "no evidence while describing checks".to_string(),
             ));
         };
-        self.handle
-            .block_on(async move { ev.query(&q).await })
-            .map_err(to_wit)
+        self.handle.block_on(f(ev)).map_err(to_wit)
+    }
+
+    fn ask(&mut self, q: Query) -> Result<Answer, types::QueryError> {
+        self.with_evidence(|ev| async move { ev.query(&q).await })
     }
 
     fn document(&mut self, q: Query) -> Result<String, types::QueryError> {
@@ -182,30 +191,14 @@ impl ev::Host for State {
         self.document(Query::DockerVersion)
     }
     fn containers(&mut self) -> Result<Vec<ev::ContainerSummary>, types::QueryError> {
-        self.queries += 1;
-        let Some(ev) = self.evidence.clone() else {
-            return Err(types::QueryError::Denied(
-                "no evidence while describing checks".into(),
-            ));
-        };
-        self.handle
-            .block_on(async move { ev.selected_containers().await })
-            .map_err(to_wit)
+        self.with_evidence(|ev| async move { ev.selected_containers().await })
     }
     fn container_inspect(&mut self, id: String) -> Result<String, types::QueryError> {
         self.document(Query::ContainerInspect { id })
     }
     fn image_list(&mut self) -> Result<String, types::QueryError> {
-        self.queries += 1;
-        let Some(ev) = self.evidence.clone() else {
-            return Err(types::QueryError::Denied(
-                "no evidence while describing checks".into(),
-            ));
-        };
-        self.handle
-            .block_on(async move { ev.selected_images().await })
+        self.with_evidence(|ev| async move { ev.selected_images().await })
             .map(|v| v.to_string())
-            .map_err(to_wit)
     }
     fn image_inspect(&mut self, name: String) -> Result<String, types::QueryError> {
         self.document(Query::ImageInspect { name })

@@ -86,14 +86,12 @@ fn c2_5(ctx: &mut Ctx) -> Verdict {
             insecure.push(name.clone());
         }
     }
-    if insecure.is_empty() {
-        return about_daemon(Finding::pass("no insecure registries"));
-    }
-    let mut f = Finding::warn(format!("{} insecure registries", insecure.len()));
-    for r in insecure {
-        f = f.detail(format!("insecure registry: {r}"));
-    }
-    about_daemon(f)
+    about_daemon(Finding::pass_or_warn_list(
+        insecure,
+        "no insecure registries",
+        |n| format!("{n} insecure registries"),
+        "insecure registry",
+    ))
 }
 
 fn c2_6(ctx: &mut Ctx) -> Verdict {

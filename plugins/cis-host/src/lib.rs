@@ -141,14 +141,12 @@ fn c1_1_2(ctx: &mut Ctx) -> Verdict {
         .iter()
         .filter(|m| !trusted.contains(&m.as_str()))
         .collect();
-    if doubtful.is_empty() {
-        return Ok(Finding::pass("every docker group member is trusted"));
-    }
-    let mut f = Finding::warn(format!("{} untrusted docker group members", doubtful.len()));
-    for m in doubtful {
-        f = f.detail(format!("untrusted member of docker: {m}"));
-    }
-    Ok(f)
+    Ok(Finding::pass_or_warn_list(
+        doubtful,
+        "every docker group member is trusted",
+        |n| format!("{n} untrusted docker group members"),
+        "untrusted member of docker",
+    ))
 }
 
 fn c1_2_2(ctx: &mut Ctx) -> Verdict {

@@ -1,7 +1,7 @@
 //! CIS Docker Benchmark 1.6.0, sections 4 (container images and build files) and 6
 //! (Docker security operations), from image inspect and history documents.
 
-use bulwark_sdk::docker::{HistoryItem, ImageSummary};
+use bulwark_sdk::docker::HistoryItem;
 use bulwark_sdk::prelude::*;
 
 fn s4(id: &str, title: &str, run: fn(&mut Ctx) -> Verdict) -> Check {
@@ -19,54 +19,6 @@ fn s6(id: &str, title: &str, run: fn(&mut Ctx) -> Verdict) -> Check {
 
 fn manual(_: &mut Ctx) -> Verdict {
     Ok(Finding::note("manual check"))
-}
-
-/// A readable name for an image: its first tag, else its short id.
-fn image_name(i: &ImageSummary) -> String {
-    i.repo_tags
-        .iter()
-        .find(|t| *t != "<none>:<none>")
-        .cloned()
-        .unwrap_or_else(|| {
-            i.id.trim_start_matches("sha256:")
-                .chars()
-                .take(12)
-                .collect()
-        })
-}
-
-/// For each image, `judge` returns `Some(why)` for an offender; offenders get `status`.
-fn each_image(
-    ctx: &mut Ctx,
-    status: Status,
-    mut judge: impl FnMut(&mut Ctx, &ImageSummary) -> Result<Option<String>, QueryError>,
-) -> Verdict {
-    let images = ctx.images()?;
-    if images.is_empty() {
-        return Ok(Finding::skipped("no images on this daemon"));
-    }
-    let mut f = Finding::pass(format!("{} images checked", images.len()));
-    let mut offenders = 0;
-    for img in &images {
-        match judge(ctx, img) {
-            Ok(Some(why)) => {
-                offenders += 1;
-                let name = image_name(img);
-                f = f
-                    .detail(format!("{name}: {why}"))
-                    .subject(Subject::Image(name));
-            }
-            Ok(None) => {}
-            // An image removed while the audit runs is not judged.
-            Err(QueryError::NotFound(_)) => {}
-            Err(e) => return Err(Finding::from_error(&image_name(img), &e)),
-        }
-    }
-    if offenders > 0 {
-        f.status = status;
-        f.message = format!("{offenders} of {} images", images.len());
-    }
-    Ok(f)
 }
 
 fn c4_1(ctx: &mut Ctx) -> Verdict {
@@ -91,11 +43,11 @@ fn c4_5(ctx: &mut Ctx) -> Verdict {
 }
 
 fn c4_6(ctx: &mut Ctx) -> Verdict {
-    each_image(ctx, Status::Warn, |ctx, img| {
+    Ok(ctx.each_image(Status::Warn, |ctx, img| {
         let i = ctx.image(&img.id)?;
         let active = i.config.healthcheck.as_ref().is_some_and(|h| h.is_active());
         Ok((!active).then(|| "no HEALTHCHECK".to_string()))
-    })
+    }))
 }
 
 /// Package-index updates: `apt-get update`, `apk update`, `yum makecache`, ...
@@ -122,7 +74,7 @@ fn own_layers(h: &[HistoryItem]) -> &[HistoryItem] {
 }
 
 fn c4_7(ctx: &mut Ctx) -> Verdict {
-    each_image(ctx, Status::Info, |ctx, img| {
+    Ok(ctx.each_image(Status::Info, |ctx, img| {
         let h = ctx.image_history(&img.id)?;
         let alone: Vec<&str> = h
             .iter()
@@ -135,11 +87,11 @@ fn c4_7(ctx: &mut Ctx) -> Verdict {
                 alone[0].chars().take(80).collect::<String>()
             )
         }))
-    })
+    }))
 }
 
 fn c4_9(ctx: &mut Ctx) -> Verdict {
-    each_image(ctx, Status::Info, |ctx, img| {
+    Ok(ctx.each_image(Status::Info, |ctx, img| {
         let h = ctx.image_history(&img.id)?;
         let adds = own_layers(&h)
             .iter()
@@ -153,7 +105,7 @@ fn c4_9(ctx: &mut Ctx) -> Verdict {
             })
             .count();
         Ok((adds > 0).then(|| format!("{adds} ADD instructions")))
-    })
+    }))
 }
 
 fn c6_1(ctx: &mut Ctx) -> Verdict {

@@ -82,14 +82,12 @@ fn c7_3(ctx: &mut Ctx) -> Verdict {
         })
         .map(|n| n.name.clone())
         .collect();
-    if plain.is_empty() {
-        return Ok(Finding::pass("every overlay network is encrypted"));
-    }
-    let mut f = Finding::warn(format!("{} unencrypted overlay networks", plain.len()));
-    for n in plain {
-        f = f.detail(format!("unencrypted overlay network: {n}"));
-    }
-    Ok(f)
+    Ok(Finding::pass_or_warn_list(
+        plain,
+        "every overlay network is encrypted",
+        |n| format!("{n} unencrypted overlay networks"),
+        "unencrypted overlay network",
+    ))
 }
 
 fn c7_4(ctx: &mut Ctx) -> Verdict {
