@@ -100,6 +100,45 @@ fn snapshot_based_states_this_machine_cannot_make() {
     assert_eq!(status(&r, "2.11"), "warn");
     assert_eq!(status(&r, "2.12"), "pass");
 
+    // AppArmor and SELinux hosts, a rootless daemon and a current engine version.
+    edit(&snap, |entries| {
+        let info = &mut entry(entries, "docker-info")["answer"]["value"];
+        info["SecurityOptions"] = json!([
+            "name=apparmor",
+            "name=selinux",
+            "name=seccomp,profile=default",
+            "name=rootless"
+        ]);
+        entry(entries, "docker-version")["answer"]["value"]["Version"] = json!("28.2.2");
+        let ids: Vec<(String, Value)> = entry(entries, "container-list")["answer"]["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap().to_string(), c["id"].clone()))
+            .collect();
+        for (name, id) in ids {
+            let e = entries
+                .iter_mut()
+                .find(|e| e["query"]["query"] == "container-inspect" && e["query"]["id"] == id)
+                .unwrap();
+            let v = &mut e["answer"]["value"];
+            if name == "stays" {
+                v["AppArmorProfile"] = json!("docker-default");
+                v["HostConfig"]["SecurityOpt"] = json!(["label=type:svirt_apache_t"]);
+            } else {
+                v["AppArmorProfile"] = json!("unconfined");
+                v["HostConfig"]["SecurityOpt"] = json!(["label=disable"]);
+            }
+        }
+    });
+    let r = replay(&snap, &[]);
+    assert_eq!(status(&r, "5.2"), "warn");
+    assert_eq!(offenders(&r, "5.2"), set(&["gone"]));
+    assert_eq!(status(&r, "5.3"), "warn");
+    assert_eq!(offenders(&r, "5.3"), set(&["gone"]));
+    assert_eq!(status(&r, "2.1"), "pass");
+    assert_eq!(status(&r, "1.2.2"), "info");
+
     // A container that vanished between the list and its inspection is said so, not judged.
     edit(&snap, |entries| {
         let id = entry(entries, "container-list")["answer"]["value"]

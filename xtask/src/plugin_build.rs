@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
-pub const PROFILE: &str = "wasm-plugin";
+/// Plugins build with the release profile, tuned for size by `--config` (see below).
+pub const PROFILE: &str = "release";
 
 /// Turn a core wasm module built with the SDK into a component.
 pub fn componentize(core: &[u8]) -> Result<Vec<u8>> {
