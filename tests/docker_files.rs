@@ -15,12 +15,21 @@ fn chown(p: &Path, uid: u32, gid: u32) {
     std::os::unix::fs::chown(p, Some(uid), Some(gid)).unwrap();
 }
 
-/// Restores a host file's mode when dropped, whatever the test did.
-struct ModeGuard(PathBuf, u32);
+/// Restores a host file's mode and owner when dropped, whatever the test did.
+struct ModeGuard(PathBuf, u32, u32, u32);
+
+impl ModeGuard {
+    fn new(p: &Path) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let md = std::fs::metadata(p).unwrap();
+        ModeGuard(p.to_path_buf(), md.mode() & 0o7777, md.uid(), md.gid())
+    }
+}
 
 impl Drop for ModeGuard {
     fn drop(&mut self) {
         chmod(&self.0, self.1);
+        chown(&self.0, self.2, self.3);
     }
 }
 
@@ -103,8 +112,7 @@ fn host_unit_file_modes_flipped_and_restored() {
     .map(PathBuf::from)
     .find(|p| p.exists())
     .expect("docker.service (installed with docker.io)");
-    let before = std::fs::metadata(&unit).unwrap().permissions().mode() & 0o7777;
-    let _guard = ModeGuard(unit.clone(), before);
+    let _guard = ModeGuard::new(&unit);
     let d = TestDaemon::start(&["--iptables=false"], None);
 
     chmod(&unit, 0o644);
@@ -116,6 +124,47 @@ fn host_unit_file_modes_flipped_and_restored() {
     chmod(&unit, 0o600);
     let r = audit_json(&["-H", &d.host(), "-c", "3.2"]);
     assert_eq!(status(&r, "3.2"), "pass");
+
+    // Each host file's owner and mode checks, flipped one way and the other.
+    let socket_unit = [
+        "/etc/systemd/system/docker.socket",
+        "/lib/systemd/system/docker.socket",
+        "/usr/lib/systemd/system/docker.socket",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists());
+    let mut cases: Vec<(String, &str, &str, u32)> = vec![
+        (unit.display().to_string(), "3.1", "3.2", 0o644),
+        ("/etc/docker".to_string(), "3.5", "3.6", 0o755),
+    ];
+    if let Some(s) = socket_unit {
+        cases.push((s.to_string(), "3.3", "3.4", 0o644));
+    }
+    if Path::new("/etc/default/docker").exists() {
+        cases.push(("/etc/default/docker".to_string(), "3.19", "3.20", 0o644));
+    }
+    for (path, own, perm, allowed) in cases {
+        let p = PathBuf::from(&path);
+        let _g = ModeGuard::new(&p);
+        chown(&p, 0, 0);
+        chmod(&p, allowed);
+        let ids = format!("{own},{perm}");
+        let r = audit_json(&["-H", &d.host(), "-c", &ids]);
+        assert_eq!(
+            (status(&r, own), status(&r, perm)),
+            ("pass".into(), "pass".into()),
+            "{path}"
+        );
+        chown(&p, 1000, 0);
+        chmod(&p, allowed | 0o002);
+        let r = audit_json(&["-H", &d.host(), "-c", &ids]);
+        assert_eq!(
+            (status(&r, own), status(&r, perm)),
+            ("warn".into(), "warn".into()),
+            "{path}"
+        );
+        assert!(finding(&r, perm)["details"].to_string().contains(&path));
+    }
 
     // A file this Debian host does not have is INFO "not found", never PASS.
     if !Path::new("/etc/sysconfig/docker").exists() {

@@ -97,7 +97,8 @@ fn swarm_section7_on_a_private_swarm() {
     let mut secret = d.docker_cmd();
     secret
         .args(["secret", "create", "bwsecret", "-"])
-        .stdin(std::process::Stdio::piped());
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null());
     let mut child = secret.spawn().unwrap();
     {
         use std::io::Write;
@@ -177,15 +178,93 @@ fn host_section1_audit_rules_partition_and_users() {
     assert_eq!(status(&r, "1.1.3"), "pass", "{:#}", finding(&r, "1.1.3"));
     assert_eq!(status(&r, "1.1.6"), "pass");
 
+    // Every audit-rule check follows its own path: WARN without a rule, PASS with one, and
+    // INFO where this host has no such file (the paths found the way an operator would).
+    let root = d.docker(&["info", "--format", "{{.DockerRootDir}}"]);
+    let first = |cands: &[String]| {
+        cands
+            .iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .cloned()
+    };
+    let bin = |name: &str| {
+        first(
+            &[
+                "/usr/bin",
+                "/usr/sbin",
+                "/usr/local/bin",
+                "/usr/local/sbin",
+                "/bin",
+                "/sbin",
+            ]
+            .map(|d| format!("{d}/{name}")),
+        )
+    };
+    let unit = |name: &str| {
+        first(
+            &[
+                "/etc/systemd/system",
+                "/lib/systemd/system",
+                "/usr/lib/systemd/system",
+            ]
+            .map(|d| format!("{d}/{name}")),
+        )
+    };
+    let exists = |p: &str| std::path::Path::new(p).exists().then(|| p.to_string());
+    let containerd_sock = format!(
+        "{}/containerd/containerd.sock",
+        d.dir.path().join("exec").display()
+    );
+    let paths: Vec<(&str, Option<String>)> = vec![
+        ("1.1.3", Some(dockerd.clone())),
+        ("1.1.4", Some("/run/containerd".to_string())),
+        ("1.1.5", exists(&root)),
+        ("1.1.6", exists("/etc/docker")),
+        ("1.1.7", unit("docker.service")),
+        (
+            "1.1.8",
+            exists("/run/containerd/containerd.sock").or(exists(&containerd_sock)),
+        ),
+        ("1.1.9", unit("docker.socket")),
+        ("1.1.10", exists("/etc/default/docker")),
+        ("1.1.11", exists("/etc/docker/daemon.json")), // the default, as this daemon has no --config-file
+        ("1.1.12", exists("/etc/containerd/config.toml")),
+        ("1.1.13", exists("/etc/sysconfig/docker")),
+        ("1.1.14", bin("containerd")),
+        ("1.1.15", bin("containerd-shim")),
+        ("1.1.16", bin("containerd-shim-runc-v1")),
+        ("1.1.17", bin("containerd-shim-runc-v2")),
+        ("1.1.18", bin("runc")),
+    ];
+    std::fs::write(rules, "").unwrap();
+    let r = audit_json(&["-H", &d.host(), "-c", "1.1"]);
+    for (id, path) in &paths {
+        let want = if path.is_some() { "warn" } else { "info" };
+        assert_eq!(status(&r, id), want, "{id} {path:?}: {:#}", finding(&r, id));
+    }
+    let all: String = paths
+        .iter()
+        .filter_map(|(_, p)| p.as_ref())
+        .map(|p| format!("-w {p} -p rwxa -k docker\n"))
+        .collect();
+    std::fs::write(rules, all).unwrap();
+    let r = audit_json(&["-H", &d.host(), "-c", "1.1"]);
+    for (id, path) in &paths {
+        let want = if path.is_some() { "pass" } else { "info" };
+        assert_eq!(status(&r, id), want, "{id} {path:?}: {:#}", finding(&r, id));
+    }
+
     // 1.1.1: the test daemon's data root is under /tmp; the verdict follows the devices.
     use std::os::unix::fs::MetadataExt;
-    let root = d.docker(&["info", "--format", "{{.DockerRootDir}}"]);
     let separate = std::fs::metadata(&root).unwrap().dev() != std::fs::metadata("/").unwrap().dev();
     let r = audit_json(&["-H", &d.host(), "-c", "1.1.1"]);
     assert_eq!(status(&r, "1.1.1"), if separate { "pass" } else { "warn" });
 
     // 1.1.2: members of the docker group, judged against -u (exact names, not substrings).
-    let _ = Command::new("userdel").arg("bwtestuser").status();
+    let _ = Command::new("userdel")
+        .arg("bwtestuser")
+        .stderr(std::process::Stdio::null())
+        .status();
     assert!(Command::new("useradd")
         .args(["-M", "-G", "docker", "bwtestuser"])
         .status()
