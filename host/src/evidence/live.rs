@@ -293,22 +293,18 @@ fn proc_error(pid: i32, e: procfs::ProcError) -> EvidenceError {
 
 /// Names of the capabilities in a mask, via the caps crate's table.
 pub fn cap_set(mask: u64) -> ev::CapSet {
-    let mut names: Vec<(u8, String)> = Vec::new();
-    for bit in 0..64u8 {
-        if mask & (1u64 << bit) == 0 {
-            continue;
-        }
-        let name = caps::all()
-            .into_iter()
-            .find(|c| c.index() == bit)
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| format!("CAP_{bit}"));
-        names.push((bit, name));
-    }
-    ev::CapSet {
-        mask,
-        names: names.into_iter().map(|(_, n)| n).collect(),
-    }
+    let known = caps::all();
+    let names = (0..64u8)
+        .filter(|bit| mask & (1u64 << bit) != 0)
+        .map(|bit| {
+            known
+                .iter()
+                .find(|c| c.index() == bit)
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| format!("CAP_{bit}"))
+        })
+        .collect();
+    ev::CapSet { mask, names }
 }
 
 fn process_info(pid: i32) -> Result<ev::ProcessInfo, EvidenceError> {

@@ -130,7 +130,6 @@ pub struct State {
     handle: tokio::runtime::Handle,
     limiter: Limiter,
     queries: u64,
-    audit_start: u64,
 }
 
 impl State {
@@ -330,7 +329,6 @@ impl Runtime {
         evidence: Option<Arc<Evidence>>,
         handle: tokio::runtime::Handle,
     ) -> Result<Store<State>, PluginFailure> {
-        let audit_start = evidence.as_ref().map(|e| e.audit_start()).unwrap_or(0);
         let mut store = Store::new(
             &self.engine,
             State {
@@ -341,7 +339,6 @@ impl Runtime {
                     hit: false,
                 },
                 queries: 0,
-                audit_start,
             },
         );
         store.limiter(|s| &mut s.limiter);
@@ -442,12 +439,13 @@ impl Runtime {
         options: &[(String, String)],
     ) -> (Result<Vec<types::Finding>, PluginFailure>, RunCost) {
         let started = Instant::now();
+        let audit_start = evidence.audit_start();
         let mut store = match self.store(Some(evidence), handle) {
             Ok(s) => s,
             Err(e) => return (Err(e), RunCost::default()),
         };
         let ctx = types::RunContext {
-            audit_start: store.data().audit_start,
+            audit_start,
             options: options.to_vec(),
         };
         let result = plugin
