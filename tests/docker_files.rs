@@ -196,6 +196,15 @@ fn registry_certificates_are_found_recursively() {
     assert!(finding(&r, "3.8")["subjects"]
         .to_string()
         .contains("bulwark-test.invalid:5000/ca.crt"));
+    assert_eq!(status(&r, "3.7"), "pass", "{:#}", finding(&r, "3.7"));
+    assert_eq!(status(&r, "3.8"), "pass", "{:#}", finding(&r, "3.8"));
+    chown(&crt, 1000, 0);
+    let r = audit_json(&["-H", &d.host(), "-c", "3.7"]);
+    assert_eq!(status(&r, "3.7"), "warn");
+    assert!(finding(&r, "3.7")["details"]
+        .to_string()
+        .contains("bulwark-test.invalid:5000/ca.crt"));
+    chown(&crt, 0, 0);
     chmod(&crt, 0o644);
     let r = audit_json(&["-H", &d.host(), "-c", "3.8"]);
     assert_eq!(status(&r, "3.8"), "warn");

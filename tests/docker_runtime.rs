@@ -377,6 +377,24 @@ fn name_patterns_and_check_groups_select() {
     let r = audit_json(&["-H", &d.host(), "-c", "4.6", "-i", "busybox"]);
     assert_eq!(image_offenders(&r, "4.6"), set(&[IMAGE]));
 
+    // -t: containers and images carrying every label given (`key` or `key=value`).
+    d.run_container("lab-web", &["--label", "tier=web", "--label", "team"], &[]);
+    d.run_container("lab-db", &["--label", "tier=db"], &[]);
+    d.build_image(
+        "bw-labelled:1",
+        &format!("FROM {IMAGE}\nLABEL tier=web\n"),
+        &[],
+    );
+    let r = audit_json(&["-H", &d.host(), "-c", "5.11,4.6", "-t", "tier=web"]);
+    assert_eq!(offenders(&r, "5.11"), set(&["lab-web"]));
+    assert_eq!(image_offenders(&r, "4.6"), set(&["bw-labelled:1"]));
+    let r = audit_json(&["-H", &d.host(), "-c", "5.11", "-t", "tier"]);
+    assert_eq!(offenders(&r, "5.11"), set(&["lab-db", "lab-web"]));
+    let r = audit_json(&["-H", &d.host(), "-c", "5.11", "-t", "tier=db,team"]);
+    assert_eq!(status(&r, "5.11"), "skipped", "{:#}", finding(&r, "5.11"));
+    let r = audit_json(&["-H", &d.host(), "-c", "5.11", "-t", "tier", "-x", "db"]);
+    assert_eq!(offenders(&r, "5.11"), set(&["lab-web"]));
+
     // Docker Bench's groups and function names.
     let r = audit_json(&[
         "-H",

@@ -92,7 +92,10 @@ fn swarm_section7_on_a_private_swarm() {
         .contains("plainnet"));
     assert_eq!(status(&r, "7.4"), "info");
     assert_eq!(status(&r, "7.5"), "warn");
+    assert_eq!(status(&r, "7.6"), "note");
     assert_eq!(status(&r, "7.7"), "info");
+    assert_eq!(status(&r, "7.8"), "info");
+    assert_eq!(status(&r, "7.9"), "info");
 
     let mut secret = d.docker_cmd();
     secret
@@ -110,6 +113,29 @@ fn swarm_section7_on_a_private_swarm() {
     assert_eq!(status(&r, "7.4"), "pass");
     assert_eq!(status(&r, "7.5"), "pass");
     assert_eq!(status(&r, "7.7"), "pass");
+
+    // A second manager makes the count even (WARN); a manager listening on every
+    // interface makes 7.2 WARN.
+    let token = d.docker(&["swarm", "join-token", "-q", "manager"]);
+    let d2 = TestDaemon::start(&["--iptables=false"], None);
+    d2.docker(&[
+        "swarm",
+        "join",
+        "--token",
+        token.trim(),
+        "--listen-addr",
+        "0.0.0.0:23772",
+        "--advertise-addr",
+        "127.0.0.1:23772",
+        "127.0.0.1:23770",
+    ]);
+    let r = audit_json(&["-H", &d.host(), "-c", "7.1,7.2"]);
+    assert_eq!(status(&r, "7.1"), "warn", "{:#}", finding(&r, "7.1"));
+    assert_eq!(status(&r, "7.2"), "pass", "{:#}", finding(&r, "7.2"));
+    let r = audit_json(&["-H", &d2.host(), "-c", "7.2"]);
+    assert_eq!(status(&r, "7.2"), "warn", "{:#}", finding(&r, "7.2"));
+    assert!(finding(&r, "7.2")["details"].to_string().contains(":23772"));
+    let _ = d2.docker_cmd().args(["swarm", "leave", "--force"]).output();
     let _ = d.docker_cmd().args(["swarm", "leave", "--force"]).output();
 }
 

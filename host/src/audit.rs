@@ -256,7 +256,11 @@ pub fn plan(plugins: &[Arc<Plugin>], filter: &CheckFilter) -> (Vec<PlannedRun>, 
                 conflicts.push((p.name.clone(), c.id.clone()));
                 continue;
             }
-            if filter.selects(&c.id, c.level) {
+            if filter.selects(crate::select::CheckRef {
+                id: &c.id,
+                native: &c.id,
+                level: c.level,
+            }) {
                 ids.push(c.id.clone());
             }
         }

@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Audit this host (or a recorded snapshot) and report the findings.
-    Audit(AuditArgs),
+    Audit(Box<AuditArgs>),
     /// Record every piece of evidence the checks use into a snapshot file.
     Collect(CollectArgs),
     /// List the checks the plugins provide.
@@ -76,6 +76,14 @@ struct AuditArgs {
     /// Leave out containers and images whose name matches one of these patterns.
     #[arg(short = 'x', long = "exclude-names", value_name = "PATTERNS")]
     exclude_names: Option<String>,
+    /// Only containers and images carrying all these labels (`key` or `key=value`, comma-separated).
+    #[arg(
+        short = 't',
+        long = "label",
+        value_delimiter = ',',
+        value_name = "LABELS"
+    )]
+    labels: Vec<String>,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -156,7 +164,7 @@ fn main() {
 
 async fn dispatch(cmd: Command) -> Result<()> {
     match cmd {
-        Command::Audit(a) => audit_cmd(a).await,
+        Command::Audit(a) => audit_cmd(*a).await,
         Command::Collect(c) => collect_cmd(c).await,
         Command::Checks(p) => checks_cmd(p).await,
     }
@@ -228,12 +236,27 @@ async fn preflight(evidence: &Evidence) {
     }
 }
 
+/// `-t` items: `key` or `key=value`; an empty key selects nothing useful, so it is refused.
+fn label_filters(raw: &[String]) -> Result<Vec<String>> {
+    raw.iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            if s.starts_with('=') {
+                bail!("-t: {:?} has no label key", report::sanitize(s));
+            }
+            Ok(s.to_string())
+        })
+        .collect()
+}
+
 async fn audit_cmd(a: AuditArgs) -> Result<()> {
     let runtime = make_runtime(&a.plugins)?;
     let selection = Selection {
         all_containers: a.all_containers,
         include: name_patterns(a.include_names.as_deref(), "-i")?,
         exclude: name_patterns(a.exclude_names.as_deref(), "-x")?,
+        labels: label_filters(&a.labels)?,
     };
     let evidence = match &a.snapshot {
         Some(path) => {
@@ -250,9 +273,15 @@ async fn audit_cmd(a: AuditArgs) -> Result<()> {
     preflight(&evidence).await;
     let (plugins, failures) = load(&a.plugins, &runtime).await?;
     let filter = CheckFilter::parse(&a.include, &a.exclude)?;
-    let known: Vec<(String, u8)> = plugins
+    let known: Vec<bulwark::select::CheckRef> = plugins
         .iter()
-        .flat_map(|p| p.checks.iter().map(|c| (c.id.clone(), c.level)))
+        .flat_map(|p| {
+            p.checks.iter().map(|c| bulwark::select::CheckRef {
+                id: &c.id,
+                native: &c.id,
+                level: c.level,
+            })
+        })
         .collect();
     if let Some(s) = filter.unmatched(&known).first() {
         bail!("no check matches {s:?} (see `bulwark checks`)");

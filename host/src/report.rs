@@ -164,23 +164,56 @@ pub fn dbs_json(report: &Report, limit: usize, remediation: bool, end: u64) -> s
     })
 }
 
-/// The score as Docker Bench counts it: +1 per scored PASS, −1 per scored WARN.
+/// How Docker Bench counts each of its checks (`pass -s`, `info -c`, ...), from the
+/// inventory: `s` scores PASS +1 and WARN −1 and counts both; `c` counts PASS, INFO and NOTE
+/// without scoring; `sc` does both.
+const DBS_KINDS: &str = "1.1.1:s 1.1.2:sc 1.1.3:s 1.1.4:s 1.1.5:sc 1.1.6:sc 1.1.7:sc 1.1.8:sc \
+    1.1.9:sc 1.1.10:sc 1.1.11:sc 1.1.12:sc 1.1.13:sc 1.1.14:sc 1.1.15:sc 1.1.16:sc 1.1.17:sc \
+    1.1.18:sc 1.2.1:c 1.2.2:c 2.1:c 2.2:s 2.3:s 2.4:s 2.5:s 2.6:s 2.7:sc 2.8:c 2.9:s 2.10:s \
+    2.11:s 2.12:s 2.13:s 2.14:s 2.15:s 2.16:s 2.17:c 2.18:sc 3.1:sc 3.2:sc 3.3:sc 3.4:sc 3.5:sc \
+    3.6:sc 3.7:sc 3.8:sc 3.9:sc 3.10:sc 3.11:sc 3.12:sc 3.13:sc 3.14:sc 3.15:sc 3.16:sc 3.17:sc \
+    3.18:sc 3.19:sc 3.20:sc 3.21:sc 3.22:sc 3.23:sc 3.24:sc 4.1:sc 4.2:c 4.3:c 4.4:c 4.5:s \
+    4.6:s 4.7:c 4.8:c 4.9:c 4.10:c 4.11:c 4.12:c 5.1:s 5.2:s 5.3:s 5.4:s 5.5:s 5.6:s 5.7:s 5.8:s \
+    5.9:s 5.10:s 5.11:s 5.12:s 5.13:s 5.14:s 5.15:s 5.16:s 5.17:s 5.18:c 5.19:c 5.20:s 5.21:s \
+    5.22:s 5.23:c 5.24:c 5.25:s 5.26:s 5.27:s 5.28:c 5.29:s 5.30:c 5.31:s 5.32:s 6.1:c 6.2:c \
+    7.1:s 7.2:s 7.3:s 7.4:c 7.5:s 7.6:c 7.7:c 7.8:c 7.9:c 8.1.1:c 8.1.2:c 8.1.3:c 8.1.4:c \
+    8.1.5:c 8.1.6:c 8.1.7:c 8.2.1:c C.1:sc C.1.1:c C.2:sc C.5.3.1:s C.5.3.2:s C.5.3.3:s \
+    C.5.3.4:s";
+
+/// Docker Bench's counting kind of a check; checks it does not know count by their own
+/// `scored` flag.
+fn dbs_kind(native_id: &str, scored: bool) -> &'static str {
+    DBS_KINDS
+        .split_whitespace()
+        .find_map(|e| {
+            let (id, kind) = e.split_once(':')?;
+            (id == native_id).then_some(kind)
+        })
+        .unwrap_or(if scored { "s" } else { "c" })
+}
+
+/// Checks and score as Docker Bench counts them, applied to Bulwark's verdicts: `checks`
+/// grows on `pass -s/-c`, `warn -s`, `info -c` and `note -c`; `score` is scored PASSes minus
+/// scored WARNs. Undecided, skipped and error findings are not counted (DBS has no such
+/// result), and neither are plugin failures.
 pub fn score(report: &Report) -> (usize, i64) {
     let mut checks = 0;
     let mut score = 0i64;
     for f in &report.findings {
-        if matches!(
-            f.status,
-            Status::Pass | Status::Warn | Status::Info | Status::Note
-        ) {
-            checks += 1;
-        }
-        if f.check.scored {
-            match f.status {
-                Status::Pass => score += 1,
-                Status::Warn => score -= 1,
-                _ => {}
+        let kind = dbs_kind(&f.check.id, f.check.scored);
+        let scores = kind.contains('s');
+        let counts_other = kind.contains('c');
+        match f.status {
+            Status::Pass if scores => {
+                checks += 1;
+                score += 1;
             }
+            Status::Warn if scores => {
+                checks += 1;
+                score -= 1;
+            }
+            Status::Pass | Status::Info | Status::Note if counts_other => checks += 1,
+            _ => {}
         }
     }
     (checks, score)
@@ -368,6 +401,34 @@ mod tests {
             prop_assert_eq!(res["remediation"].as_str(), Some("use --memory"));
             prop_assert!(!sanitize(&name).chars().any(|c| c.is_control()));
         }
+    }
+
+    #[test]
+    fn score_and_count_follow_docker_bench_kinds() {
+        let mut r = report_with(String::new(), "c".into(), 0);
+        let base = r.findings[0].clone();
+        let mk = |id: &str, status: Status| {
+            let mut f = base.clone();
+            f.check.id = id.to_string();
+            f.status = status;
+            f
+        };
+        r.findings = vec![
+            mk("2.2", Status::Pass),    // s: +1, counted
+            mk("2.3", Status::Warn),    // s: -1, counted
+            mk("1.1.3", Status::Info),  // s: not counted
+            mk("1.1.5", Status::Info),  // sc: counted only
+            mk("3.1", Status::Warn),    // sc: -1, counted
+            mk("2.1", Status::Note),    // c: counted
+            mk("4.7", Status::Pass),    // c: counted, not scored
+            mk("5.18", Status::Warn),   // c: warn -c is not counted
+            mk("5.5", Status::Skipped), // no containers: not counted
+            mk("7.1", Status::Undecided),
+            mk("C.5.3.1", Status::Pass), // s
+        ];
+        assert_eq!(score(&r), (7, 0));
+        let kinds = DBS_KINDS.split_whitespace().count();
+        assert_eq!(kinds, 132, "every Docker Bench check has a counting kind");
     }
 
     #[test]

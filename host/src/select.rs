@@ -21,6 +21,24 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("cis", &["1", "2", "3", "4", "5", "6", "7"]),
 ];
 
+/// Docker Bench's CIS Controls v8 Implementation Group lists, by CIS Docker 1.6.0 id
+/// (docker-bench-security `functions/functions_lib.sh`, `register_group cis_controls_v8_ig*`).
+const IG1: &str = "1.1.2 1.1.3 2.1 2.13 2.14 3.1 3.2 3.3 3.4 3.5 3.6 3.7 3.8 3.9 3.10 3.11 3.12 \
+    3.13 3.14 3.15 3.16 3.17 3.18 3.19 3.20 3.21 3.22 3.23 3.24 4.8 4.11 5.5 5.14 5.18 5.22 5.23 \
+    5.24 5.25 5.26 5.32 7.2 7.6 7.7 7.8";
+const IG2: &str = "1.1.1 1.1.2 1.1.3 1.1.4 1.1.5 1.1.6 1.1.7 1.1.8 1.1.9 1.1.10 1.1.11 1.1.12 \
+    1.1.13 1.1.14 1.1.15 1.1.16 1.1.17 1.1.18 1.2.1 1.2.2 2.1 2.2 2.3 2.4 2.5 2.7 2.8 2.11 2.13 \
+    2.14 2.15 2.16 2.18 3.1 3.2 3.3 3.4 3.5 3.6 3.7 3.8 3.9 3.10 3.11 3.12 3.13 3.14 3.15 3.16 \
+    3.17 3.18 3.19 3.20 3.21 3.22 3.23 3.24 4.2 4.3 4.4 4.7 4.8 4.9 4.11 5.1 5.2 5.3 5.4 5.5 5.7 \
+    5.10 5.11 5.12 5.14 5.16 5.17 5.18 5.19 5.21 5.22 5.23 5.24 5.25 5.26 5.27 5.30 5.31 5.32 \
+    6.1 6.2 7.2 7.3 7.5 7.6 7.7 7.8 7.9";
+const IG3: &str = "1.1.1 1.1.2 1.1.3 1.1.4 1.1.5 1.1.6 1.1.7 1.1.8 1.1.9 1.1.10 1.1.11 1.1.12 \
+    1.1.13 1.1.14 1.1.15 1.1.16 1.1.17 1.1.18 1.2.1 1.2.2 2.1 2.2 2.3 2.4 2.5 2.7 2.8 2.11 2.13 \
+    2.14 2.15 2.16 2.18 3.1 3.2 3.3 3.4 3.5 3.6 3.7 3.8 3.9 3.10 3.11 3.12 3.13 3.14 3.15 3.16 \
+    3.17 3.18 3.19 3.20 3.21 3.22 3.23 3.24 4.2 4.3 4.4 4.6 4.7 4.8 4.9 4.11 4.12 5.1 5.2 5.3 \
+    5.4 5.5 5.7 5.8 5.9 5.10 5.11 5.12 5.14 5.16 5.17 5.18 5.19 5.21 5.22 5.23 5.24 5.25 5.26 \
+    5.27 5.30 5.31 5.32 6.1 6.2 7.2 7.3 7.5 7.6 7.7 7.8 7.9";
+
 /// Sections a default run leaves out, as Docker Bench's default `cis` run does.
 const NOT_BY_DEFAULT: &[&str] = &["8", "C"];
 
@@ -32,6 +50,9 @@ pub enum Selector {
     Many(Vec<String>),
     /// Level-1 checks under any of these prefixes.
     Level1(Vec<String>),
+    /// Exactly these checks, by their CIS Docker 1.6.0 id (the IG groups), whatever the
+    /// benchmark the ids are shown in.
+    Native(&'static str),
     /// Every check, §8 and community included.
     All,
 }
@@ -40,8 +61,16 @@ pub enum Selector {
 pub enum SelectError {
     #[error("{0:?} is not a check id, check name or group")]
     Unknown(String),
-    #[error("{0} needs the CIS Controls v8 mapping, which Bulwark does not carry yet")]
-    Unsupported(String),
+}
+
+/// A check as selection sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckRef<'a> {
+    /// The id shown (the selected benchmark's).
+    pub id: &'a str,
+    /// The id the plugin declares (CIS 1.6.0's for the built-in pack).
+    pub native: &'a str,
+    pub level: u8,
 }
 
 /// `id` is `pattern` or lies under it (`5` covers `5.10`; `5.1` does not cover `5.10`).
@@ -59,8 +88,11 @@ pub fn parse(item: &str) -> Result<Selector, SelectError> {
     if lower == "all" {
         return Ok(Selector::All);
     }
-    if lower.starts_with("cis_controls_v8_ig") {
-        return Err(SelectError::Unsupported(item.to_string()));
+    match lower.as_str() {
+        "cis_controls_v8_ig1" => return Ok(Selector::Native(IG1)),
+        "cis_controls_v8_ig2" => return Ok(Selector::Native(IG2)),
+        "cis_controls_v8_ig3" => return Ok(Selector::Native(IG3)),
+        _ => {}
     }
     let prefixes = |name: &str| {
         GROUPS
@@ -109,11 +141,12 @@ pub fn parse(item: &str) -> Result<Selector, SelectError> {
 }
 
 impl Selector {
-    fn matches(&self, id: &str, level: u8) -> bool {
+    fn matches(&self, c: CheckRef) -> bool {
         match self {
-            Selector::Prefix(p) => covers(p, id),
-            Selector::Many(ps) => ps.iter().any(|p| covers(p, id)),
-            Selector::Level1(ps) => level == 1 && ps.iter().any(|p| covers(p, id)),
+            Selector::Prefix(p) => covers(p, c.id),
+            Selector::Many(ps) => ps.iter().any(|p| covers(p, c.id)),
+            Selector::Level1(ps) => c.level == 1 && ps.iter().any(|p| covers(p, c.id)),
+            Selector::Native(list) => list.split_whitespace().any(|n| n == c.native),
             Selector::All => true,
         }
     }
@@ -142,22 +175,21 @@ impl CheckFilter {
         })
     }
 
-    pub fn selects(&self, id: &str, level: u8) -> bool {
+    pub fn selects(&self, c: CheckRef) -> bool {
         let included = if self.include.is_empty() {
-            !NOT_BY_DEFAULT.iter().any(|p| covers(p, id))
+            !NOT_BY_DEFAULT.iter().any(|p| covers(p, c.id))
         } else {
-            self.include.iter().any(|s| s.matches(id, level))
+            self.include.iter().any(|s| s.matches(c))
         };
-        included && !self.exclude.iter().any(|s| s.matches(id, level))
+        included && !self.exclude.iter().any(|s| s.matches(c))
     }
 
-    /// Whether any of `checks` (id, level) is matched by each selector, for reporting
-    /// selectors that match nothing.
-    pub fn unmatched<'a>(&'a self, checks: &[(String, u8)]) -> Vec<&'a Selector> {
+    /// The selectors that match none of `checks`, for refusing a `-c`/`-e` that names nothing.
+    pub fn unmatched<'a>(&'a self, checks: &[CheckRef]) -> Vec<&'a Selector> {
         self.include
             .iter()
             .chain(&self.exclude)
-            .filter(|s| !checks.iter().any(|(id, l)| s.matches(id, *l)))
+            .filter(|s| !checks.iter().any(|c| s.matches(*c)))
             .collect()
     }
 }
@@ -166,9 +198,20 @@ impl CheckFilter {
 mod tests {
     use super::*;
 
-    fn f(c: &[&str], e: &[&str]) -> CheckFilter {
+    struct F(CheckFilter);
+    impl F {
+        fn selects(&self, id: &str, level: u8) -> bool {
+            self.0.selects(CheckRef {
+                id,
+                native: id,
+                level,
+            })
+        }
+    }
+
+    fn f(c: &[&str], e: &[&str]) -> F {
         let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        CheckFilter::parse(&v(c), &v(e)).unwrap()
+        F(CheckFilter::parse(&v(c), &v(e)).unwrap())
     }
 
     #[test]
@@ -206,9 +249,50 @@ mod tests {
             );
         }
         assert!(parse("rm -rf /").is_err());
-        assert!(matches!(
-            parse("cis_controls_v8_ig1"),
-            Err(SelectError::Unsupported(_))
-        ));
+    }
+
+    proptest::proptest! {
+        /// Any `-c`/`-e` text either is refused or names ids made only of id characters:
+        /// nothing that could reach a shell, whatever the input.
+        #[test]
+        fn parser_never_yields_anything_but_ids(raw in ".{0,40}", prefix in proptest::sample::select(vec!["", "check_", "c.", "5.", "cis", "_level1"])) {
+            let item = format!("{prefix}{raw}");
+            let id_ok = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+            match parse(&item) {
+                Ok(Selector::Prefix(p)) => proptest::prop_assert!(id_ok(&p), "{p:?}"),
+                Ok(Selector::Many(ps)) | Ok(Selector::Level1(ps)) => {
+                    proptest::prop_assert!(ps.iter().all(|p| id_ok(p)))
+                }
+                Ok(Selector::Native(_)) | Ok(Selector::All) | Err(_) => {}
+            }
+            let filter = CheckFilter::parse(std::slice::from_ref(&item), std::slice::from_ref(&item));
+            if let Ok(f) = filter {
+                // Excluding what is included leaves nothing.
+                let c = CheckRef { id: "5.1", native: "5.1", level: 1 };
+                proptest::prop_assert!(!f.selects(c) || f.include.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn implementation_groups_use_docker_bench_lists() {
+        assert!(f(&["cis_controls_v8_ig1"], &[]).selects("3.14", 1));
+        assert!(!f(&["cis_controls_v8_ig1"], &[]).selects("1.1.1", 1));
+        assert!(!f(&["cis_controls_v8_ig1"], &[]).selects("1.1.20", 1));
+        assert!(f(&["cis_controls_v8_ig2"], &[]).selects("1.1.1", 2));
+        assert!(!f(&["cis_controls_v8_ig2"], &[]).selects("4.6", 1));
+        assert!(f(&["cis_controls_v8_ig3"], &[]).selects("4.6", 1));
+        assert!(!f(&["cis_controls_v8_ig3"], &[]).selects("5.6", 1));
+        assert!(!f(&["cis_controls_v8_ig3"], &["3"]).selects("3.1", 1));
+        let count = |l: &str| l.split_whitespace().count();
+        assert_eq!((count(IG1), count(IG2), count(IG3)), (44, 97, 101));
+        // Matched by the implementation's id: a renumbered benchmark id does not move it.
+        let ig = CheckFilter::parse(&["cis_controls_v8_ig2".into()], &[]).unwrap();
+        let tls = |id| CheckRef {
+            id,
+            native: "2.7",
+            level: 1,
+        };
+        assert!(ig.selects(tls("2.8")));
     }
 }

@@ -67,6 +67,20 @@ pub struct SwarmInfo {
     pub local_node_state: String,
     #[serde(deserialize_with = "nullable")]
     pub control_available: bool,
+    #[serde(rename = "NodeID", deserialize_with = "nullable")]
+    pub node_id: String,
+    #[serde(deserialize_with = "nullable")]
+    pub remote_managers: Vec<RemoteManager>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RemoteManager {
+    #[serde(rename = "NodeID", deserialize_with = "nullable")]
+    pub node_id: String,
+    /// `host:port` the manager is reached at.
+    #[serde(deserialize_with = "nullable")]
+    pub addr: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

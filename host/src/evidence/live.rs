@@ -200,6 +200,12 @@ impl Collector {
                     .map(|s| s.to_string())
                     .unwrap_or_default()
                     .to_lowercase(),
+                labels: c
+                    .labels
+                    .map(|l| l.into_iter().collect::<std::collections::BTreeMap<_, _>>())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
             })
             .collect();
         // The daemon lists newest first; a stable order by name makes reports diffable.

@@ -105,6 +105,9 @@ pub struct Selection {
     pub include: Option<regex::Regex>,
     /// Leave out containers and images whose name matches (Docker Bench's `-x`).
     pub exclude: Option<regex::Regex>,
+    /// Only containers and images carrying every one of these labels (Docker Bench's `-t`,
+    /// i.e. `docker ps --filter label=...`): `key` needs the key, `key=value` the exact value.
+    pub labels: Vec<String>,
 }
 
 impl Selection {
@@ -116,6 +119,14 @@ impl Selection {
                 .exclude
                 .as_ref()
                 .is_some_and(|re| names.any(|n| re.is_match(n)))
+    }
+
+    /// Whether an object with these labels passes the `-t` filters (all must hold).
+    pub fn labels_selected<'a>(&self, lookup: impl Fn(&str) -> Option<&'a str>) -> bool {
+        self.labels.iter().all(|f| match f.split_once('=') {
+            Some((k, v)) => lookup(k) == Some(v),
+            None => lookup(f).is_some(),
+        })
     }
 }
 
@@ -189,6 +200,12 @@ impl Evidence {
                 .filter(|c| {
                     self.selection
                         .names_selected(std::iter::once(c.name.as_str()))
+                        && self.selection.labels_selected(|k| {
+                            c.labels
+                                .iter()
+                                .find(|(key, _)| key == k)
+                                .map(|(_, v)| v.as_str())
+                        })
                 })
                 .collect()),
             other => Err(unexpected(&Query::ContainerList, &other)),
@@ -204,6 +221,9 @@ impl Evidence {
                         let tags = img["RepoTags"].as_array().cloned().unwrap_or_default();
                         let names: Vec<&str> = tags.iter().filter_map(|t| t.as_str()).collect();
                         self.selection.names_selected(names.iter().copied())
+                            && self
+                                .selection
+                                .labels_selected(|k| img["Labels"][k].as_str())
                     })
                     .collect(),
             )),

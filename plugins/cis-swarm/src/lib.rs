@@ -53,12 +53,27 @@ fn c7_1(ctx: &mut Ctx) -> Verdict {
     }
 }
 
+/// The swarm management port of this node: the port it is reached at as a manager
+/// (`--advertise-addr`, which follows `--listen-addr`), else Docker's default 2377.
+fn management_port(ctx: &mut Ctx) -> Result<u16, Finding> {
+    let info = ctx.info()?;
+    let own = info
+        .swarm
+        .remote_managers
+        .iter()
+        .find(|m| m.node_id == info.swarm.node_id)
+        .and_then(|m| m.addr.rsplit_once(':'))
+        .and_then(|(_, port)| port.parse().ok());
+    Ok(own.unwrap_or(2377))
+}
+
 fn c7_2(ctx: &mut Ctx) -> Verdict {
     require_swarm(ctx)?;
+    let port = management_port(ctx)?;
     let open: Vec<String> = ctx
         .listeners()?
         .into_iter()
-        .filter(|l| l.port == 2377 && (l.address == "0.0.0.0" || l.address == "::"))
+        .filter(|l| l.port == port && (l.address == "0.0.0.0" || l.address == "::"))
         .map(|l| format!("{}:{}", l.address, l.port))
         .collect();
     if open.is_empty() {
