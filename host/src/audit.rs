@@ -124,6 +124,16 @@ pub struct Finding {
     pub reason: Option<String>,
     pub subjects: Vec<Subject>,
     pub details: Vec<String>,
+    /// Provenance: the evidence queries the verdict rests on and how each went.
+    pub evidence: Vec<EvidenceUse>,
+}
+
+/// One evidence query behind a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EvidenceUse {
+    pub query: String,
+    /// "ok", or why the query failed ("denied: ...", "not found: ...").
+    pub outcome: String,
 }
 
 /// How one plugin fared.
@@ -295,6 +305,7 @@ fn error_finding(plugin: &str, origin: &Origin, message: String, details: Vec<St
             name: plugin.to_string(),
         }],
         details,
+        evidence: vec![],
     }
 }
 
@@ -322,7 +333,7 @@ pub async fn run(
         );
         tasks.push(tokio::task::spawn_blocking(move || {
             if ids.is_empty() {
-                return (plugin, ids, Ok(Vec::new()), RunCost::default());
+                return (plugin, ids, Ok(Default::default()), RunCost::default());
             }
             let (res, cost) = rt.run(&plugin, ev, h, &ids, &opts);
             (plugin, ids, res, cost)
@@ -356,7 +367,7 @@ pub async fn run(
             }
         };
         let error = match result {
-            Ok(list) => {
+            Ok((list, log)) => {
                 for f in list {
                     let Some(meta) = plugin.checks.iter().find(|c| c.id == f.check_id) else {
                         continue; // validated by the runtime: cannot happen
@@ -368,6 +379,16 @@ pub async fn run(
                         reason: f.reason,
                         subjects: f.subjects.into_iter().map(Subject::from).collect(),
                         details: f.details,
+                        // Only queries the host answered in this run: a plugin cannot
+                        // claim evidence it never asked for.
+                        evidence: f
+                            .evidence
+                            .into_iter()
+                            .filter_map(|q| {
+                                let outcome = log.get(&q)?.clone();
+                                Some(EvidenceUse { query: q, outcome })
+                            })
+                            .collect(),
                     });
                 }
                 None

@@ -85,7 +85,7 @@ impl Finding {
         self
     }
 
-    pub(crate) fn into_wit(self, check_id: &str) -> wit::Finding {
+    pub(crate) fn into_wit(self, check_id: &str, evidence: Vec<String>) -> wit::Finding {
         wit::Finding {
             check_id: check_id.to_string(),
             status: self.status,
@@ -93,6 +93,7 @@ impl Finding {
             reason: self.reason,
             subjects: self.subjects,
             details: self.details,
+            evidence,
         }
     }
 }

@@ -95,6 +95,8 @@ pub struct Ctx {
     containers: Memo<Vec<ContainerSummary>>,
     daemon: Memo<DaemonOptions>,
     inspects: HashMap<String, Result<Rc<ContainerInspect>, QueryError>>,
+    /// Evidence keys used by the check running now (provenance), memo hits included.
+    trace: Vec<String>,
 }
 
 fn parse<T: DeserializeOwned>(
@@ -123,6 +125,18 @@ impl Ctx {
             containers: None,
             daemon: None,
             inspects: HashMap::new(),
+            trace: Vec::new(),
+        }
+    }
+
+    /// Note that the running check used this evidence (see the WIT `finding.evidence`).
+    fn used(&mut self, kind: &str, arg: Option<&str>) {
+        let key = match arg {
+            Some(a) => format!("{kind}:{a}"),
+            None => kind.to_string(),
+        };
+        if !self.trace.contains(&key) {
+            self.trace.push(key);
         }
     }
 
@@ -140,10 +154,12 @@ impl Ctx {
     }
 
     pub fn info(&mut self) -> Result<Rc<DockerInfo>, QueryError> {
+        self.used("docker-info", None);
         memo(&mut self.info, || parse("docker info", ev::docker_info()))
     }
 
     pub fn version(&mut self) -> Result<Rc<DockerVersion>, QueryError> {
+        self.used("docker-version", None);
         memo(&mut self.version, || {
             parse("docker version", ev::docker_version())
         })
@@ -151,10 +167,12 @@ impl Ctx {
 
     /// The containers selected for this audit.
     pub fn containers(&mut self) -> Result<Rc<Vec<ContainerSummary>>, QueryError> {
+        self.used("container-list", None);
         memo(&mut self.containers, ev::containers)
     }
 
     pub fn inspect(&mut self, id: &str) -> Result<Rc<ContainerInspect>, QueryError> {
+        self.used("container-inspect", Some(id));
         self.inspects
             .entry(id.to_string())
             .or_insert_with(|| parse("container inspect", ev::container_inspect(id)).map(Rc::new))
@@ -164,88 +182,109 @@ impl Ctx {
     /// The daemon's effective options (command line and the daemon.json it uses). A
     /// daemon.json that does not parse is reported as unavailable evidence.
     pub fn daemon(&mut self) -> Result<Rc<DaemonOptions>, QueryError> {
+        self.used("daemon-config", None);
         memo(&mut self.daemon, || {
             DaemonOptions::parse(&ev::daemon_config()?).map_err(QueryError::Unavailable)
         })
     }
 
     pub fn file_stat(&mut self, path: &str) -> Result<crate::FileInfo, QueryError> {
+        self.used("file-stat", Some(path));
         ev::file_stat(path)
     }
 
     /// Entry names of a directory, sorted.
     pub fn dir_list(&mut self, path: &str) -> Result<Vec<String>, QueryError> {
+        self.used("dir-list", Some(path));
         ev::dir_list(path)
     }
 
     pub fn container_processes(&mut self, id: &str) -> Result<Vec<crate::ProcessInfo>, QueryError> {
+        self.used("container-processes", Some(id));
         ev::container_processes(id)
     }
 
     /// Users in a group (listed members and users whose primary group it is).
     pub fn group_members(&mut self, group: &str) -> Result<Vec<String>, QueryError> {
+        self.used("group-members", Some(group));
         ev::group_members(group)
     }
 
     /// Listening TCP sockets of the host.
     pub fn listeners(&mut self) -> Result<Vec<crate::Listener>, QueryError> {
+        self.used("listeners", None);
         ev::listeners()
     }
 
     /// Swarm objects on a manager ("nodes", "services", "secrets") as JSON arrays.
     pub fn swarm_list_json(&mut self, kind: &str) -> Result<String, QueryError> {
+        self.used("swarm-list", Some(kind));
         ev::swarm_list(kind)
     }
 
     /// A host process by pid.
     pub fn process(&mut self, pid: u32) -> Result<crate::ProcessInfo, QueryError> {
+        self.used("process", Some(&pid.to_string()));
         ev::process(pid)
     }
 
     pub fn audit_rules(&mut self) -> Result<crate::AuditRuleSet, QueryError> {
+        self.used("audit-rules", None);
         ev::audit_rules()
     }
 
     pub fn auditor(&mut self) -> Result<crate::AuditorInfo, QueryError> {
+        self.used("auditor", None);
         ev::auditor()
     }
 
     pub fn auditor_env(&mut self, name: &str) -> Result<Option<String>, QueryError> {
+        self.used("auditor-env", Some(name));
         ev::auditor_env(name)
     }
 
     /// All images (`GET /images/json`).
     pub fn images(&mut self) -> Result<Vec<ImageSummary>, QueryError> {
+        self.used("image-list", None);
         parse("image list", ev::image_list())
     }
     pub fn image(&mut self, name: &str) -> Result<ImageInspect, QueryError> {
+        self.used("image-inspect", Some(name));
         parse("image inspect", ev::image_inspect(name))
     }
     pub fn image_history(&mut self, name: &str) -> Result<Vec<HistoryItem>, QueryError> {
+        self.used("image-history", Some(name));
         parse("image history", ev::image_history(name))
     }
     pub fn networks(&mut self) -> Result<Vec<NetworkSummary>, QueryError> {
+        self.used("network-list", None);
         parse("network list", ev::network_list())
     }
     /// The swarm; `not-found` when this node is not a swarm manager.
     pub fn swarm(&mut self) -> Result<SwarmInspect, QueryError> {
+        self.used("swarm-inspect", None);
         parse("swarm", ev::swarm_inspect())
     }
 
     /// Raw JSON documents, for fields the typed structs do not model.
     pub fn image_list_json(&mut self) -> Result<String, QueryError> {
+        self.used("image-list", None);
         ev::image_list()
     }
     pub fn image_inspect_json(&mut self, name: &str) -> Result<String, QueryError> {
+        self.used("image-inspect", Some(name));
         ev::image_inspect(name)
     }
     pub fn image_history_json(&mut self, name: &str) -> Result<String, QueryError> {
+        self.used("image-history", Some(name));
         ev::image_history(name)
     }
     pub fn network_list_json(&mut self) -> Result<String, QueryError> {
+        self.used("network-list", None);
         ev::network_list()
     }
     pub fn swarm_inspect_json(&mut self) -> Result<String, QueryError> {
+        self.used("swarm-inspect", None);
         ev::swarm_inspect()
     }
 
@@ -392,10 +431,15 @@ pub fn __run(
     let mut ctx = Ctx::new(ctx);
     ids.iter()
         .map(|id| match checks.iter().find(|c| c.meta.id == *id) {
-            Some(c) => match (c.run)(&mut ctx) {
-                Ok(f) | Err(f) => f.into_wit(id),
-            },
-            None => Finding::undecided(format!("this plugin has no check {id}")).into_wit(id),
+            Some(c) => {
+                ctx.trace.clear();
+                let f = match (c.run)(&mut ctx) {
+                    Ok(f) | Err(f) => f,
+                };
+                f.into_wit(id, std::mem::take(&mut ctx.trace))
+            }
+            None => Finding::undecided(format!("this plugin has no check {id}"))
+                .into_wit(id, Vec::new()),
         })
         .collect()
 }

@@ -59,6 +59,35 @@ pub enum Query {
     },
 }
 
+impl Query {
+    /// The provenance key of this question, as plugins name it in `finding.evidence`:
+    /// the kind, then `:argument` where there is one.
+    pub fn key(&self) -> String {
+        match self {
+            Query::DockerInfo => "docker-info".into(),
+            Query::DockerVersion => "docker-version".into(),
+            Query::ContainerList => "container-list".into(),
+            Query::ContainerInspect { id } => format!("container-inspect:{id}"),
+            Query::ImageList => "image-list".into(),
+            Query::ImageInspect { name } => format!("image-inspect:{name}"),
+            Query::ImageHistory { name } => format!("image-history:{name}"),
+            Query::NetworkList => "network-list".into(),
+            Query::SwarmInspect => "swarm-inspect".into(),
+            Query::SwarmList { kind } => format!("swarm-list:{kind}"),
+            Query::FileStat { path } => format!("file-stat:{path}"),
+            Query::DirList { path } => format!("dir-list:{path}"),
+            Query::ContainerProcesses { id } => format!("container-processes:{id}"),
+            Query::Process { pid } => format!("process:{pid}"),
+            Query::AuditRules => "audit-rules".into(),
+            Query::GroupMembers { group } => format!("group-members:{group}"),
+            Query::Listeners => "listeners".into(),
+            Query::DaemonConfig => "daemon-config".into(),
+            Query::Auditor => "auditor".into(),
+            Query::AuditorEnv { name } => format!("auditor-env:{name}"),
+        }
+    }
+}
+
 /// An answer. Docker objects stay JSON documents as the Engine API gave them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", content = "value", rename_all = "kebab-case")]

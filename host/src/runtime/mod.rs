@@ -130,12 +130,18 @@ pub struct State {
     handle: tokio::runtime::Handle,
     limiter: Limiter,
     queries: u64,
+    /// Provenance key of every query answered in this run, and how it went.
+    log: QueryLog,
 }
+
+/// Query key → outcome ("ok", or the error) for one plugin run.
+pub type QueryLog = std::collections::HashMap<String, String>;
 
 impl State {
     /// Count a query and answer it from the evidence, blocking this (plugin) thread.
     fn with_evidence<T, F>(
         &mut self,
+        key: String,
         f: impl FnOnce(Arc<Evidence>) -> F,
     ) -> Result<T, types::QueryError>
     where
@@ -147,11 +153,17 @@ impl State {
                 "no evidence while describing checks".to_string(),
             ));
         };
-        self.handle.block_on(f(ev)).map_err(to_wit)
+        let out = self.handle.block_on(f(ev));
+        let outcome = match &out {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        };
+        self.log.insert(key, outcome);
+        out.map_err(to_wit)
     }
 
     fn ask(&mut self, q: Query) -> Result<Answer, types::QueryError> {
-        self.with_evidence(|ev| async move { ev.query(&q).await })
+        self.with_evidence(q.key(), |ev| async move { ev.query(&q).await })
     }
 
     fn document(&mut self, q: Query) -> Result<String, types::QueryError> {
@@ -190,14 +202,18 @@ impl ev::Host for State {
         self.document(Query::DockerVersion)
     }
     fn containers(&mut self) -> Result<Vec<ev::ContainerSummary>, types::QueryError> {
-        self.with_evidence(|ev| async move { ev.selected_containers().await })
+        self.with_evidence(Query::ContainerList.key(), |ev| async move {
+            ev.selected_containers().await
+        })
     }
     fn container_inspect(&mut self, id: String) -> Result<String, types::QueryError> {
         self.document(Query::ContainerInspect { id })
     }
     fn image_list(&mut self) -> Result<String, types::QueryError> {
-        self.with_evidence(|ev| async move { ev.selected_images().await })
-            .map(|v| v.to_string())
+        self.with_evidence(Query::ImageList.key(), |ev| async move {
+            ev.selected_images().await
+        })
+        .map(|v| v.to_string())
     }
     fn image_inspect(&mut self, name: String) -> Result<String, types::QueryError> {
         self.document(Query::ImageInspect { name })
@@ -339,6 +355,7 @@ impl Runtime {
                     hit: false,
                 },
                 queries: 0,
+                log: QueryLog::new(),
             },
         );
         store.limiter(|s| &mut s.limiter);
@@ -437,7 +454,10 @@ impl Runtime {
         handle: tokio::runtime::Handle,
         ids: &[String],
         options: &[(String, String)],
-    ) -> (Result<Vec<types::Finding>, PluginFailure>, RunCost) {
+    ) -> (
+        Result<(Vec<types::Finding>, QueryLog), PluginFailure>,
+        RunCost,
+    ) {
         let started = Instant::now();
         let audit_start = evidence.audit_start();
         let mut store = match self.store(Some(evidence), handle) {
@@ -461,7 +481,9 @@ impl Runtime {
             queries: store.data().queries,
         };
         let result = match result {
-            Ok(findings) => validate(findings, ids),
+            Ok(findings) => {
+                validate(findings, ids).map(|f| (f, std::mem::take(&mut store.data_mut().log)))
+            }
             Err(e) => Err(self.classify(e, &store)),
         };
         (result, cost)

@@ -64,6 +64,7 @@ mod garbage {
                 reason: None,
                 subjects: vec![],
                 details: vec![],
+                evidence: vec![],
             }]
         }
     }

@@ -1,0 +1,146 @@
+//! Reporters: docker-bench-style text for people, JSON for machines. Everything that came
+//! from outside the process is escaped before it reaches a terminal.
+
+pub mod dbs;
+pub mod text;
+
+use crate::audit::Report;
+use std::fmt::Write as _;
+
+pub use dbs::{dbs_json, score};
+pub use text::text;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Make untrusted text safe for a terminal: control characters (escape sequences, CR,
+/// backspace, bidi overrides) are shown as `\u{..}` instead of being interpreted.
+pub fn sanitize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+pub fn json(report: &Report) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::Status;
+
+    use crate::audit::{CheckInfo, Finding, Report, Subject};
+    use proptest::prelude::*;
+
+    fn report_with(message: String, name: String, n: usize) -> Report {
+        let check = CheckInfo {
+            id: "5.11".into(),
+            title: "Ensure that the memory usage for containers is limited".into(),
+            section: "5".into(),
+            section_title: "Container Runtime".into(),
+            level: 1,
+            scored: true,
+            automated: true,
+            description: String::new(),
+            remediation: "use --memory".into(),
+            remediation_impact: String::new(),
+            tags: vec![],
+            plugin: "cis-runtime".into(),
+        };
+        Report {
+            schema: "bulwark/audit/v0",
+            tool: "bulwark",
+            version: "0",
+            abi: "0.1.0",
+            evidence: "snapshot",
+            audit_start: 1,
+            duration_ms: 0.0,
+            evidence_queries: 0,
+            plugins: vec![],
+            findings: vec![Finding {
+                check,
+                status: Status::Warn,
+                message,
+                reason: None,
+                subjects: (0..n)
+                    .map(|i| Subject::Container {
+                        id: format!("{i}"),
+                        name: format!("{name}{i}"),
+                    })
+                    .collect(),
+                details: vec![],
+                evidence: vec![],
+            }],
+        }
+    }
+
+    proptest! {
+        /// Whatever the names and messages hold, the log is valid JSON that keeps them exactly.
+        #[test]
+        fn dbs_log_is_valid_json_for_hostile_text(message in any::<String>(), name in any::<String>(), n in 0usize..6, limit in 0usize..4) {
+            let r = report_with(message.clone(), name.clone(), n);
+            let text = serde_json::to_string(&dbs_json(&r, limit, true, 2)).unwrap();
+            let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let res = &back["tests"][0]["results"][0];
+            let kept = if limit > 0 { n.min(limit) } else { n };
+            prop_assert_eq!(res["items"].as_array().map(|a| a.len()).unwrap_or(0), kept);
+            if kept > 0 {
+                prop_assert_eq!(res["items"][0].as_str().unwrap(), format!("{name}0"));
+            }
+            let details = res["details"].as_str().unwrap_or_default();
+            prop_assert!(details.starts_with(&message));
+            prop_assert_eq!(details.ends_with("(truncated)"), limit > 0 && n > limit);
+            prop_assert_eq!(res["remediation"].as_str(), Some("use --memory"));
+            prop_assert!(!sanitize(&name).chars().any(|c| c.is_control()));
+        }
+    }
+
+    #[test]
+    fn score_and_count_follow_docker_bench_kinds() {
+        let mut r = report_with(String::new(), "c".into(), 0);
+        let base = r.findings[0].clone();
+        let mk = |id: &str, status: Status| {
+            let mut f = base.clone();
+            f.check.id = id.to_string();
+            f.status = status;
+            f
+        };
+        r.findings = vec![
+            mk("2.2", Status::Pass),    // s: +1, counted
+            mk("2.3", Status::Warn),    // s: -1, counted
+            mk("1.1.3", Status::Info),  // s: not counted
+            mk("1.1.5", Status::Info),  // sc: counted only
+            mk("3.1", Status::Warn),    // sc: -1, counted
+            mk("2.1", Status::Note),    // c: counted
+            mk("4.7", Status::Pass),    // c: counted, not scored
+            mk("5.18", Status::Warn),   // c: warn -c is not counted
+            mk("5.5", Status::Skipped), // no containers: not counted
+            mk("7.1", Status::Undecided),
+            mk("C.5.3.1", Status::Pass), // s
+        ];
+        assert_eq!(score(&r), (7, 0));
+        let kinds = dbs::DBS_KINDS.split_whitespace().count();
+        assert_eq!(kinds, 132, "every Docker Bench check has a counting kind");
+    }
+
+    #[test]
+    fn escapes_terminal_controls() {
+        assert_eq!(
+            sanitize("ok\x1b[2Jname\r\u{202E}"),
+            "ok\\u{1b}[2Jname\\u{d}\\u{202e}"
+        );
+        assert_eq!(sanitize("plain-name_1"), "plain-name_1");
+    }
+}

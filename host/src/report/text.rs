@@ -1,0 +1,141 @@
+//! The docker-bench-style text report for terminals and `-l FILE`.
+
+use super::dbs::{flag, score};
+use super::sanitize;
+use crate::audit::{Report, Status};
+use std::fmt::Write as _;
+
+fn colour(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "\x1b[1;32m",
+        Status::Warn | Status::Error => "\x1b[1;31m",
+        Status::Info | Status::Skipped => "\x1b[1;34m",
+        Status::Note | Status::Undecided => "\x1b[1;33m",
+    }
+}
+
+struct Painter {
+    colour: bool,
+}
+
+impl Painter {
+    fn tag(&self, status: Status) -> String {
+        let t = format!("[{}]", status.tag());
+        if self.colour {
+            format!("{}{t}\x1b[0m", colour(status))
+        } else {
+            t
+        }
+    }
+}
+
+pub fn text(report: &Report, colour: bool, remediation: bool) -> String {
+    let p = Painter { colour };
+    let mut out = String::new();
+    let rule = "# ".to_string() + &"-".repeat(78);
+    let _ = writeln!(out, "{rule}");
+    let _ = writeln!(
+        out,
+        "# Bulwark v{} - container security audit",
+        report.version
+    );
+    let _ = writeln!(
+        out,
+        "# Checks run as sandboxed WebAssembly plugins (ABI bulwark:plugin@{}).",
+        report.abi
+    );
+    let _ = writeln!(out, "{rule}");
+    let when = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(report.audit_start),
+    );
+    let _ = writeln!(
+        out,
+        "\nInitializing {when} ({} evidence)\n",
+        report.evidence
+    );
+    let _ = writeln!(out, "Section A - Check results\n");
+    let mut section = None;
+    for f in &report.findings {
+        if section.as_deref() != Some(f.check.section.as_str()) {
+            if section.is_some() {
+                out.push('\n');
+            }
+            section = Some(f.check.section.clone());
+            let _ = writeln!(
+                out,
+                "{} {} - {}",
+                p.tag(Status::Info),
+                sanitize(&f.check.section),
+                sanitize(&f.check.section_title)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{} {} - {}{}",
+            p.tag(f.status),
+            sanitize(&f.check.id),
+            sanitize(&f.check.title),
+            flag(f)
+        );
+        let pad = " ".repeat(6);
+        // The message carries the verdict's substance when there are no detail lines.
+        let show_message = !f.message.is_empty()
+            && (f.status == Status::Error || (f.status != Status::Pass && f.details.is_empty()));
+        if show_message {
+            let _ = writeln!(out, "{}{pad}* {}", p.tag(f.status), sanitize(&f.message));
+        }
+        if let Some(r) = f.reason.as_ref().filter(|r| **r != f.message) {
+            let _ = writeln!(out, "{}{pad}* {}", p.tag(f.status), sanitize(r));
+        }
+        for d in &f.details {
+            let _ = writeln!(out, "{}{pad}* {}", p.tag(f.status), sanitize(d));
+        }
+    }
+    if remediation {
+        let _ = writeln!(out, "\nSection B - Remediation measures\n");
+        for f in report
+            .findings
+            .iter()
+            .filter(|f| f.status != Status::Pass && !f.check.remediation.is_empty())
+        {
+            let _ = writeln!(
+                out,
+                "{} {} - {}",
+                p.tag(Status::Info),
+                sanitize(&f.check.id),
+                sanitize(&f.check.remediation)
+            );
+            if !f.check.remediation_impact.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "{}        Impact: {}",
+                    p.tag(Status::Info),
+                    sanitize(&f.check.remediation_impact)
+                );
+            }
+        }
+    }
+    let (checks, score) = score(report);
+    let _ = writeln!(out, "\nSection C - Score\n");
+    let _ = writeln!(out, "{} Checks: {checks}", p.tag(Status::Info));
+    let _ = writeln!(out, "{} Score: {score}", p.tag(Status::Info));
+    let mut counts: Vec<(Status, usize)> = Vec::new();
+    for f in &report.findings {
+        match counts.iter_mut().find(|(s, _)| *s == f.status) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((f.status, 1)),
+        }
+    }
+    counts.sort();
+    let summary: Vec<String> = counts
+        .iter()
+        .map(|(s, n)| format!("{} {n}", s.tag()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{} Verdicts: {}",
+        p.tag(Status::Info),
+        summary.join(", ")
+    );
+    out
+}
