@@ -25,6 +25,19 @@ pub enum Status {
 }
 
 impl Status {
+    /// The lower-case name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Info => "info",
+            Status::Note => "note",
+            Status::Undecided => "undecided",
+            Status::Skipped => "skipped",
+            Status::Error => "error",
+        }
+    }
+
     pub fn tag(self) -> &'static str {
         match self {
             Status::Pass => "PASS",
@@ -126,6 +139,9 @@ pub struct Finding {
     pub details: Vec<String>,
     /// Provenance: the evidence queries the verdict rests on and how each went.
     pub evidence: Vec<EvidenceUse>,
+    /// Set when an operator's suppression accepts this finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppression: Option<crate::suppress::Suppression>,
 }
 
 /// One evidence query behind a finding.
@@ -163,6 +179,25 @@ pub struct Report {
     pub evidence_queries: u64,
     pub plugins: Vec<PluginReport>,
     pub findings: Vec<Finding>,
+    /// Suppressions past their expiry date, which no longer apply.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expired_suppressions: Vec<crate::suppress::Suppression>,
+}
+
+impl Report {
+    /// Findings by status (suppressed ones under "suppressed", not their status).
+    pub fn summary(&self) -> std::collections::BTreeMap<&'static str, usize> {
+        let mut m = std::collections::BTreeMap::new();
+        for f in &self.findings {
+            let key = if f.suppression.is_some() {
+                "suppressed"
+            } else {
+                f.status.name()
+            };
+            *m.entry(key).or_insert(0) += 1;
+        }
+        m
+    }
 }
 
 /// A plugin that failed to load.
@@ -306,6 +341,7 @@ fn error_finding(plugin: &str, origin: &Origin, message: String, details: Vec<St
         }],
         details,
         evidence: vec![],
+        suppression: None,
     }
 }
 
@@ -317,6 +353,31 @@ pub async fn run(
     load_failures: Vec<LoadFailure>,
     filter: &CheckFilter,
     options: Vec<(String, String)>,
+) -> Report {
+    run_with_progress(
+        runtime,
+        evidence,
+        plugins,
+        load_failures,
+        filter,
+        options,
+        &|_, _, _| {},
+    )
+    .await
+}
+
+/// Called as plugins finish: (finished, total, plugin name).
+pub type Progress<'a> = &'a (dyn Fn(usize, usize, &str) + Sync);
+
+/// [`run`], reporting each finished plugin to `progress`.
+pub async fn run_with_progress(
+    runtime: Arc<Runtime>,
+    evidence: Arc<Evidence>,
+    plugins: Vec<Arc<Plugin>>,
+    load_failures: Vec<LoadFailure>,
+    filter: &CheckFilter,
+    options: Vec<(String, String)>,
+    progress: Progress<'_>,
 ) -> Report {
     let started = Instant::now();
     let (planned, conflicts) = plan(&plugins, filter);
@@ -358,8 +419,13 @@ pub async fn run(
             cost: None,
         });
     }
-    for task in tasks {
-        let (plugin, ids, result, cost) = match task.await {
+    let total = tasks.len();
+    for (done, task) in tasks.into_iter().enumerate() {
+        let outcome = task.await;
+        if let Ok((p, _, _, _)) = &outcome {
+            progress(done + 1, total, &p.name);
+        }
+        let (plugin, ids, result, cost) = match outcome {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!("plugin task failed: {e}");
@@ -389,6 +455,7 @@ pub async fn run(
                                 Some(EvidenceUse { query: q, outcome })
                             })
                             .collect(),
+                        suppression: None,
                     });
                 }
                 None
@@ -433,7 +500,7 @@ pub async fn run(
             .cmp(&(b.check.section == "plugins", id_key(&b.check.id)))
     });
     Report {
-        schema: "bulwark/audit/v0",
+        schema: crate::report::SCHEMA,
         tool: "bulwark",
         version: env!("CARGO_PKG_VERSION"),
         abi: crate::abi::ABI_VERSION,
@@ -447,12 +514,40 @@ pub async fn run(
         evidence_queries: evidence.query_count(),
         plugins: reports,
         findings,
+        expired_suppressions: Vec::new(),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A plain WARN finding for check `id`, for unit tests of what consumes findings.
+    pub(crate) fn finding(id: &str) -> Finding {
+        Finding {
+            check: CheckInfo {
+                id: id.to_string(),
+                title: format!("check {id}"),
+                section: id.split('.').next().unwrap_or(id).to_string(),
+                section_title: "Section".to_string(),
+                level: 1,
+                scored: true,
+                automated: true,
+                description: String::new(),
+                remediation: String::new(),
+                remediation_impact: String::new(),
+                tags: vec![],
+                plugin: "test".to_string(),
+            },
+            status: Status::Warn,
+            message: String::new(),
+            reason: None,
+            subjects: vec![],
+            details: vec![],
+            evidence: vec![],
+            suppression: None,
+        }
+    }
 
     #[test]
     fn ids_sort_naturally() {

@@ -1,6 +1,7 @@
 //! Bulwark host library: evidence collection, the sandboxed plugin runtime, the audit that
 //! joins them, and the reporters. Data flows one way:
-//! collectors ([`evidence`]) → plugins ([`runtime`]) → findings ([`audit`]) → [`report`].
+//! collectors ([`evidence`]) → plugins ([`runtime`]) → findings ([`audit`], then the
+//! operator's [`suppress`]ions) → [`report`].
 
 pub mod abi;
 pub mod audit;
@@ -8,3 +9,4 @@ pub mod evidence;
 pub mod report;
 pub mod runtime;
 pub mod select;
+pub mod suppress;

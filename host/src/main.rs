@@ -5,17 +5,22 @@ use bulwark::audit::{self, CheckFilter};
 use bulwark::evidence::{live, snapshot, Evidence, Query, Selection, Source};
 use bulwark::report::{self, Format};
 use bulwark::runtime::{self, Limits, Runtime};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Exit status when the audit could not run (bad arguments, unreadable snapshot, ...).
+const EXIT_CANNOT_RUN: i32 = 1;
+
 #[derive(Parser)]
 #[command(
     name = "bulwark",
     version,
-    about = "Container-security auditor: CIS Docker Benchmark checks as sandboxed wasm plugins"
+    about = "Container-security auditor: CIS Docker Benchmark checks as sandboxed wasm plugins",
+    after_help = "Exit status: 0 when the audit completed (and nothing reached --fail-on), 1 when it \
+could not run, --exit-code (default 2) when findings reached the --fail-on threshold."
 )]
 struct Cli {
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
@@ -33,6 +38,67 @@ enum Command {
     Collect(CollectArgs),
     /// List the checks the plugins provide.
     Checks(PluginArgs),
+    /// Print a check's description, rationale and remediation.
+    Explain {
+        /// The check id, e.g. 5.11.
+        id: String,
+        #[command(flatten)]
+        plugins: PluginArgs,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output.
+    Man,
+}
+
+/// The worst status that fails the run with `--fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+enum FailOn {
+    /// INFO, NOTE and anything worse.
+    Info,
+    /// UNDECIDED and anything worse.
+    Undecided,
+    /// WARN and plugin errors.
+    Warn,
+    /// Plugin errors only.
+    Error,
+}
+
+fn severity(s: audit::Status) -> Option<FailOn> {
+    use audit::Status::*;
+    match s {
+        Pass | Skipped => None,
+        Info | Note => Some(FailOn::Info),
+        Undecided => Some(FailOn::Undecided),
+        Warn => Some(FailOn::Warn),
+        Error => Some(FailOn::Error),
+    }
+}
+
+/// `FORMAT=FILE` for `--out`.
+#[derive(Debug, Clone)]
+struct OutSpec {
+    format: Format,
+    path: PathBuf,
+}
+
+fn parse_out(s: &str) -> std::result::Result<OutSpec, String> {
+    use clap::ValueEnum;
+    let (f, path) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected FORMAT=FILE, e.g. sarif=results.sarif"))?;
+    let format = Format::from_str(f, true)
+        .map_err(|_| format!("{f:?} is not a format (text, json, sarif, junit, html)"))?;
+    if path.is_empty() {
+        return Err(format!("{s:?}: no file name"));
+    }
+    Ok(OutSpec {
+        format,
+        path: PathBuf::from(path),
+    })
 }
 
 #[derive(Args, Clone)]
@@ -116,6 +182,24 @@ struct AuditArgs {
     /// Print remediation measures for checks that did not pass.
     #[arg(short = 'p', long = "remediation")]
     remediation: bool,
+    /// Also write the report in FORMAT to FILE (repeatable), e.g. --out sarif=bulwark.sarif.
+    #[arg(long = "out", value_name = "FORMAT=FILE", value_parser = parse_out)]
+    outs: Vec<OutSpec>,
+    /// Exit with --exit-code when an unsuppressed finding is this bad or worse.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    fail_on: Option<FailOn>,
+    /// Exit status for --fail-on (distinct from 1, "could not run").
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(i32).range(1..=255))]
+    exit_code: i32,
+    /// Suppression file (default: ./.bulwarkignore when it exists).
+    #[arg(long, value_name = "FILE")]
+    ignore_file: Option<PathBuf>,
+    /// Suppress every finding of this check or section (repeatable).
+    #[arg(long = "ignore", value_name = "ID")]
+    ignore: Vec<String>,
+    /// No progress bar and no warnings on stderr.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -156,17 +240,34 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(e) = rt.block_on(dispatch(cli.command)) {
-        eprintln!("bulwark: error: {e:#}");
-        std::process::exit(1);
+    match rt.block_on(dispatch(cli.command)) {
+        Ok(0) => {}
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("bulwark: error: {e:#}");
+            std::process::exit(EXIT_CANNOT_RUN);
+        }
     }
 }
 
-async fn dispatch(cmd: Command) -> Result<()> {
+/// Run a command; the exit status on success.
+async fn dispatch(cmd: Command) -> Result<i32> {
     match cmd {
         Command::Audit(a) => audit_cmd(*a).await,
-        Command::Collect(c) => collect_cmd(c).await,
-        Command::Checks(p) => checks_cmd(p).await,
+        Command::Collect(c) => collect_cmd(c).await.map(|_| 0),
+        Command::Checks(p) => checks_cmd(p).await.map(|_| 0),
+        Command::Explain { id, plugins } => explain_cmd(&id, plugins).await.map(|_| 0),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "bulwark", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .context("writing the man page")?;
+            Ok(0)
+        }
     }
 }
 
@@ -230,8 +331,11 @@ async fn load(
 }
 
 /// Warn once, up front, when the daemon cannot be reached: Docker checks will be undecided.
-async fn preflight(evidence: &Evidence) {
+async fn preflight(evidence: &Evidence, quiet: bool) {
     if let Err(e) = evidence.query(&Query::DockerVersion).await {
+        if quiet {
+            return;
+        }
         eprintln!("bulwark: warning: {e}; checks that need the Docker daemon will be undecided");
     }
 }
@@ -250,7 +354,7 @@ fn label_filters(raw: &[String]) -> Result<Vec<String>> {
         .collect()
 }
 
-async fn audit_cmd(a: AuditArgs) -> Result<()> {
+async fn audit_cmd(a: AuditArgs) -> Result<i32> {
     let runtime = make_runtime(&a.plugins)?;
     let selection = Selection {
         all_containers: a.all_containers,
@@ -270,7 +374,7 @@ async fn audit_cmd(a: AuditArgs) -> Result<()> {
         ),
     };
     let evidence = Arc::new(evidence);
-    preflight(&evidence).await;
+    preflight(&evidence, a.quiet).await;
     let (plugins, failures) = load(&a.plugins, &runtime).await?;
     let filter = CheckFilter::parse(&a.include, &a.exclude)?;
     let known: Vec<bulwark::select::CheckRef> = plugins
@@ -290,7 +394,32 @@ async fn audit_cmd(a: AuditArgs) -> Result<()> {
     if let Some(u) = &a.trusted_users {
         options.push(("trusted-users".to_string(), u.clone()));
     }
-    let report = audit::run(runtime, evidence, plugins, failures, &filter, options).await;
+    let suppressions = load_suppressions(&a)?;
+    let bar = progress_bar(a.quiet);
+    let tick = {
+        let bar = bar.clone();
+        move |done: usize, total: usize, name: &str| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.set_message(report::sanitize(name));
+        }
+    };
+    let mut report = audit::run_with_progress(
+        runtime, evidence, plugins, failures, &filter, options, &tick,
+    )
+    .await;
+    bar.finish_and_clear();
+    let today = chrono::Local::now().date_naive();
+    for s in bulwark::suppress::apply(&mut report, &suppressions, today) {
+        if !a.quiet {
+            eprintln!(
+                "bulwark: warning: suppression of {} ({}) expired on {}; it no longer applies",
+                report::sanitize(&s.id),
+                report::sanitize(&s.source),
+                s.expires.map(|d| d.to_string()).unwrap_or_default()
+            );
+        }
+    }
 
     if let Some(log) = &a.log {
         let json_path = PathBuf::from(format!("{}.json", log.display()));
@@ -304,10 +433,13 @@ async fn audit_cmd(a: AuditArgs) -> Result<()> {
     let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
     let colour =
         to_terminal && !a.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let text = match a.format {
-        Format::Text => report::text(&report, colour, a.remediation),
-        Format::Json => report::json(&report).context("encoding the report")? + "\n",
-    };
+    for o in &a.outs {
+        let body = report::render(&report, o.format, false, a.remediation)
+            .with_context(|| format!("encoding the {:?} report", o.format))?;
+        std::fs::write(&o.path, body).with_context(|| format!("writing {}", o.path.display()))?;
+    }
+    let text = report::render(&report, a.format, colour, a.remediation)
+        .with_context(|| format!("encoding the {:?} report", a.format))?;
     match &a.output {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
@@ -322,7 +454,67 @@ async fn audit_cmd(a: AuditArgs) -> Result<()> {
             }
         }
     }
-    Ok(())
+    let failing = a.fail_on.map_or(0, |threshold| {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.suppression.is_none())
+            .filter(|f| severity(f.status).is_some_and(|s| s >= threshold))
+            .count()
+    });
+    if failing > 0 {
+        if !a.quiet {
+            eprintln!(
+                "bulwark: {failing} finding(s) at or above --fail-on {:?}",
+                a.fail_on.unwrap_or(FailOn::Error)
+            );
+        }
+        return Ok(a.exit_code);
+    }
+    Ok(0)
+}
+
+/// The operator's suppressions: `--ignore-file` (or ./.bulwarkignore) and `--ignore`.
+fn load_suppressions(a: &AuditArgs) -> Result<Vec<bulwark::suppress::Suppression>> {
+    let mut list = Vec::new();
+    let default = PathBuf::from(".bulwarkignore");
+    let file = match &a.ignore_file {
+        Some(f) => Some(f.clone()),
+        None => default.is_file().then_some(default),
+    };
+    if let Some(f) = file {
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        list.extend(bulwark::suppress::parse(&text, &f.display().to_string())?);
+    }
+    for id in &a.ignore {
+        list.push(bulwark::suppress::Suppression::for_id(id)?);
+    }
+    Ok(list)
+}
+
+/// A progress bar on stderr, drawn only on a terminal, without --quiet, and only once the
+/// audit has taken longer than a moment.
+fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::hidden());
+    if quiet || !std::io::stderr().is_terminal() {
+        return bar;
+    }
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} plugins {pos}/{len} {wide_msg}")
+    {
+        bar.set_style(style);
+    }
+    let delayed = bar.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if !delayed.is_finished() {
+            delayed.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            delayed.enable_steady_tick(Duration::from_millis(120));
+        }
+    });
+    bar
 }
 
 async fn collect_cmd(c: CollectArgs) -> Result<()> {
@@ -337,7 +529,7 @@ async fn collect_cmd(c: CollectArgs) -> Result<()> {
         },
         start,
     ));
-    preflight(&evidence).await;
+    preflight(&evidence, false).await;
     // The standard set, whether or not a loaded plugin asks for it today.
     for q in [
         Query::DockerInfo,
@@ -385,6 +577,42 @@ async fn collect_cmd(c: CollectArgs) -> Result<()> {
         report.findings.len(),
         c.output.display()
     );
+    Ok(())
+}
+
+async fn explain_cmd(id: &str, p: PluginArgs) -> Result<()> {
+    let runtime = make_runtime(&p)?;
+    let (plugins, _) = load(&p, &runtime).await?;
+    let found = plugins
+        .iter()
+        .find_map(|pl| pl.checks.iter().find(|c| c.id == id).map(|c| (pl, c)));
+    let Some((plugin, c)) = found else {
+        bail!("no check {:?} (see `bulwark checks`)", report::sanitize(id));
+    };
+    let s = report::sanitize;
+    let mut out = format!("{} - {}\n\n", s(&c.id), s(&c.title));
+    out.push_str(&format!(
+        "Section:     {} {}\nProfile:     Level {}, {}{}\nPlugin:      {}\n",
+        s(&c.section),
+        s(&c.section_title),
+        c.level,
+        if c.automated { "Automated" } else { "Manual" },
+        if c.scored { ", Scored" } else { "" },
+        s(&plugin.name)
+    ));
+    if !c.tags.is_empty() {
+        out.push_str(&format!("Tags:        {}\n", s(&c.tags.join(", "))));
+    }
+    for (label, text) in [
+        ("Rationale", &c.description),
+        ("Remediation", &c.remediation),
+        ("Impact", &c.remediation_impact),
+    ] {
+        if !text.is_empty() {
+            out.push_str(&format!("\n{label}:\n  {}\n", s(text)));
+        }
+    }
+    print!("{out}");
     Ok(())
 }
 

@@ -23,6 +23,9 @@ const PACKAGES: &[&str] = &[
     "ca-certificates",
 ];
 
+/// Debian packages only the tests need: headless Chromium renders the HTML report.
+const TEST_PACKAGES: &[&str] = &["chromium"];
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("xtask: error: {e:#}");
@@ -39,9 +42,9 @@ fn run() -> Result<()> {
     let root = workspace_root();
     std::env::set_current_dir(&root)?;
     match cmd {
-        "setup" => setup(),
+        "setup" => setup(true),
         "audit" => {
-            setup()?;
+            setup(false)?;
             cargo(&["build", "--release", "-p", "bulwark"])?;
             let status = Command::new(root.join("target/release/bulwark"))
                 .arg("audit")
@@ -51,7 +54,7 @@ fn run() -> Result<()> {
             std::process::exit(status.code().unwrap_or(1));
         }
         "test" => {
-            setup()?;
+            setup(true)?;
             cargo(&["fmt", "--all", "--check"])?;
             cargo(&[
                 "clippy",
@@ -64,7 +67,7 @@ fn run() -> Result<()> {
             cargo(&["test", "--workspace", "--no-fail-fast"])
         }
         "bench" => {
-            setup()?;
+            setup(false)?;
             cargo(&["bench", "-p", "bulwark", "--bench", "audit"])
         }
         "plugin" => plugin(rest, &root),
@@ -110,11 +113,13 @@ fn succeeds(cmd: &mut Command) -> bool {
 }
 
 /// Install what is missing and start dockerd if no daemon answers. Idempotent.
-fn setup() -> Result<()> {
+fn setup(for_tests: bool) -> Result<()> {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc_geteuid() } == 0;
+    let extra: &[&str] = if for_tests { TEST_PACKAGES } else { &[] };
     let missing: Vec<&str> = PACKAGES
         .iter()
+        .chain(extra)
         .copied()
         .filter(|p| {
             !Command::new("dpkg-query")

@@ -2,19 +2,57 @@
 //! from outside the process is escaped before it reaches a terminal.
 
 pub mod dbs;
+pub mod html;
+pub mod junit;
+pub mod sarif;
 pub mod text;
 
 use crate::audit::Report;
 use std::fmt::Write as _;
 
 pub use dbs::{dbs_json, score};
+
+/// The versioned schema of Bulwark's own JSON report (`host/schema/findings-v1.json`).
+pub const SCHEMA: &str = "bulwark/findings/v1";
 pub use text::text;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// docker-bench-style text.
     Text,
+    /// Bulwark's own JSON (schema `bulwark/findings/v1`).
     Json,
+    /// SARIF 2.1.0 for code scanning.
+    Sarif,
+    /// JUnit XML for CI test reports.
+    Junit,
+    /// One self-contained HTML page.
+    Html,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("JSON encoding: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("XML encoding: {0}")]
+    Xml(#[from] quick_xml::Error),
+}
+
+/// Render a report in any format. `colour` applies to text only.
+pub fn render(
+    report: &Report,
+    format: Format,
+    colour: bool,
+    remediation: bool,
+) -> Result<String, RenderError> {
+    Ok(match format {
+        Format::Text => text(report, colour, remediation),
+        Format::Json => json(report)? + "\n",
+        Format::Sarif => serde_json::to_string_pretty(&sarif::sarif(report))? + "\n",
+        Format::Junit => junit::junit(report)?,
+        Format::Html => html::html(report)?,
+    })
 }
 
 /// Make untrusted text safe for a terminal: control characters (escape sequences, CR,
@@ -32,8 +70,13 @@ pub fn sanitize(s: &str) -> String {
     out
 }
 
+/// Bulwark's own JSON document (schema [`SCHEMA`]): the report plus a status summary.
 pub fn json(report: &Report) -> Result<String, serde_json::Error> {
-    serde_json::to_string_pretty(report)
+    let mut v = serde_json::to_value(report)?;
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("summary".into(), serde_json::to_value(report.summary())?);
+    }
+    serde_json::to_string_pretty(&v)
 }
 
 #[cfg(test)]
@@ -82,7 +125,9 @@ mod tests {
                     .collect(),
                 details: vec![],
                 evidence: vec![],
+                suppression: None,
             }],
+            expired_suppressions: vec![],
         }
     }
 

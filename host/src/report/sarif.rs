@@ -1,0 +1,216 @@
+//! SARIF 2.1.0 for code-scanning dashboards (GitHub code scanning among them).
+//!
+//! One rule per check, one result per subject (a WARN naming three containers is three
+//! results, each with one location, as GitHub expects). Files get physical locations;
+//! containers, images, the daemon and the host get logical ones. SARIF allows a level other
+//! than `none` only on `fail` results, so verdicts map onto `kind` first: WARN is a `fail`
+//! at `warning`, PASS `pass`, INFO `informational`, NOTE `review`, UNDECIDED `open`, SKIP
+//! `notApplicable`. Plugin failures are tool execution notifications, not results.
+
+use crate::audit::{Finding, Report, Status, Subject};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// GitHub code scanning accepts at most this many results per run.
+pub const MAX_RESULTS: usize = 25_000;
+
+const CIS_URI: &str = "https://www.cisecurity.org/benchmark/docker";
+
+/// Characters kept as they are in a path turned into a URI.
+const PATH_KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+fn kind_level(s: Status) -> (&'static str, &'static str) {
+    match s {
+        Status::Warn => ("fail", "warning"),
+        Status::Error => ("fail", "error"),
+        Status::Pass => ("pass", "none"),
+        Status::Info => ("informational", "none"),
+        Status::Note => ("review", "none"),
+        Status::Undecided => ("open", "none"),
+        Status::Skipped => ("notApplicable", "none"),
+    }
+}
+
+fn rule(f: &Finding) -> Value {
+    let c = &f.check;
+    let full = if c.description.is_empty() {
+        &c.title
+    } else {
+        &c.description
+    };
+    let mut help = if c.remediation.is_empty() {
+        c.title.clone()
+    } else {
+        format!("Remediation: {}", c.remediation)
+    };
+    if !c.remediation_impact.is_empty() {
+        help.push_str(&format!("\nImpact: {}", c.remediation_impact));
+    }
+    let mut tags = vec!["security".to_string()];
+    tags.extend(c.tags.iter().cloned());
+    let mut r = json!({
+        "id": c.id,
+        "name": format!("check-{}", c.id.replace('.', "-")),
+        "shortDescription": {"text": c.title},
+        "fullDescription": {"text": full},
+        "help": {"text": help},
+        "defaultConfiguration": {"level": "warning"},
+        "properties": {
+            "tags": tags,
+            "section": c.section,
+            "sectionTitle": c.section_title,
+            "cisLevel": c.level,
+            "automated": c.automated,
+            "plugin": c.plugin,
+        },
+    });
+    if c.tags.iter().any(|t| t.starts_with("cis-")) {
+        r["helpUri"] = json!(CIS_URI);
+    }
+    r
+}
+
+/// The location of one subject.
+fn location(s: &Subject) -> Value {
+    let logical = |kind: &str, name: &str| {
+        json!({
+            "physicalLocation": {"artifactLocation": {"uri": format!("{kind}/{}", utf8_percent_encode(name, PATH_KEEP))}},
+            "logicalLocations": [{"name": name, "fullyQualifiedName": format!("{kind}/{name}"), "kind": "resource"}],
+        })
+    };
+    match s {
+        Subject::File { path } => json!({
+            "physicalLocation": {"artifactLocation": {"uri": format!("file://{}", utf8_percent_encode(path, PATH_KEEP))}},
+        }),
+        Subject::Container { id, name } => {
+            let mut l = logical("container", name);
+            l["logicalLocations"][0]["properties"] = json!({"containerId": id});
+            l
+        }
+        Subject::Image { name } => logical("image", name),
+        Subject::Daemon => logical("docker", "daemon"),
+        Subject::Host => logical("host", "host"),
+        Subject::Plugin { name } => logical("plugin", name),
+    }
+}
+
+fn subject_name(s: &Subject) -> String {
+    match s {
+        Subject::Container { name, .. } => name.clone(),
+        Subject::Image { name } => name.clone(),
+        Subject::File { path } => path.clone(),
+        Subject::Daemon => "daemon".into(),
+        Subject::Host => "host".into(),
+        Subject::Plugin { name } => name.clone(),
+    }
+}
+
+fn result(f: &Finding, rule_index: usize, subject: &Subject) -> Value {
+    let (kind, level) = kind_level(f.status);
+    let name = subject_name(subject);
+    // The detail line about this subject, when the check wrote one ("name: why").
+    let detail = f
+        .details
+        .iter()
+        .find(|d| d.starts_with(&format!("{name}:")))
+        .cloned();
+    let mut text = format!("{}: ", f.check.title);
+    match (&detail, &f.reason) {
+        (Some(d), _) => text.push_str(d),
+        (None, Some(r)) => text.push_str(r),
+        (None, None) => text.push_str(&f.message),
+    }
+    let fingerprint = hex::encode(Sha256::digest(format!("{}\0{name}", f.check.id)));
+    let mut r = json!({
+        "ruleId": f.check.id,
+        "ruleIndex": rule_index,
+        "kind": kind,
+        "level": level,
+        "message": {"text": text},
+        "locations": [location(subject)],
+        "partialFingerprints": {"bulwarkFinding/v1": fingerprint},
+        "properties": {"status": f.status.name(), "evidence": f.evidence},
+    });
+    if let Some(s) = &f.suppression {
+        r["suppressions"] = json!([{
+            "kind": "external",
+            "status": "accepted",
+            "justification": if s.reason.is_empty() { format!("suppressed by {}", s.source) } else { s.reason.clone() },
+        }]);
+    }
+    r
+}
+
+pub fn sarif(report: &Report) -> Value {
+    let mut rules: Vec<Value> = Vec::new();
+    let mut rule_ids: Vec<&str> = Vec::new();
+    let mut results = Vec::new();
+    let mut notifications = Vec::new();
+    let mut truncated = 0usize;
+    for f in &report.findings {
+        if f.status == Status::Error {
+            notifications.push(json!({
+                "level": "error",
+                "message": {"text": f.message},
+                "descriptor": {"id": f.check.id},
+            }));
+            continue;
+        }
+        let index = match rule_ids.iter().position(|id| *id == f.check.id) {
+            Some(i) => i,
+            None => {
+                rule_ids.push(&f.check.id);
+                rules.push(rule(f));
+                rules.len() - 1
+            }
+        };
+        let host = [Subject::Host];
+        let subjects: &[Subject] = if f.subjects.is_empty() {
+            &host
+        } else {
+            &f.subjects
+        };
+        for s in subjects {
+            if results.len() >= MAX_RESULTS {
+                truncated += 1;
+                continue;
+            }
+            results.push(result(f, index, s));
+        }
+    }
+    if truncated > 0 {
+        notifications.push(json!({
+            "level": "warning",
+            "message": {"text": format!("{truncated} results left out: SARIF consumers accept at most {MAX_RESULTS} per run (see the JSON report for all)")},
+        }));
+    }
+    let start = chrono::DateTime::from_timestamp(report.audit_start as i64, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let mut invocation = json!({
+        "executionSuccessful": !report.findings.iter().any(|f| f.status == Status::Error),
+        "toolExecutionNotifications": notifications,
+    });
+    if let Some(s) = start {
+        invocation["startTimeUtc"] = json!(s);
+    }
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "Bulwark",
+                "semanticVersion": report.version,
+                "rules": rules,
+            }},
+            "invocations": [invocation],
+            "results": results,
+            "properties": {"evidence": report.evidence, "abi": report.abi},
+        }],
+    })
+}
