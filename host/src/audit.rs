@@ -3,6 +3,7 @@
 
 use crate::abi::types;
 use crate::evidence::Evidence;
+use crate::profile::{Profile, Shown};
 use crate::runtime::{Origin, Plugin, RunCost, Runtime};
 pub use crate::select::CheckFilter;
 use serde::Serialize;
@@ -92,10 +93,14 @@ impl From<types::Subject> for Subject {
     }
 }
 
-/// Static description of a check, with the plugin that provides it.
+/// Static description of a check as the selected benchmark shows it, with the plugin
+/// that provides it.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckInfo {
+    /// The id in the selected benchmark.
     pub id: String,
+    /// The id the plugin declares (CIS 1.6.0 numbering for the built-in pack).
+    pub implementation: String,
     pub title: String,
     pub section: String,
     pub section_title: String,
@@ -110,15 +115,16 @@ pub struct CheckInfo {
 }
 
 impl CheckInfo {
-    fn new(m: &types::CheckMeta, plugin: &str) -> Self {
+    fn new(m: &types::CheckMeta, shown: Shown, plugin: &str) -> Self {
         CheckInfo {
-            id: m.id.clone(),
-            title: m.title.clone(),
+            id: shown.id,
+            implementation: m.id.clone(),
+            title: shown.title,
             section: m.section.clone(),
             section_title: m.section_title.clone(),
-            level: m.level,
-            scored: m.scored,
-            automated: m.automated,
+            level: shown.level,
+            scored: shown.scored,
+            automated: shown.automated,
             description: m.description.clone(),
             remediation: m.remediation.clone(),
             remediation_impact: m.remediation_impact.clone(),
@@ -177,6 +183,8 @@ pub struct Report {
     pub audit_start: u64,
     pub duration_ms: f64,
     pub evidence_queries: u64,
+    /// The benchmark whose ids and titles the findings carry.
+    pub benchmark: Benchmark,
     pub plugins: Vec<PluginReport>,
     pub findings: Vec<Finding>,
     /// Suppressions past their expiry date, which no longer apply.
@@ -200,6 +208,41 @@ impl Report {
     }
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct Benchmark {
+    pub id: String,
+    pub title: String,
+}
+
+/// How a check appears in a run: under `profile`, or with its own metadata when none.
+pub fn shown(profile: Option<&Profile>, m: &types::CheckMeta) -> Option<Shown> {
+    match profile {
+        Some(p) => p.show(m),
+        None => Some(Shown {
+            id: m.id.clone(),
+            title: m.title.clone(),
+            automated: m.automated,
+            scored: m.scored,
+            level: m.level,
+        }),
+    }
+}
+
+/// Every check the plugins provide as `profile` shows it: (plugin, declared meta, shown).
+pub fn catalogue<'a>(
+    plugins: &'a [Arc<Plugin>],
+    profile: Option<&Profile>,
+) -> Vec<(&'a Arc<Plugin>, &'a types::CheckMeta, Shown)> {
+    plugins
+        .iter()
+        .flat_map(|p| {
+            p.checks
+                .iter()
+                .filter_map(move |m| shown(profile, m).map(|s| (p, m, s)))
+        })
+        .collect()
+}
+
 /// A plugin that failed to load.
 #[derive(Debug, Clone)]
 pub struct LoadFailure {
@@ -210,7 +253,7 @@ pub struct LoadFailure {
 
 /// Sort key for check ids: numeric parts as numbers ("1.1.10" after "1.1.9"), and ids
 /// that do not start with a number (C.1, EX.1) after the numbered sections.
-fn id_key(id: &str) -> Vec<(u8, u64, String)> {
+pub fn id_key(id: &str) -> Vec<(u8, u64, String)> {
     id.split('.')
         .map(|p| match p.parse::<u64>() {
             Ok(n) => (0, n, String::new()),
@@ -288,23 +331,29 @@ pub type PlannedRun = (Arc<Plugin>, Vec<String>);
 /// (plugin, check id) of a check id already provided by an earlier plugin.
 pub type Conflict = (String, String);
 
-/// The checks each plugin will run, after the filter and after dropping ids an earlier
-/// plugin already provides (built-ins come first, so a third party cannot shadow them).
-pub fn plan(plugins: &[Arc<Plugin>], filter: &CheckFilter) -> (Vec<PlannedRun>, Vec<Conflict>) {
+/// The checks each plugin will run (by their declared ids), after the benchmark profile,
+/// the filter, and dropping ids an earlier plugin already provides (built-ins come first,
+/// so a third party cannot shadow them).
+pub fn plan(
+    plugins: &[Arc<Plugin>],
+    filter: &CheckFilter,
+    profile: Option<&Profile>,
+) -> (Vec<PlannedRun>, Vec<Conflict>) {
     let mut taken = HashSet::new();
     let mut out = Vec::new();
     let mut conflicts = Vec::new();
     for p in plugins {
         let mut ids = Vec::new();
         for c in &p.checks {
-            if !taken.insert(c.id.clone()) {
-                conflicts.push((p.name.clone(), c.id.clone()));
+            let Some(s) = shown(profile, c) else { continue };
+            if !taken.insert(s.id.clone()) {
+                conflicts.push((p.name.clone(), s.id.clone()));
                 continue;
             }
             if filter.selects(crate::select::CheckRef {
-                id: &c.id,
+                id: &s.id,
                 native: &c.id,
-                level: c.level,
+                level: s.level,
             }) {
                 ids.push(c.id.clone());
             }
@@ -318,6 +367,7 @@ fn error_finding(plugin: &str, origin: &Origin, message: String, details: Vec<St
     Finding {
         check: CheckInfo {
             id: format!("plugin:{plugin}"),
+            implementation: format!("plugin:{plugin}"),
             title: format!("Plugin {plugin} runs correctly"),
             section: "plugins".to_string(),
             section_title: "Plugins".to_string(),
@@ -345,22 +395,28 @@ fn error_finding(plugin: &str, origin: &Origin, message: String, details: Vec<St
     }
 }
 
+/// What to run: which checks, under which benchmark, with which operator options.
+pub struct RunSpec<'a> {
+    pub filter: &'a CheckFilter,
+    /// `None`: every check under its own id (used to record snapshots).
+    pub profile: Option<&'a Profile>,
+    pub options: Vec<(String, String)>,
+}
+
 /// Run an audit. Plugins run concurrently, each on a blocking thread in its own store.
 pub async fn run(
     runtime: Arc<Runtime>,
     evidence: Arc<Evidence>,
     plugins: Vec<Arc<Plugin>>,
     load_failures: Vec<LoadFailure>,
-    filter: &CheckFilter,
-    options: Vec<(String, String)>,
+    spec: RunSpec<'_>,
 ) -> Report {
     run_with_progress(
         runtime,
         evidence,
         plugins,
         load_failures,
-        filter,
-        options,
+        spec,
         &|_, _, _| {},
     )
     .await
@@ -375,12 +431,16 @@ pub async fn run_with_progress(
     evidence: Arc<Evidence>,
     plugins: Vec<Arc<Plugin>>,
     load_failures: Vec<LoadFailure>,
-    filter: &CheckFilter,
-    options: Vec<(String, String)>,
+    spec: RunSpec<'_>,
     progress: Progress<'_>,
 ) -> Report {
+    let RunSpec {
+        filter,
+        profile,
+        options,
+    } = spec;
     let started = Instant::now();
-    let (planned, conflicts) = plan(&plugins, filter);
+    let (planned, conflicts) = plan(&plugins, filter, profile);
     let handle = tokio::runtime::Handle::current();
     let options = Arc::new(options);
 
@@ -438,8 +498,11 @@ pub async fn run_with_progress(
                     let Some(meta) = plugin.checks.iter().find(|c| c.id == f.check_id) else {
                         continue; // validated by the runtime: cannot happen
                     };
+                    let Some(s) = shown(profile, meta) else {
+                        continue; // planned under this profile: cannot happen
+                    };
                     findings.push(Finding {
-                        check: CheckInfo::new(meta, &plugin.name),
+                        check: CheckInfo::new(meta, s, &plugin.name),
                         status: f.status.into(),
                         message: f.message,
                         reason: f.reason,
@@ -512,6 +575,16 @@ pub async fn run_with_progress(
         audit_start: evidence.audit_start(),
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         evidence_queries: evidence.query_count(),
+        benchmark: match profile {
+            Some(p) => Benchmark {
+                id: p.id.clone(),
+                title: p.title.clone(),
+            },
+            None => Benchmark {
+                id: "native".to_string(),
+                title: "every check under its plugin's own id".to_string(),
+            },
+        },
         plugins: reports,
         findings,
         expired_suppressions: Vec::new(),
@@ -527,6 +600,7 @@ pub(crate) mod tests {
         Finding {
             check: CheckInfo {
                 id: id.to_string(),
+                implementation: id.to_string(),
                 title: format!("check {id}"),
                 section: id.split('.').next().unwrap_or(id).to_string(),
                 section_title: "Section".to_string(),

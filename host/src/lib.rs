@@ -6,6 +6,7 @@
 pub mod abi;
 pub mod audit;
 pub mod evidence;
+pub mod profile;
 pub mod report;
 pub mod runtime;
 pub mod select;

@@ -36,14 +36,21 @@ enum Command {
     Audit(Box<AuditArgs>),
     /// Record every piece of evidence the checks use into a snapshot file.
     Collect(CollectArgs),
-    /// List the checks the plugins provide.
-    Checks(PluginArgs),
+    /// List the checks the plugins provide, with the selected benchmark's ids.
+    Checks {
+        #[command(flatten)]
+        plugins: PluginArgs,
+        #[command(flatten)]
+        benchmark: BenchmarkArg,
+    },
     /// Print a check's description, rationale and remediation.
     Explain {
-        /// The check id, e.g. 5.11.
+        /// The check id (in the selected benchmark), e.g. 5.11.
         id: String,
         #[command(flatten)]
         plugins: PluginArgs,
+        #[command(flatten)]
+        benchmark: BenchmarkArg,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
@@ -102,6 +109,20 @@ fn parse_out(s: &str) -> std::result::Result<OutSpec, String> {
 }
 
 #[derive(Args, Clone)]
+struct BenchmarkArg {
+    /// Benchmark version whose ids, titles and flags to use: cis-1.6.0 (Docker Bench's, the
+    /// default), cis-1.7.0 or cis-1.8.0.
+    #[arg(long, value_name = "NAME", default_value = bulwark::profile::DEFAULT)]
+    benchmark: String,
+}
+
+impl BenchmarkArg {
+    fn profile(&self) -> Result<bulwark::profile::Profile> {
+        Ok(bulwark::profile::Profile::named(&self.benchmark)?)
+    }
+}
+
+#[derive(Args, Clone)]
 struct PluginArgs {
     /// Also load every *.wasm plugin in this directory (repeatable).
     #[arg(long = "plugins", value_name = "DIR")]
@@ -127,6 +148,8 @@ struct PluginArgs {
 struct AuditArgs {
     #[command(flatten)]
     plugins: PluginArgs,
+    #[command(flatten)]
+    benchmark: BenchmarkArg,
     /// Docker Engine API endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock).
     #[arg(long, short = 'H', value_name = "URL")]
     host: Option<String>,
@@ -255,8 +278,12 @@ async fn dispatch(cmd: Command) -> Result<i32> {
     match cmd {
         Command::Audit(a) => audit_cmd(*a).await,
         Command::Collect(c) => collect_cmd(c).await.map(|_| 0),
-        Command::Checks(p) => checks_cmd(p).await.map(|_| 0),
-        Command::Explain { id, plugins } => explain_cmd(&id, plugins).await.map(|_| 0),
+        Command::Checks { plugins, benchmark } => checks_cmd(plugins, benchmark).await.map(|_| 0),
+        Command::Explain {
+            id,
+            plugins,
+            benchmark,
+        } => explain_cmd(&id, plugins, benchmark).await.map(|_| 0),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "bulwark", &mut std::io::stdout());
@@ -377,14 +404,14 @@ async fn audit_cmd(a: AuditArgs) -> Result<i32> {
     preflight(&evidence, a.quiet).await;
     let (plugins, failures) = load(&a.plugins, &runtime).await?;
     let filter = CheckFilter::parse(&a.include, &a.exclude)?;
-    let known: Vec<bulwark::select::CheckRef> = plugins
+    let profile = a.benchmark.profile()?;
+    let catalogue = audit::catalogue(&plugins, Some(&profile));
+    let known: Vec<bulwark::select::CheckRef> = catalogue
         .iter()
-        .flat_map(|p| {
-            p.checks.iter().map(|c| bulwark::select::CheckRef {
-                id: &c.id,
-                native: &c.id,
-                level: c.level,
-            })
+        .map(|(_, m, s)| bulwark::select::CheckRef {
+            id: &s.id,
+            native: &m.id,
+            level: s.level,
         })
         .collect();
     if let Some(s) = filter.unmatched(&known).first() {
@@ -405,7 +432,16 @@ async fn audit_cmd(a: AuditArgs) -> Result<i32> {
         }
     };
     let mut report = audit::run_with_progress(
-        runtime, evidence, plugins, failures, &filter, options, &tick,
+        runtime,
+        evidence,
+        plugins,
+        failures,
+        audit::RunSpec {
+            filter: &filter,
+            profile: Some(&profile),
+            options,
+        },
+        &tick,
     )
     .await;
     bar.finish_and_clear();
@@ -562,11 +598,15 @@ async fn collect_cmd(c: CollectArgs) -> Result<()> {
         plugins,
         failures,
         // Every check, §8 and community included: a replay may select any of them.
-        &CheckFilter {
-            include: vec![bulwark::select::Selector::All],
-            exclude: vec![],
+        audit::RunSpec {
+            filter: &CheckFilter {
+                include: vec![bulwark::select::Selector::All],
+                exclude: vec![],
+            },
+            // Every implementation, whichever benchmark shows it: a replay may use any.
+            profile: None,
+            options: Vec::new(),
         },
-        Vec::new(),
     )
     .await;
     let recorded = evidence.recorded();
@@ -580,25 +620,31 @@ async fn collect_cmd(c: CollectArgs) -> Result<()> {
     Ok(())
 }
 
-async fn explain_cmd(id: &str, p: PluginArgs) -> Result<()> {
+async fn explain_cmd(id: &str, p: PluginArgs, b: BenchmarkArg) -> Result<()> {
+    let profile = b.profile()?;
     let runtime = make_runtime(&p)?;
     let (plugins, _) = load(&p, &runtime).await?;
-    let found = plugins
-        .iter()
-        .find_map(|pl| pl.checks.iter().find(|c| c.id == id).map(|c| (pl, c)));
-    let Some((plugin, c)) = found else {
-        bail!("no check {:?} (see `bulwark checks`)", report::sanitize(id));
+    let catalogue = audit::catalogue(&plugins, Some(&profile));
+    let Some((plugin, c, shown)) = catalogue.into_iter().find(|(_, _, s)| s.id == id) else {
+        bail!(
+            "no check {:?} in {} (see `bulwark checks --benchmark {}`)",
+            report::sanitize(id),
+            profile.title,
+            profile.id
+        );
     };
     let s = report::sanitize;
-    let mut out = format!("{} - {}\n\n", s(&c.id), s(&c.title));
+    let mut out = format!("{} - {}\n\n", s(&shown.id), s(&shown.title));
     out.push_str(&format!(
-        "Section:     {} {}\nProfile:     Level {}, {}{}\nPlugin:      {}\n",
+        "Benchmark:   {}\nSection:     {} {}\nProfile:     Level {}, {}{}\nPlugin:      {} (check {})\n",
+        profile.title,
         s(&c.section),
         s(&c.section_title),
-        c.level,
-        if c.automated { "Automated" } else { "Manual" },
-        if c.scored { ", Scored" } else { "" },
-        s(&plugin.name)
+        shown.level,
+        if shown.automated { "Automated" } else { "Manual" },
+        if shown.scored { ", Scored" } else { "" },
+        s(&plugin.name),
+        s(&c.id)
     ));
     if !c.tags.is_empty() {
         out.push_str(&format!("Tags:        {}\n", s(&c.tags.join(", "))));
@@ -616,21 +662,22 @@ async fn explain_cmd(id: &str, p: PluginArgs) -> Result<()> {
     Ok(())
 }
 
-async fn checks_cmd(p: PluginArgs) -> Result<()> {
+async fn checks_cmd(p: PluginArgs, b: BenchmarkArg) -> Result<()> {
+    let profile = b.profile()?;
     let runtime = make_runtime(&p)?;
     let (plugins, failures) = load(&p, &runtime).await?;
+    let mut rows = audit::catalogue(&plugins, Some(&profile));
+    rows.sort_by_key(|(_, _, s)| audit::id_key(&s.id));
     let mut out = String::new();
-    for plugin in &plugins {
-        for c in &plugin.checks {
-            out.push_str(&format!(
-                "{:<8} L{} {:<9} {:<14} {}\n",
-                report::sanitize(&c.id),
-                c.level,
-                if c.automated { "Automated" } else { "Manual" },
-                report::sanitize(&plugin.name),
-                report::sanitize(&c.title)
-            ));
-        }
+    for (plugin, _, c) in rows {
+        out.push_str(&format!(
+            "{:<8} L{} {:<9} {:<14} {}\n",
+            report::sanitize(&c.id),
+            c.level,
+            if c.automated { "Automated" } else { "Manual" },
+            report::sanitize(&plugin.name),
+            report::sanitize(&c.title)
+        ));
     }
     print!("{out}");
     if !failures.is_empty() {

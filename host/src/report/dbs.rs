@@ -109,6 +109,7 @@ pub fn dbs_json(report: &Report, limit: usize, remediation: bool, end: u64) -> s
     json!({
         "dockerbenchsecurity": "1.6.0",
         "bulwark": report.version,
+        "benchmark": report.benchmark.id,
         "start": report.audit_start,
         "tests": tests,
         "checks": checks,
@@ -154,7 +155,7 @@ pub fn score(report: &Report) -> (usize, i64) {
     let mut checks = 0;
     let mut score = 0i64;
     for f in &report.findings {
-        let kind = dbs_kind(&f.check.id, f.check.scored);
+        let kind = dbs_kind(&f.check.implementation, f.check.scored);
         let scores = kind.contains('s');
         let counts_other = kind.contains('c');
         match f.status {

@@ -28,7 +28,7 @@ const order = ['pass','warn','info','note','undecided','skipped','error'];
 const statusOf = (f) => f.suppression ? 'suppressed' : f.status;
 const subjectName = (s) => s.kind === 'container' ? s.name : s.kind === 'image' ? s.name : s.kind === 'file' ? s.path : s.kind === 'plugin' ? s.name : s.kind;
 
-$('meta').textContent = 'Bulwark ' + data.version + ' \u00b7 ' + data.evidence + ' evidence \u00b7 started ' +
+$('meta').textContent = 'Bulwark ' + data.version + ' \u00b7 ' + data.benchmark.title + ' \u00b7 ' + data.evidence + ' evidence \u00b7 started ' +
   new Date(data.audit_start * 1000).toISOString() + ' \u00b7 ' + data.findings.length + ' findings';
 
 // Summary: sections x statuses.

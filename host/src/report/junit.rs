@@ -128,7 +128,8 @@ pub fn junit(report: &Report) -> Result<String, quick_xml::Error> {
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     let secs = format!("{:.3}", report.duration_ms / 1000.0);
     let mut root = BytesStart::new("testsuites");
-    root.push_attribute(("name", "bulwark"));
+    let suite_name = format!("bulwark {}", report.benchmark.id);
+    root.push_attribute(("name", suite_name.as_str()));
     root.push_attribute(("tests", all.len().to_string().as_str()));
     root.push_attribute(("failures", total_of("failure").to_string().as_str()));
     root.push_attribute(("errors", total_of("error").to_string().as_str()));

@@ -90,6 +90,7 @@ mod tests {
     fn report_with(message: String, name: String, n: usize) -> Report {
         let check = CheckInfo {
             id: "5.11".into(),
+            implementation: "5.11".into(),
             title: "Ensure that the memory usage for containers is limited".into(),
             section: "5".into(),
             section_title: "Container Runtime".into(),
@@ -111,6 +112,10 @@ mod tests {
             audit_start: 1,
             duration_ms: 0.0,
             evidence_queries: 0,
+            benchmark: crate::audit::Benchmark {
+                id: "cis-1.6.0".into(),
+                title: "CIS Docker Benchmark 1.6.0".into(),
+            },
             plugins: vec![],
             findings: vec![Finding {
                 check,
@@ -159,6 +164,7 @@ mod tests {
         let mk = |id: &str, status: Status| {
             let mut f = base.clone();
             f.check.id = id.to_string();
+            f.check.implementation = id.to_string();
             f.status = status;
             f
         };

@@ -68,6 +68,7 @@ fn rule(f: &Finding) -> Value {
             "cisLevel": c.level,
             "automated": c.automated,
             "plugin": c.plugin,
+            "implementation": c.implementation,
         },
     });
     if c.tags.iter().any(|t| t.starts_with("cis-")) {
@@ -210,7 +211,12 @@ pub fn sarif(report: &Report) -> Value {
             }},
             "invocations": [invocation],
             "results": results,
-            "properties": {"evidence": report.evidence, "abi": report.abi},
+            "properties": {
+                "evidence": report.evidence,
+                "abi": report.abi,
+                "benchmark": report.benchmark.id,
+                "benchmarkTitle": report.benchmark.title,
+            },
         }],
     })
 }

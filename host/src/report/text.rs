@@ -44,6 +44,7 @@ pub fn text(report: &Report, colour: bool, remediation: bool) -> String {
         "# Checks run as sandboxed WebAssembly plugins (ABI bulwark:plugin@{}).",
         report.abi
     );
+    let _ = writeln!(out, "# Based on the {}.", report.benchmark.title);
     let _ = writeln!(out, "{rule}");
     let when = humantime::format_rfc3339_seconds(
         std::time::UNIX_EPOCH + std::time::Duration::from_secs(report.audit_start),

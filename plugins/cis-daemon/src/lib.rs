@@ -104,6 +104,23 @@ fn c2_6(ctx: &mut Ctx) -> Verdict {
     about_daemon(Finding::pass(format!("storage driver is {}", info.driver)))
 }
 
+/// CIS 1.8.0 2.7: devicemapper is deprecated and was removed in Docker Engine 25.0.
+fn devicemapper(ctx: &mut Ctx) -> Verdict {
+    let info = ctx.info()?;
+    if info.driver.is_empty() {
+        return Err(Finding::undecided(
+            "the daemon did not report its storage driver",
+        ));
+    }
+    if info.driver == "devicemapper" {
+        return about_daemon(
+            Finding::warn("the devicemapper storage driver is in use")
+                .detail("storage driver: devicemapper"),
+        );
+    }
+    about_daemon(Finding::pass(format!("storage driver is {}", info.driver)))
+}
+
 fn c2_7(ctx: &mut Ctx) -> Verdict {
     let d = ctx.daemon()?;
     let tcp: Vec<String> = d
@@ -323,6 +340,15 @@ bulwark_sdk::plugin! {
     check("2.18", "Ensure that experimental features are not implemented in production", c2_18)
         .automated().scored()
         .remediation("Do not run dockerd with --experimental in production."),
+    // New in CIS 1.8.0 (its 2.7); absent from 1.6.0 and 1.7.0, so it has its own id and is
+    // shown only by benchmark profiles that map it.
+    Check::new("2.devicemapper", "Ensure devicemapper storage driver is not used", devicemapper)
+        .section(SECTION.0, SECTION.1)
+        .tag("cis-docker-1.8.0")
+        .tag("daemon")
+        .description("devicemapper is deprecated in favour of overlay2 and was removed in Docker Engine 25.0; its loop-lvm mode is unfit for production.")
+        .remediation("Move the daemon to the overlay2 storage driver (\"storage-driver\": \"overlay2\") and migrate images and containers.")
+        .impact("Changing the storage driver hides existing images and containers until they are re-created."),
 }
 
 #[cfg(test)]
