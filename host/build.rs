@@ -16,12 +16,18 @@ const BUILTIN: &[&str] = &[
     "bulwark-plugin-cis-swarm",
     "bulwark-plugin-community",
 ];
-/// Plugins only the tests use: (package, feature, output name).
+/// Plugins only the tests use: (crate directory, feature, output name).
 const FIXTURES: &[(&str, Option<&str>, &str)] = &[
-    ("bulwark-plugin-example", None, "example"),
-    ("bulwark-plugin-hostile", Some("looper"), "looper"),
-    ("bulwark-plugin-hostile", Some("hog"), "hog"),
-    ("bulwark-plugin-hostile", Some("garbage"), "garbage"),
+    ("plugins/example", None, "example"),
+    ("tests/plugins/hostile", Some("looper"), "looper"),
+    ("tests/plugins/hostile", Some("hog"), "hog"),
+    ("tests/plugins/hostile", Some("garbage"), "garbage"),
+    ("tests/plugins/hostile", Some("stack"), "stack"),
+    ("tests/plugins/hostile", Some("panic"), "panic"),
+    ("tests/plugins/hostile", Some("flood"), "flood"),
+    ("tests/plugins/hostile", Some("huge"), "huge"),
+    ("tests/plugins/hostile", Some("snoop"), "snoop"),
+    ("tests/plugins/hostile", Some("spam"), "spam"),
 ];
 
 fn main() -> anyhow::Result<()> {
@@ -40,7 +46,8 @@ fn main() -> anyhow::Result<()> {
     for pkg in BUILTIN {
         let name = pkg.trim_start_matches("bulwark-plugin-");
         let path = out.join("builtin").join(format!("{name}.wasm"));
-        plugin_build::build_plugin(&workspace, &target_dir, pkg, None, &path)?;
+        let crate_dir = workspace.join("plugins").join(name);
+        plugin_build::build_plugin(&workspace, &workspace, &target_dir, &crate_dir, None, &path)?;
         list.push_str(&format!(
             "    ({name:?}, include_bytes!({:?})),\n",
             path.display().to_string()
@@ -50,11 +57,12 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(out.join("builtin.rs"), list)?;
 
     let fixtures = out.join("fixtures");
-    for (pkg, feature, name) in FIXTURES {
+    for (dir, feature, name) in FIXTURES {
         plugin_build::build_plugin(
             &workspace,
+            &workspace,
             &target_dir,
-            pkg,
+            &workspace.join(dir),
             *feature,
             &fixtures.join(format!("{name}.wasm")),
         )?;

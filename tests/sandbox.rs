@@ -1,10 +1,13 @@
-//! The plugin sandbox: hostile plugins are stopped with a clear error finding naming the
-//! plugin and the cause, and every other finding is exactly what a clean run gives.
+//! The hostile corpus: each deliberately malicious plugin runs in an audit beside the
+//! built-in packs. The audit completes, every built-in finding is byte-identical to a clean
+//! run, and the hostile plugin gets an error finding naming it and the cause (or, for
+//! evidence outside its grants, typed denials recorded in the findings' provenance).
 
 mod common;
 
 use common::*;
 use serde_json::Value;
+use std::path::Path;
 
 fn plugin_dir(plugins: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -23,17 +26,25 @@ fn builtin_verdicts(r: &Value) -> Vec<Value> {
         .filter(|f| {
             matches!(
                 f["check"]["plugin"].as_str(),
-                Some("cis-daemon" | "cis-runtime")
+                Some("cis-daemon" | "cis-runtime" | "cis-host" | "cis-files" | "cis-images")
             )
         })
         .cloned()
         .collect()
 }
 
-fn plugin_error<'a>(r: &'a Value, plugin: &str) -> &'a Value {
+fn plugin_error(r: &Value, plugin: &str) -> String {
     let f = finding(r, &format!("plugin:{plugin}"));
     assert_eq!(f["status"], "error", "{f:#}");
-    f
+    f["message"].as_str().unwrap().to_string()
+}
+
+/// Audit with the third-party plugins in `dir` (unsigned allowed unless `args` say more).
+fn audit_with(host: &str, dir: &Path, args: &[&str]) -> Value {
+    let dp = dir.display().to_string();
+    let mut all = vec!["-H", host, "--plugins", &dp, "--allow-unsigned"];
+    all.extend_from_slice(args);
+    audit_json(&all)
 }
 
 #[test]
@@ -42,93 +53,281 @@ fn hostile_plugins_are_contained() {
     d.run_container("web", &["--memory", "32m"], &[]);
     let host = d.host();
     let clean = audit_json(&["-H", &host]);
-    assert!(builtin_verdicts(&clean).len() >= 50);
+    assert!(builtin_verdicts(&clean).len() >= 90);
+    let contained = |plugin: &str, args: &[&str], cause: &str| {
+        let dir = plugin_dir(&[plugin]);
+        let r = audit_with(&host, dir.path(), args);
+        let msg = plugin_error(&r, plugin);
+        assert!(
+            msg.contains(plugin) && msg.contains(cause),
+            "{plugin}: {msg}"
+        );
+        assert_eq!(builtin_verdicts(&r), builtin_verdicts(&clean), "{plugin}");
+        r
+    };
 
-    // Time: an infinite loop with fuel to spare is stopped by the wall-clock deadline.
-    let dir = plugin_dir(&["looper"]);
+    // An infinite loop with fuel to spare is stopped by the wall-clock deadline ...
+    contained(
+        "looper",
+        &["--plugin-timeout", "1", "--fuel", "9000000000000000000"],
+        "time limit",
+    );
+    // ... and under a small budget it runs out of fuel first.
+    contained("looper", &["--fuel", "20000000"], "ran out of fuel");
+    contained("hog", &["--plugin-memory", "32"], "memory limit of 32 MiB");
+    contained("stack", &[], "stack overflow");
+    contained("panic", &[], "panicked or aborted");
+    contained("garbage", &[], "5.5");
+    contained("flood", &[], "bytes of findings");
+    contained(
+        "huge",
+        &["--plugin-max-output", "1024"],
+        "more than the limit of 1048576",
+    );
+    let r = contained("spam", &[], "more than 5000 evidence queries");
+    let spam = r["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "spam")
+        .unwrap();
+    assert!(spam["cost"]["queries"].as_u64().unwrap() > 5000);
+}
+
+#[test]
+fn evidence_outside_the_grants_is_denied_and_recorded() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    d.run_container("web", &[], &[]);
+    let dir = plugin_dir(&["snoop", "example"]);
+    let clean = audit_json(&["-H", &d.host()]);
+    // Even an operator granting everything cannot grant what the manifest did not ask.
+    let r = audit_with(&d.host(), dir.path(), &["--grant", "all"]);
+    assert_eq!(builtin_verdicts(&r), builtin_verdicts(&clean));
+    let f = finding(&r, "HOSTILE.SNOOP");
+    let details = f["details"].to_string();
+    assert!(!details.contains("Ok("), "nothing was answered: {details}");
+    assert_eq!(details.matches("Denied").count(), 6, "{details}");
+    let outcomes: Vec<(String, String)> = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["query"].as_str().unwrap().to_string(),
+                e["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for q in [
+        "file-read:/etc/shadow",
+        "file-stat:/etc/shadow",
+        "file-stat:/var/run/docker.sock",
+        "container-list",
+        "container-inspect:web",
+        "file-stat:/etc/docker/../shadow",
+    ] {
+        let o = outcomes
+            .iter()
+            .find(|(k, _)| k == q)
+            .map(|(_, o)| o.as_str());
+        assert!(o.is_some_and(|o| o.starts_with("denied: ")), "{q}: {o:?}");
+    }
+    let snoop = r["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "snoop")
+        .unwrap();
+    assert_eq!(snoop["grants"], "none");
+    assert_eq!(snoop["cost"]["denied"], 6);
+
+    // The example asks for containers: without the operator's grant it cannot decide ...
     let dp = dir.path().display().to_string();
+    let ex = audit_json(&[
+        "-H",
+        &d.host(),
+        "--plugins",
+        &dp,
+        "--allow-unsigned",
+        "-c",
+        "EX",
+    ]);
+    assert_eq!(
+        status(&ex, "EX.1"),
+        "undecided",
+        "{:#}",
+        finding(&ex, "EX.1")
+    );
+    // ... with it, it runs.
+    let ex = audit_json(&[
+        "-H",
+        &d.host(),
+        "--plugins",
+        &dp,
+        "--allow-unsigned",
+        "-c",
+        "EX",
+        "--grant",
+        "example:containers",
+    ]);
+    assert_eq!(status(&ex, "EX.1"), "warn");
+    assert_eq!(offenders(&ex, "EX.1"), set(&["web"]));
+}
+
+/// Minimal WAT components that are refused before any code runs.
+const WASI_COMPONENT: &str = r#"(component
+  (import "wasi:cli/environment@0.2.0" (instance (export "get-arguments" (func (result (list string))))))
+)"#;
+const OTHER_ABI_COMPONENT: &str = r#"(component
+  (import "bulwark:plugin/evidence@1.0.0" (instance))
+)"#;
+
+#[test]
+fn malformed_foreign_and_unsigned_files_never_run() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    d.run_container("rooty", &[], &[]);
+    let clean = audit_json(&["-H", &d.host()]);
+    let dir = plugin_dir(&["example"]);
+    let p = |n: &str| dir.path().join(n);
+    let bytes = std::fs::read(fixture_plugin("example")).unwrap();
+    std::fs::write(p("truncated.wasm"), &bytes[..bytes.len() / 2]).unwrap();
+    let mut corrupt = bytes.clone();
+    corrupt[8..4096].fill(0xff);
+    std::fs::write(p("corrupt.wasm"), &corrupt).unwrap();
+    std::fs::write(p("text.wasm"), b"#!/bin/sh\nrm -rf /\n").unwrap();
+    std::fs::write(p("wasi.wasm"), wat::parse_str(WASI_COMPONENT).unwrap()).unwrap();
+    std::fs::write(p("abi1.wasm"), wat::parse_str(OTHER_ABI_COMPONENT).unwrap()).unwrap();
+    std::fs::write(p("nomanifest.wasm"), wat::parse_str("(component)").unwrap()).unwrap();
+    std::fs::write(p("core.wasm"), wat::parse_str("(module)").unwrap()).unwrap();
+    let r = audit_with(&d.host(), dir.path(), &["--grant", "example:containers"]);
+    assert_eq!(builtin_verdicts(&r), builtin_verdicts(&clean));
+    for (plugin, cause) in [
+        ("truncated", "not a valid WebAssembly file"),
+        ("corrupt", "not a valid"),
+        ("text", "not a WebAssembly file"),
+        ("wasi", "outside the Bulwark ABI (plugins get no WASI"),
+        ("abi1", "built for ABI 1.0.0, this host speaks 0.1.0"),
+        ("nomanifest", "it has no manifest"),
+        ("core", "a core WebAssembly module, not a component"),
+    ] {
+        let msg = plugin_error(&r, plugin);
+        assert!(msg.contains(cause), "{plugin}: {msg}");
+    }
+    // The example plugin, loaded from a directory like any third-party pack, works.
+    assert_eq!(status(&r, "EX.1"), "warn");
+    assert_eq!(offenders(&r, "EX.1"), set(&["rooty"]));
+    let ex = r["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "example")
+        .unwrap();
+    assert_eq!(ex["origin"]["kind"], "file");
+    assert_eq!(ex["digest"].as_str().unwrap().len(), 64);
+    assert_eq!(ex["version"], "0.1.0");
+    assert_eq!(ex["grants"], "containers");
+
+    // Signatures: unsigned plugins do not load by default; signed by a trusted key they do;
+    // tampered after signing, nothing of them runs, even with --allow-unsigned.
+    let signed = tempfile::tempdir().unwrap();
+    let ex_path = signed.path().join("example.wasm");
+    std::fs::write(&ex_path, &bytes).unwrap();
+    let sd = signed.path().display().to_string();
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("ops");
+    let ok = |args: &[&str]| {
+        let o = bulwark().args(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // (A plugin that does not load provides no checks to select: run another.)
+    let r = audit_json(&["-H", &d.host(), "--plugins", &sd, "-c", "5.1"]);
+    assert!(plugin_error(&r, "example").contains("not signed"));
+    ok(&["plugin", "keygen", key.to_str().unwrap()]);
+    ok(&[
+        "plugin",
+        "sign",
+        ex_path.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    let pubkey = format!("{}.pub", key.display());
+    ok(&[
+        "plugin",
+        "verify",
+        ex_path.to_str().unwrap(),
+        "--trusted-key",
+        &pubkey,
+    ]);
+    let inspect = ok(&[
+        "plugin",
+        "inspect",
+        ex_path.to_str().unwrap(),
+        "--trusted-key",
+        &pubkey,
+    ]);
+    assert!(inspect.contains("requests:   containers"), "{inspect}");
+    assert!(inspect.contains("signature:  verified"), "{inspect}");
+    let host = d.host();
+    let args = [
+        "-H",
+        host.as_str(),
+        "--plugins",
+        sd.as_str(),
+        "--trusted-key",
+        pubkey.as_str(),
+        "--grant",
+        "example:containers",
+        "-c",
+        "EX",
+    ];
+    let r = audit_json(&args);
+    assert_eq!(status(&r, "EX.1"), "warn");
+    // Someone else's key is not trusted.
+    let other = keys.path().join("other");
+    ok(&["plugin", "keygen", other.to_str().unwrap()]);
     let r = audit_json(&[
         "-H",
         &host,
         "--plugins",
-        &dp,
-        "--plugin-timeout",
-        "1",
-        "--fuel",
-        "9000000000000000000",
+        &sd,
+        "-c",
+        "5.1",
+        "--trusted-key",
+        &format!("{}.pub", other.display()),
     ]);
-    let msg = plugin_error(&r, "looper")["message"]
-        .as_str()
+    assert!(plugin_error(&r, "example").contains("not trusted"));
+    // Tamper with the signed component: one byte of its manifest.
+    let mut tampered = bytes.clone();
+    let at = tampered
+        .windows(9)
+        .position(|w| w == b"\"example\"")
+        .expect("the manifest names the plugin");
+    tampered[at + 1] = b'E';
+    std::fs::write(&ex_path, &tampered).unwrap();
+    let mut args2 = args.to_vec();
+    args2.push("--allow-unsigned");
+    args2[9] = "5.1";
+    let r = audit_json(&args2);
+    assert!(plugin_error(&r, "example").contains("signature does not match"));
+    assert!(r["findings"]
+        .as_array()
         .unwrap()
-        .to_string();
-    assert!(
-        msg.contains("looper") && msg.contains("time limit"),
-        "{msg}"
-    );
-    assert_eq!(builtin_verdicts(&r), builtin_verdicts(&clean));
-
-    // Fuel: the same loop under a small budget runs out of fuel first.
-    let r = audit_json(&["-H", &host, "--plugins", &dp, "--fuel", "20000000"]);
-    let msg = plugin_error(&r, "looper")["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(msg.contains("ran out of fuel"), "{msg}");
-    assert_eq!(builtin_verdicts(&r), builtin_verdicts(&clean));
-
-    // Memory: a plugin allocating without end hits the cap.
-    let dir = plugin_dir(&["hog"]);
-    let dp = dir.path().display().to_string();
-    let r = audit_json(&["-H", &host, "--plugins", &dp, "--plugin-memory", "32"]);
-    let msg = plugin_error(&r, "hog")["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(msg.contains("memory limit of 32 MiB"), "{msg}");
-    assert_eq!(builtin_verdicts(&r), builtin_verdicts(&clean));
-
-    // Garbage: a verdict for another plugin's check is refused, not believed.
-    let dir = plugin_dir(&["garbage"]);
-    let dp = dir.path().display().to_string();
-    let r = audit_json(&["-H", &host, "--plugins", &dp]);
-    let msg = plugin_error(&r, "garbage")["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        msg.contains("returned garbage") && msg.contains("5.5"),
-        "{msg}"
-    );
-    assert_eq!(builtin_verdicts(&r), builtin_verdicts(&clean));
-}
-
-#[test]
-fn broken_files_are_refused_and_a_third_party_plugin_runs() {
-    let d = TestDaemon::start(&["--iptables=false"], None);
-    d.run_container("rooty", &[], &[]);
-    let dir = plugin_dir(&["example"]);
-    let bytes = std::fs::read(fixture_plugin("example")).unwrap();
-    std::fs::write(dir.path().join("truncated.wasm"), &bytes[..bytes.len() / 2]).unwrap();
-    std::fs::write(dir.path().join("text.wasm"), b"#!/bin/sh\nrm -rf /\n").unwrap();
-    let dp = dir.path().display().to_string();
-    let r = audit_json(&["-H", &d.host(), "--plugins", &dp]);
-
-    let t = plugin_error(&r, "truncated")["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(t.contains("not a valid component"), "{t}");
-    let t = plugin_error(&r, "text")["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(t.contains("not a WebAssembly file"), "{t}");
-
-    // The example plugin, loaded from a directory like any third-party pack, works.
-    assert_eq!(status(&r, "EX.1"), "warn");
-    assert_eq!(offenders(&r, "EX.1"), set(&["rooty"]));
-    let plugins = r["plugins"].as_array().unwrap();
-    let ex = plugins.iter().find(|p| p["name"] == "example").unwrap();
-    assert_eq!(ex["origin"]["kind"], "file");
-    assert_eq!(ex["digest"].as_str().unwrap().len(), 64);
+        .iter()
+        .all(|f| f["check"]["id"] != "EX.1"));
+    let o = bulwark()
+        .args([
+            "plugin",
+            "verify",
+            ex_path.to_str().unwrap(),
+            "--trusted-key",
+            &pubkey,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
 }

@@ -94,7 +94,12 @@ fn main() {
             Runtime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("runtime"),
         );
         let (plugins, failures) = rt
-            .block_on(audit::load_plugins(&runtime, true, &[]))
+            .block_on(audit::load_plugins(
+                &runtime,
+                true,
+                &[],
+                &audit::LoadPolicy::default(),
+            ))
             .expect("load");
         assert!(failures.is_empty());
         println!(
@@ -121,7 +126,12 @@ fn main() {
         Runtime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("runtime"),
     );
     let (plugins, _) = rt
-        .block_on(audit::load_plugins(&runtime, true, &[]))
+        .block_on(audit::load_plugins(
+            &runtime,
+            true,
+            &[],
+            &audit::LoadPolicy::default(),
+        ))
         .expect("load");
     let evidence = Arc::new(Evidence::new(
         Source::Live(Box::new(live::Collector::new(Some(host.clone())))),

@@ -166,6 +166,15 @@ pub struct PluginReport {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub digest: String,
     pub checks: usize,
+    /// Its manifest's version, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The evidence scopes its runs had ("all" for built-ins).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grants: Option<String>,
+    /// Scopes its manifest asked for that the operator did not grant.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -262,12 +271,21 @@ pub fn id_key(id: &str) -> Vec<(u8, u64, String)> {
         .collect()
 }
 
+/// What the operator allows third-party plugins: evidence scopes, and whose signatures.
+#[derive(Debug, Clone, Default)]
+pub struct LoadPolicy {
+    pub grants: crate::runtime::GrantPolicy,
+    pub trust: crate::trust::Trust,
+}
+
 /// Load the built-in plugins and every `*.wasm` in `dirs` (sorted by file name).
-/// Unreadable directories are an error; a bad plugin file is a [`LoadFailure`].
+/// Unreadable directories are an error; a bad, unsigned or tampered plugin file is a
+/// [`LoadFailure`], and nothing of it runs.
 pub async fn load_plugins(
     runtime: &Arc<Runtime>,
     builtin: bool,
     dirs: &[PathBuf],
+    policy: &LoadPolicy,
 ) -> std::io::Result<(Vec<Arc<Plugin>>, Vec<LoadFailure>)> {
     let mut sources: Vec<(String, Origin, Vec<u8>)> = Vec::new();
     if builtin {
@@ -293,7 +311,19 @@ pub async fn load_plugins(
                 .unwrap_or_default();
             let origin = Origin::File(f.display().to_string());
             match std::fs::read(&f) {
-                Ok(bytes) => sources.push((name, origin, bytes)),
+                Ok(bytes) => match policy.trust.check(&f, &bytes) {
+                    Ok(signer) => {
+                        if let Some(k) = signer {
+                            tracing::info!("plugin {name}: signature by key {k} verified");
+                        }
+                        sources.push((name, origin, bytes))
+                    }
+                    Err(e) => failures.push(LoadFailure {
+                        name,
+                        origin,
+                        reason: format!("signature check failed: {e}"),
+                    }),
+                },
                 Err(e) => failures.push(LoadFailure {
                     name,
                     origin,
@@ -308,7 +338,8 @@ pub async fn load_plugins(
         let rt = runtime.clone();
         let h = handle.clone();
         let (n, o) = (name.clone(), origin.clone());
-        let loaded = tokio::task::spawn_blocking(move || rt.load(&n, o, &bytes, h)).await;
+        let grants = policy.grants.clone();
+        let loaded = tokio::task::spawn_blocking(move || rt.load(&n, o, &bytes, h, &grants)).await;
         match loaded {
             Ok(Ok(p)) => plugins.push(Arc::new(p)),
             Ok(Err(e)) => failures.push(LoadFailure {
@@ -475,6 +506,9 @@ pub async fn run_with_progress(
             origin: f.origin.clone(),
             digest: String::new(),
             checks: 0,
+            version: None,
+            grants: None,
+            refused: vec![],
             error: Some(f.reason.clone()),
             cost: None,
         });
@@ -540,6 +574,9 @@ pub async fn run_with_progress(
             origin: plugin.origin.clone(),
             digest: plugin.digest.clone(),
             checks: ids.len(),
+            version: plugin.manifest.as_ref().map(|m| m.version.clone()),
+            grants: Some(plugin.grants.describe()),
+            refused: plugin.refused.iter().map(|g| g.describe()).collect(),
             error,
             cost: Some(cost),
         });

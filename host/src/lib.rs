@@ -11,3 +11,4 @@ pub mod report;
 pub mod runtime;
 pub mod select;
 pub mod suppress;
+pub mod trust;

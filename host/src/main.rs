@@ -52,6 +52,9 @@ enum Command {
         #[command(flatten)]
         benchmark: BenchmarkArg,
     },
+    /// Inspect, sign, verify and distribute plugins.
+    #[command(subcommand)]
+    Plugin(PluginCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -59,6 +62,33 @@ enum Command {
     },
     /// Print the man page (roff) to standard output.
     Man,
+}
+
+#[derive(Subcommand)]
+enum PluginCmd {
+    /// Show what a plugin file is before running it: manifest, requested scopes, imports,
+    /// exports, size, digest and signature status.
+    Inspect {
+        file: PathBuf,
+        /// Trust this public key when reporting the signature status (repeatable).
+        #[arg(long = "trusted-key", value_name = "FILE")]
+        trusted_keys: Vec<PathBuf>,
+    },
+    /// Generate an ed25519 key pair: FILE (secret, mode 0600) and FILE.pub.
+    Keygen { file: PathBuf },
+    /// Sign a plugin: writes PLUGIN.wasm.sig beside it.
+    Sign {
+        file: PathBuf,
+        /// The secret key (from `bulwark plugin keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+    },
+    /// Verify a plugin's signature against trusted keys; exits 1 when it does not verify.
+    Verify {
+        file: PathBuf,
+        #[arg(long = "trusted-key", value_name = "FILE")]
+        trusted_keys: Vec<PathBuf>,
+    },
 }
 
 /// The worst status that fails the run with `--fail-on`.
@@ -139,9 +169,29 @@ struct PluginArgs {
     /// Memory limit per plugin run, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = Limits::default().memory >> 20)]
     plugin_memory: usize,
+    /// Evidence queries allowed per plugin run.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_queries)]
+    plugin_max_queries: u64,
+    /// Bytes of findings a plugin run may return, in KiB.
+    #[arg(long, value_name = "KIB", default_value_t = Limits::default().max_output >> 10)]
+    plugin_max_output: usize,
     /// Do not keep compiled plugins in the on-disk cache.
     #[arg(long)]
     no_cache: bool,
+    /// Let third-party plugins read evidence of SCOPE (all plugins) or NAME:SCOPE (one),
+    /// as far as their manifests ask for it. Repeatable, comma-separated.
+    #[arg(long = "grant", value_name = "[NAME:]SCOPE")]
+    grants: Vec<String>,
+    /// Grant third-party plugins every scope their manifests ask for.
+    #[arg(long)]
+    grant_requested: bool,
+    /// Trust plugins signed by this public key (repeatable; also the *.pub files in
+    /// /etc/bulwark/trusted-keys and $XDG_CONFIG_HOME/bulwark/trusted-keys).
+    #[arg(long = "trusted-key", value_name = "FILE")]
+    trusted_keys: Vec<PathBuf>,
+    /// Load third-party plugins that carry no signature (a bad signature still refuses).
+    #[arg(long)]
+    allow_unsigned: bool,
 }
 
 #[derive(Args)]
@@ -284,6 +334,7 @@ async fn dispatch(cmd: Command) -> Result<i32> {
             plugins,
             benchmark,
         } => explain_cmd(&id, plugins, benchmark).await.map(|_| 0),
+        Command::Plugin(cmd) => plugin_cmd(cmd).await.map(|_| 0),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "bulwark", &mut std::io::stdout());
@@ -306,6 +357,8 @@ fn make_runtime(p: &PluginArgs) -> Result<Arc<Runtime>> {
         fuel: p.fuel,
         timeout: Duration::from_secs_f64(p.plugin_timeout),
         memory: p.plugin_memory.saturating_mul(1 << 20),
+        max_queries: p.plugin_max_queries,
+        max_output: p.plugin_max_output.saturating_mul(1 << 10),
     };
     let cache = if p.no_cache {
         None
@@ -348,11 +401,24 @@ async fn load(
     p: &PluginArgs,
     runtime: &Arc<Runtime>,
 ) -> Result<(Vec<Arc<runtime::Plugin>>, Vec<audit::LoadFailure>)> {
-    let (plugins, failures) = audit::load_plugins(runtime, !p.no_builtin, &p.plugin_dirs)
+    let policy = audit::LoadPolicy {
+        grants: runtime::GrantPolicy::parse(&p.grants, p.grant_requested)
+            .map_err(anyhow::Error::msg)?,
+        trust: bulwark::trust::Trust::load(&p.trusted_keys, p.allow_unsigned)?,
+    };
+    let (plugins, failures) = audit::load_plugins(runtime, !p.no_builtin, &p.plugin_dirs, &policy)
         .await
         .context("loading plugins")?;
     for f in &failures {
         tracing::warn!("plugin {} not loaded: {}", f.name, f.reason);
+    }
+    for pl in plugins.iter().filter(|pl| !pl.refused.is_empty()) {
+        let asked: Vec<String> = pl.refused.iter().map(|g| g.describe()).collect();
+        tracing::warn!(
+            "plugin {} asks for evidence not granted ({}); its queries there are denied (see --grant)",
+            report::sanitize(&pl.name),
+            report::sanitize(&asked.join("; "))
+        );
     }
     Ok((plugins, failures))
 }
@@ -445,6 +511,22 @@ async fn audit_cmd(a: AuditArgs) -> Result<i32> {
     )
     .await;
     bar.finish_and_clear();
+    // -v: what each plugin cost.
+    for p in &report.plugins {
+        if let Some(c) = &p.cost {
+            tracing::info!(
+                "plugin {}: {} checks, {:.1} ms, {} fuel, {} KiB peak memory, {} queries ({} denied), grants: {}",
+                report::sanitize(&p.name),
+                p.checks,
+                c.wall_ms,
+                c.fuel_used,
+                c.peak_memory >> 10,
+                c.queries,
+                c.denied,
+                p.grants.as_deref().unwrap_or("-")
+            );
+        }
+    }
     let today = chrono::Local::now().date_naive();
     for s in bulwark::suppress::apply(&mut report, &suppressions, today) {
         if !a.quiet {
@@ -617,6 +699,92 @@ async fn collect_cmd(c: CollectArgs) -> Result<()> {
         report.findings.len(),
         c.output.display()
     );
+    Ok(())
+}
+
+async fn plugin_cmd(cmd: PluginCmd) -> Result<()> {
+    use bulwark::trust;
+    let read = |f: &PathBuf| std::fs::read(f).with_context(|| format!("reading {}", f.display()));
+    match cmd {
+        PluginCmd::Keygen { file } => {
+            let id = trust::keygen(&file)?;
+            println!(
+                "key {id}: secret {} , public {}.pub",
+                file.display(),
+                file.display()
+            );
+        }
+        PluginCmd::Sign { file, key } => {
+            let bytes = read(&file)?;
+            runtime::manifest::inspect(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let sig = trust::sign(&bytes, &key)?;
+            let path = trust::signature_path(&file);
+            std::fs::write(&path, serde_json::to_string_pretty(&sig)? + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("signed by key {}: {}", sig.key_id, path.display());
+        }
+        PluginCmd::Verify { file, trusted_keys } => {
+            let bytes = read(&file)?;
+            let t = trust::Trust::load(&trusted_keys, false)?;
+            let id = t.check(&file, &bytes)?.context("no signature")?;
+            println!("{}: signature by trusted key {id} verified", file.display());
+        }
+        PluginCmd::Inspect { file, trusted_keys } => {
+            let bytes = read(&file)?;
+            let seen = runtime::manifest::inspect(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let s = report::sanitize;
+            let mut out = format!(
+                "file:       {}\nsize:       {} bytes\nsha256:     {}\n",
+                s(&file.display().to_string()),
+                seen.size,
+                seen.sha256
+            );
+            match seen.manifest.as_deref().map(runtime::Manifest::parse) {
+                Some(Ok(m)) => {
+                    out.push_str(&format!(
+                        "name:       {}\nversion:    {}\nauthor:     {}\nabi:        bulwark:plugin@{}{}\nchecks:     {}\nrequests:   {}\n",
+                        s(&m.name),
+                        s(&m.version),
+                        s(&m.author),
+                        s(&m.abi),
+                        match m.check_abi(bulwark::abi::ABI_VERSION) {
+                            Ok(()) => String::new(),
+                            Err(e) => format!(" (refused: {e})"),
+                        },
+                        s(&m.checks.join(", ")),
+                        if m.grants.is_empty() {
+                            "no evidence".to_string()
+                        } else {
+                            s(&m.grants.iter().map(|g| g.describe()).collect::<Vec<_>>().join("; "))
+                        }
+                    ));
+                }
+                Some(Err(e)) => out.push_str(&format!("manifest:   invalid ({})\n", s(&e))),
+                None => out.push_str("manifest:   none (only built-in plugins may omit it)\n"),
+            }
+            let imports =
+                runtime::manifest::check_imports(&seen.imports, bulwark::abi::ABI_VERSION);
+            out.push_str(&format!(
+                "imports:    {}{}\nexports:    {}\n",
+                s(&seen.imports.join(", ")),
+                match imports {
+                    Ok(()) => String::new(),
+                    Err(e) => format!(" (refused: {})", s(&e)),
+                },
+                s(&seen.exports.join(", "))
+            ));
+            let t = trust::Trust::load(&trusted_keys, false)?;
+            let status = match t.check(&file, &bytes) {
+                Ok(Some(id)) => format!("verified (trusted key {id})"),
+                Ok(None) => "unsigned".to_string(),
+                Err(e) => s(&e.to_string()),
+            };
+            out.push_str(&format!("signature:  {status}\n"));
+            print!("{out}");
+        }
+    }
     Ok(())
 }
 

@@ -199,6 +199,12 @@ impl Ctx {
         ev::dir_list(path)
     }
 
+    /// A file's contents (at most 1 MiB). Needs the `file-contents` grant for the path.
+    pub fn file_read(&mut self, path: &str) -> Result<Vec<u8>, QueryError> {
+        self.used("file-read", Some(path));
+        ev::file_read(path)
+    }
+
     pub fn container_processes(&mut self, id: &str) -> Result<Vec<crate::ProcessInfo>, QueryError> {
         self.used("container-processes", Some(id));
         ev::container_processes(id)

@@ -200,19 +200,17 @@ fn plugin(args: &[String], root: &Path) -> Result<()> {
         _ => bail!("usage: cargo xtask plugin DIR [-o OUT.wasm]"),
     };
     let dir = std::fs::canonicalize(&dir).with_context(|| format!("{}", dir.display()))?;
-    let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
-        .with_context(|| format!("reading {}/Cargo.toml", dir.display()))?;
-    let name = manifest
-        .lines()
-        .skip_while(|l| l.trim() != "[package]")
-        .find_map(|l| {
-            let (k, v) = l.split_once('=')?;
-            (k.trim() == "name").then(|| v.trim().trim_matches('"').to_string())
-        })
-        .context("no [package] name in Cargo.toml")?;
+    let name = plugin_build::package_name(&dir)?;
     let short = name.trim_start_matches("bulwark-plugin-").to_string();
     let out = out.unwrap_or_else(|| root.join("target/plugins").join(format!("{short}.wasm")));
-    plugin_build::build_plugin(&dir, &root.join("target/wasm-build"), &name, None, &out)?;
+    plugin_build::build_plugin(
+        root,
+        &dir,
+        &root.join("target/wasm-build"),
+        &dir,
+        None,
+        &out,
+    )?;
     println!("{}", out.display());
     Ok(())
 }

@@ -170,6 +170,7 @@ impl Collector {
             Query::Listeners => listeners().map(Answer::Listeners),
             Query::FileStat { path } => file_stat(Path::new(path)).map(Answer::File),
             Query::DirList { path } => dir_list(Path::new(path)).map(Answer::Names),
+            Query::FileRead { path } => file_read(Path::new(path)).map(Answer::Bytes),
             Query::ContainerProcesses { id } => self.container_processes(id).await,
             Query::Process { pid } => process_info(*pid as i32).map(Answer::Process),
             Query::AuditRules => audit_rules().await.map(Answer::AuditRules),
@@ -404,6 +405,31 @@ fn dir_list(path: &Path) -> Result<Vec<String>, EvidenceError> {
     }
     names.sort();
     Ok(names)
+}
+
+/// Largest file a plugin may read.
+const MAX_FILE_READ: u64 = 1 << 20;
+
+fn file_read(path: &Path) -> Result<Vec<u8>, EvidenceError> {
+    use std::io::Read;
+    let shown = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|e| io_error(shown.clone(), e))?;
+    let meta = f.metadata().map_err(|e| io_error(shown.clone(), e))?;
+    if !meta.is_file() {
+        return Err(EvidenceError::Unavailable(format!(
+            "{shown} is not a regular file"
+        )));
+    }
+    let mut buf = Vec::new();
+    f.take(MAX_FILE_READ + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| io_error(shown.clone(), e))?;
+    if buf.len() as u64 > MAX_FILE_READ {
+        return Err(EvidenceError::Unavailable(format!(
+            "{shown} is larger than {MAX_FILE_READ} bytes"
+        )));
+    }
+    Ok(buf)
 }
 
 /// Members of a group: the ones /etc/group lists, then users whose primary group it is.

@@ -41,6 +41,9 @@ pub enum Query {
     DirList {
         path: String,
     },
+    FileRead {
+        path: String,
+    },
     ContainerProcesses {
         id: String,
     },
@@ -76,6 +79,7 @@ impl Query {
             Query::SwarmList { kind } => format!("swarm-list:{kind}"),
             Query::FileStat { path } => format!("file-stat:{path}"),
             Query::DirList { path } => format!("dir-list:{path}"),
+            Query::FileRead { path } => format!("file-read:{path}"),
             Query::ContainerProcesses { id } => format!("container-processes:{id}"),
             Query::Process { pid } => format!("process:{pid}"),
             Query::AuditRules => "audit-rules".into(),
@@ -96,6 +100,7 @@ pub enum Answer {
     Containers(Vec<ev::ContainerSummary>),
     File(ev::FileInfo),
     Names(Vec<String>),
+    Bytes(Vec<u8>),
     Listeners(Vec<ev::Listener>),
     Processes(Vec<ev::ProcessInfo>),
     Process(ev::ProcessInfo),

@@ -2,9 +2,11 @@
 //! per plugin, a fresh store per run with fuel, an epoch deadline and a memory cap.
 //! Plugins reach the host only through the evidence interface implemented here.
 
+pub mod manifest;
+
 use crate::abi::{ev, types, CheckPlugin, CheckPluginPre};
 use crate::evidence::{unexpected, Answer, Evidence, EvidenceError, Query};
-use sha2::{Digest, Sha256};
+pub use manifest::{Grant, GrantPolicy, Grants, Manifest};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +25,10 @@ pub struct Limits {
     pub timeout: Duration,
     /// Linear memory cap, bytes.
     pub memory: usize,
+    /// Evidence queries per run (a plugin looping on queries is stopped).
+    pub max_queries: u64,
+    /// Bytes of findings a run may return (messages, details, subjects).
+    pub max_output: usize,
 }
 
 impl Default for Limits {
@@ -31,6 +37,9 @@ impl Default for Limits {
             fuel: 20_000_000_000,
             timeout: Duration::from_secs(30),
             memory: 256 << 20,
+            // The CIS runtime pack asks about 2 per container: room for 2,000 containers.
+            max_queries: 5_000,
+            max_output: 8 << 20,
         }
     }
 }
@@ -56,6 +65,10 @@ pub enum PluginFailure {
     Trap(String),
     #[error("returned garbage: {0}")]
     Garbage(String),
+    #[error("made more than {0} evidence queries")]
+    QueryLimit(u64),
+    #[error("returned {0} bytes of findings, more than the limit of {1}")]
+    OutputTooLarge(usize, usize),
 }
 
 /// Where a plugin came from.
@@ -73,6 +86,12 @@ pub struct Plugin {
     /// sha256 of the component bytes.
     pub digest: String,
     pub checks: Vec<types::CheckMeta>,
+    /// Its embedded manifest (every third-party plugin has one).
+    pub manifest: Option<Manifest>,
+    /// What its runs may query.
+    pub grants: Grants,
+    /// Scopes its manifest asked for that the operator did not grant.
+    pub refused: Vec<Grant>,
     pre: CheckPluginPre<State>,
 }
 
@@ -82,11 +101,16 @@ pub struct RunCost {
     pub fuel_used: u64,
     pub wall_ms: f64,
     pub queries: u64,
+    /// Queries refused as outside the plugin's grants.
+    pub denied: u64,
+    /// Largest linear memory the run reached, bytes.
+    pub peak_memory: usize,
 }
 
 struct Limiter {
     memory: usize,
     hit: bool,
+    peak: usize,
 }
 
 impl ResourceLimiter for Limiter {
@@ -103,6 +127,7 @@ impl ResourceLimiter for Limiter {
                 self.memory
             ));
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
     fn table_growing(
@@ -130,6 +155,10 @@ pub struct State {
     handle: tokio::runtime::Handle,
     limiter: Limiter,
     queries: u64,
+    max_queries: u64,
+    query_limit_hit: bool,
+    denied: u64,
+    grants: Grants,
     /// Provenance key of every query answered in this run, and how it went.
     log: QueryLog,
 }
@@ -141,13 +170,28 @@ impl State {
     /// Count a query and answer it from the evidence, blocking this (plugin) thread.
     fn with_evidence<T, F>(
         &mut self,
-        key: String,
+        q: &Query,
         f: impl FnOnce(Arc<Evidence>) -> F,
     ) -> Result<T, types::QueryError>
     where
         F: std::future::Future<Output = Result<T, EvidenceError>>,
     {
         self.queries += 1;
+        if self.queries > self.max_queries {
+            // Refused from here on; the run is reported as failed when it returns.
+            self.query_limit_hit = true;
+            return Err(types::QueryError::Denied(format!(
+                "query limit of {} reached",
+                self.max_queries
+            )));
+        }
+        let key = q.key();
+        if let Err(why) = self.grants.check(q) {
+            self.denied += 1;
+            let e = EvidenceError::Denied(why);
+            self.log.insert(key, e.to_string());
+            return Err(to_wit(e));
+        }
         let Some(ev) = self.evidence.clone() else {
             return Err(types::QueryError::Denied(
                 "no evidence while describing checks".to_string(),
@@ -163,7 +207,7 @@ impl State {
     }
 
     fn ask(&mut self, q: Query) -> Result<Answer, types::QueryError> {
-        self.with_evidence(q.key(), |ev| async move { ev.query(&q).await })
+        self.with_evidence(&q.clone(), |ev| async move { ev.query(&q).await })
     }
 
     fn document(&mut self, q: Query) -> Result<String, types::QueryError> {
@@ -202,7 +246,7 @@ impl ev::Host for State {
         self.document(Query::DockerVersion)
     }
     fn containers(&mut self) -> Result<Vec<ev::ContainerSummary>, types::QueryError> {
-        self.with_evidence(Query::ContainerList.key(), |ev| async move {
+        self.with_evidence(&Query::ContainerList, |ev| async move {
             ev.selected_containers().await
         })
     }
@@ -210,9 +254,10 @@ impl ev::Host for State {
         self.document(Query::ContainerInspect { id })
     }
     fn image_list(&mut self) -> Result<String, types::QueryError> {
-        self.with_evidence(Query::ImageList.key(), |ev| async move {
-            ev.selected_images().await
-        })
+        self.with_evidence(
+            &Query::ImageList,
+            |ev| async move { ev.selected_images().await },
+        )
         .map(|v| v.to_string())
     }
     fn image_inspect(&mut self, name: String) -> Result<String, types::QueryError> {
@@ -241,6 +286,9 @@ impl ev::Host for State {
     }
     fn dir_list(&mut self, path: String) -> Result<Vec<String>, types::QueryError> {
         typed!(self, Query::DirList { path }, Names)
+    }
+    fn file_read(&mut self, path: String) -> Result<Vec<u8>, types::QueryError> {
+        typed!(self, Query::FileRead { path }, Bytes)
     }
     fn container_processes(
         &mut self,
@@ -344,6 +392,7 @@ impl Runtime {
         &self,
         evidence: Option<Arc<Evidence>>,
         handle: tokio::runtime::Handle,
+        grants: Grants,
     ) -> Result<Store<State>, PluginFailure> {
         let mut store = Store::new(
             &self.engine,
@@ -353,8 +402,13 @@ impl Runtime {
                 limiter: Limiter {
                     memory: self.limits.memory,
                     hit: false,
+                    peak: 0,
                 },
                 queries: 0,
+                max_queries: self.limits.max_queries,
+                query_limit_hit: false,
+                denied: 0,
+                grants,
                 log: QueryLog::new(),
             },
         );
@@ -375,6 +429,9 @@ impl Runtime {
         match e.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => PluginFailure::OutOfFuel(self.limits.fuel),
             Some(Trap::Interrupt) => PluginFailure::Timeout(self.limits.timeout),
+            Some(Trap::StackOverflow) => {
+                PluginFailure::Trap("stack overflow (recursion too deep)".to_string())
+            }
             Some(Trap::UnreachableCodeReached) => {
                 PluginFailure::Trap("the plugin panicked or aborted (unreachable)".to_string())
             }
@@ -385,12 +442,17 @@ impl Runtime {
 
     /// Compile (or fetch from the cache), link against the ABI, and ask for the checks.
     /// Must run outside the async runtime's worker threads (it may block).
+    /// Validate and prepare a plugin. Before any of its code runs: it must be a component
+    /// importing only the Bulwark ABI of this major version, and (unless built in) carry a
+    /// manifest for this ABI; its checks must be the ones the manifest lists. Third-party
+    /// plugins get the scopes their manifest asks for that `policy` allows.
     pub fn load(
         &self,
         name: &str,
         origin: Origin,
         bytes: &[u8],
         handle: tokio::runtime::Handle,
+        policy: &GrantPolicy,
     ) -> Result<Plugin, RuntimeError> {
         let fail = |reason: String| RuntimeError::Load {
             plugin: name.to_string(),
@@ -401,6 +463,23 @@ impl Runtime {
                 "not a WebAssembly file (truncated or corrupt)".to_string(),
             ));
         }
+        let abi = crate::abi::ABI_VERSION;
+        let seen = manifest::inspect(bytes).map_err(fail)?;
+        manifest::check_imports(&seen.imports, abi).map_err(fail)?;
+        let manifest = match &seen.manifest {
+            Some(raw) => {
+                let m = Manifest::parse(raw).map_err(fail)?;
+                m.check_abi(abi).map_err(fail)?;
+                Some(m)
+            }
+            None if matches!(origin, Origin::Builtin) => None,
+            None => {
+                return Err(fail(
+                    "it has no manifest (build it with `cargo xtask plugin`, which embeds one)"
+                        .to_string(),
+                ))
+            }
+        };
         let component = Component::from_binary(&self.engine, bytes).map_err(|e| {
             fail(format!(
                 "not a valid component for this ABI (bulwark:plugin@{}): {e:#}",
@@ -414,7 +493,9 @@ impl Runtime {
         let pre = CheckPluginPre::new(pre)
             .map_err(|e| fail(format!("exports do not match the Bulwark ABI: {e:#}")))?;
 
-        let mut store = self.store(None, handle).map_err(|e| fail(e.to_string()))?;
+        let mut store = self
+            .store(None, handle, Grants::Only(vec![]))
+            .map_err(|e| fail(e.to_string()))?;
         let checks = pre
             .instantiate(&mut store)
             .and_then(|inst| inst.bulwark_plugin_checks().call_describe(&mut store))
@@ -424,7 +505,7 @@ impl Runtime {
                     self.classify(e, &store)
                 ))
             })?;
-        let mut seen = std::collections::HashSet::new();
+        let mut ids = std::collections::HashSet::new();
         for c in &checks {
             if c.id.is_empty()
                 || c.id.len() > 64
@@ -432,15 +513,32 @@ impl Runtime {
             {
                 return Err(fail(format!("invalid check id {:?}", c.id)));
             }
-            if !seen.insert(c.id.clone()) {
+            if !ids.insert(c.id.clone()) {
                 return Err(fail(format!("check id {} declared twice", c.id)));
             }
+            if let Some(m) = &manifest {
+                if !m.provides(&c.id) {
+                    return Err(fail(format!(
+                        "it declares check {}, which its manifest does not list ({})",
+                        c.id,
+                        m.checks.join(", ")
+                    )));
+                }
+            }
         }
+        let (grants, refused) = match (&origin, &manifest) {
+            (Origin::Builtin, _) => (Grants::All, vec![]),
+            (_, Some(m)) => policy.effective(m),
+            (_, None) => (Grants::Only(vec![]), vec![]),
+        };
         Ok(Plugin {
             name: name.to_string(),
             origin,
-            digest: hex::encode(Sha256::digest(bytes)),
+            digest: seen.sha256,
             checks,
+            manifest,
+            grants,
+            refused,
             pre,
         })
     }
@@ -460,7 +558,7 @@ impl Runtime {
     ) {
         let started = Instant::now();
         let audit_start = evidence.audit_start();
-        let mut store = match self.store(Some(evidence), handle) {
+        let mut store = match self.store(Some(evidence), handle, plugin.grants.clone()) {
             Ok(s) => s,
             Err(e) => return (Err(e), RunCost::default()),
         };
@@ -479,15 +577,49 @@ impl Runtime {
                 .saturating_sub(store.get_fuel().unwrap_or(0)),
             wall_ms: started.elapsed().as_secs_f64() * 1000.0,
             queries: store.data().queries,
+            denied: store.data().denied,
+            peak_memory: store.data().limiter.peak,
         };
         let result = match result {
+            _ if store.data().query_limit_hit => {
+                Err(PluginFailure::QueryLimit(self.limits.max_queries))
+            }
             Ok(findings) => {
-                validate(findings, ids).map(|f| (f, std::mem::take(&mut store.data_mut().log)))
+                let size = output_size(&findings);
+                if size > self.limits.max_output {
+                    Err(PluginFailure::OutputTooLarge(size, self.limits.max_output))
+                } else {
+                    validate(findings, ids).map(|f| (f, std::mem::take(&mut store.data_mut().log)))
+                }
             }
             Err(e) => Err(self.classify(e, &store)),
         };
         (result, cost)
     }
+}
+
+/// Bytes of text a run returned.
+fn output_size(findings: &[types::Finding]) -> usize {
+    findings
+        .iter()
+        .map(|f| {
+            let subjects: usize = f
+                .subjects
+                .iter()
+                .map(|s| match s {
+                    types::Subject::Container(c) => c.id.len() + c.name.len(),
+                    types::Subject::Image(t) | types::Subject::File(t) => t.len(),
+                    _ => 0,
+                })
+                .sum();
+            f.check_id.len()
+                + f.message.len()
+                + f.reason.as_ref().map_or(0, |r| r.len())
+                + f.details.iter().map(|d| d.len() + 1).sum::<usize>()
+                + f.evidence.iter().map(|d| d.len() + 1).sum::<usize>()
+                + subjects
+        })
+        .sum()
 }
 
 /// A plugin answers exactly the checks it was asked, once each.

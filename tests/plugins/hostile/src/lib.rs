@@ -1,9 +1,108 @@
 //! Deliberately misbehaving plugins for the sandbox tests. Each cargo feature builds one:
 //! `looper` never returns, `hog` allocates until the memory cap stops it, `garbage`
-//! answers with findings for checks it was never asked to run.
+//! answers with findings for checks it was never asked to run, `stack` recurses without
+//! end, `panic` panics, `flood` returns millions of detail lines, `huge` one enormous
+//! message, `snoop` asks for evidence outside its (empty) grants, `spam` asks ten thousand
+//! questions in a loop.
 
-#[cfg(any(feature = "looper", feature = "hog"))]
+#[cfg(any(
+    feature = "looper",
+    feature = "hog",
+    feature = "stack",
+    feature = "panic",
+    feature = "flood",
+    feature = "huge",
+    feature = "snoop",
+    feature = "spam"
+))]
 use bulwark_sdk::prelude::*;
+
+#[cfg(feature = "stack")]
+fn deeper(n: u64) -> u64 {
+    // black_box keeps the recursion from being turned into a loop.
+    std::hint::black_box(deeper(std::hint::black_box(n + 1))) + 1
+}
+
+#[cfg(feature = "stack")]
+fn recurse(_: &mut Ctx) -> Verdict {
+    Ok(Finding::pass(format!("{}", deeper(0))))
+}
+
+#[cfg(feature = "stack")]
+bulwark_sdk::plugin! {
+    Check::new("HOSTILE.STACK", "Recurses forever", recurse).section("HOSTILE", "Hostile"),
+}
+
+#[cfg(feature = "panic")]
+fn boom(_: &mut Ctx) -> Verdict {
+    panic!("this plugin panics on purpose")
+}
+
+#[cfg(feature = "panic")]
+bulwark_sdk::plugin! {
+    Check::new("HOSTILE.PANIC", "Panics", boom).section("HOSTILE", "Hostile"),
+}
+
+#[cfg(feature = "flood")]
+fn flood(_: &mut Ctx) -> Verdict {
+    let mut f = Finding::warn("a flood");
+    for i in 0..1_000_000u32 {
+        f = f.detail(format!("detail line {i}"));
+    }
+    Ok(f)
+}
+
+#[cfg(feature = "flood")]
+bulwark_sdk::plugin! {
+    Check::new("HOSTILE.FLOOD", "Floods the report", flood).section("HOSTILE", "Hostile"),
+}
+
+#[cfg(feature = "huge")]
+fn huge(_: &mut Ctx) -> Verdict {
+    Ok(Finding::warn("x".repeat(32 << 20)))
+}
+
+#[cfg(feature = "huge")]
+bulwark_sdk::plugin! {
+    Check::new("HOSTILE.HUGE", "One enormous message", huge).section("HOSTILE", "Hostile"),
+}
+
+/// Reads what no check pack should: secrets, the Docker socket, other containers' data.
+#[cfg(feature = "snoop")]
+fn snoop(ctx: &mut Ctx) -> Verdict {
+    let mut f = Finding::info("what the host answered");
+    let shadow = ctx.file_read("/etc/shadow");
+    f = f.detail(format!("read /etc/shadow: {:?}", shadow.map(|b| b.len())));
+    let stat = ctx.file_stat("/etc/shadow");
+    f = f.detail(format!("stat /etc/shadow: {:?}", stat.map(|s| s.mode)));
+    let sock = ctx.file_stat("/var/run/docker.sock");
+    f = f.detail(format!("stat docker.sock: {:?}", sock.map(|s| s.mode)));
+    let list = ctx.containers();
+    f = f.detail(format!("containers: {:?}", list.map(|c| c.len())));
+    let other = ctx.inspect("web");
+    f = f.detail(format!("inspect web: {:?}", other.map(|i| i.id.clone())));
+    let escape = ctx.file_stat("/etc/docker/../shadow");
+    f = f.detail(format!("stat via ..: {:?}", escape.map(|s| s.mode)));
+    Ok(f)
+}
+
+#[cfg(feature = "snoop")]
+bulwark_sdk::plugin! {
+    Check::new("HOSTILE.SNOOP", "Reads outside its grants", snoop).section("HOSTILE", "Hostile"),
+}
+
+#[cfg(feature = "spam")]
+fn spam(ctx: &mut Ctx) -> Verdict {
+    for i in 0..10_000u32 {
+        let _ = ctx.file_stat(&format!("/tmp/bulwark-spam-{i}"));
+    }
+    Ok(Finding::pass("asked ten thousand questions"))
+}
+
+#[cfg(feature = "spam")]
+bulwark_sdk::plugin! {
+    Check::new("HOSTILE.SPAM", "Asks ten thousand questions", spam).section("HOSTILE", "Hostile"),
+}
 
 #[cfg(feature = "looper")]
 fn spin(_: &mut Ctx) -> Verdict {
