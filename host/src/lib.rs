@@ -5,6 +5,7 @@
 
 pub mod abi;
 pub mod audit;
+pub mod distribute;
 pub mod evidence;
 pub mod profile;
 pub mod report;

@@ -89,6 +89,26 @@ enum PluginCmd {
         #[arg(long = "trusted-key", value_name = "FILE")]
         trusted_keys: Vec<PathBuf>,
     },
+    /// Push a plugin and its signature to an OCI registry (REGISTRY/REPOSITORY:TAG).
+    Push {
+        file: PathBuf,
+        reference: String,
+        /// Plain HTTP to this registry (a loopback or lab registry).
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Pull a plugin and its signature from an OCI registry into a plugin directory.
+    Pull {
+        reference: String,
+        /// Plugin directory to write NAME.wasm and NAME.wasm.sig into.
+        #[arg(short = 'o', long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        #[arg(long)]
+        insecure: bool,
+        /// Trust this public key when reporting the signature status (repeatable).
+        #[arg(long = "trusted-key", value_name = "FILE")]
+        trusted_keys: Vec<PathBuf>,
+    },
 }
 
 /// The worst status that fails the run with `--fail-on`.
@@ -706,6 +726,30 @@ async fn plugin_cmd(cmd: PluginCmd) -> Result<()> {
     use bulwark::trust;
     let read = |f: &PathBuf| std::fs::read(f).with_context(|| format!("reading {}", f.display()));
     match cmd {
+        PluginCmd::Push {
+            file,
+            reference,
+            insecure,
+        } => {
+            let url = bulwark::distribute::push(&file, &reference, insecure).await?;
+            println!("pushed {} to {url}", file.display());
+        }
+        PluginCmd::Pull {
+            reference,
+            dir,
+            insecure,
+            trusted_keys,
+        } => {
+            let path = bulwark::distribute::pull(&reference, &dir, insecure).await?;
+            let bytes = read(&path)?;
+            let t = trust::Trust::load(&trusted_keys, false)?;
+            let status = match t.check(&path, &bytes) {
+                Ok(Some(id)) => format!("signature verified (trusted key {id})"),
+                Ok(None) => "unsigned".to_string(),
+                Err(e) => e.to_string(),
+            };
+            println!("pulled {} ({status})", path.display());
+        }
         PluginCmd::Keygen { file } => {
             let id = trust::keygen(&file)?;
             println!(

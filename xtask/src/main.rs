@@ -23,8 +23,9 @@ const PACKAGES: &[&str] = &[
     "ca-certificates",
 ];
 
-/// Debian packages only the tests need: headless Chromium renders the HTML report.
-const TEST_PACKAGES: &[&str] = &["chromium"];
+/// Debian packages only the tests need: headless Chromium renders the HTML report, and
+/// docker-registry (distribution 2.8) serves plugins as OCI artifacts on loopback.
+const TEST_PACKAGES: &[&str] = &["chromium", "docker-registry"];
 
 fn main() {
     if let Err(e) = run() {
