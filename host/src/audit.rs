@@ -227,13 +227,7 @@ pub struct Benchmark {
 pub fn shown(profile: Option<&Profile>, m: &types::CheckMeta) -> Option<Shown> {
     match profile {
         Some(p) => p.show(m),
-        None => Some(Shown {
-            id: m.id.clone(),
-            title: m.title.clone(),
-            automated: m.automated,
-            scored: m.scored,
-            level: m.level,
-        }),
+        None => Some(Shown::native(m)),
     }
 }
 

@@ -4,7 +4,7 @@
 //! holds them; `pull` writes `NAME.wasm` and `NAME.wasm.sig` into a plugin directory, where
 //! the usual load-time checks (manifest, grants, signature) apply.
 
-use crate::runtime::manifest::{inspect, Manifest};
+use crate::runtime::manifest::{inspect, Inspection, Manifest};
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -39,6 +39,18 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DistributeError + '_ {
         path: path.display().to_string(),
         source,
     }
+}
+
+/// A component's inspection and its (required) manifest; `label` names it in errors.
+fn plugin_manifest(bytes: &[u8], label: &str) -> Result<(Inspection, Manifest), DistributeError> {
+    let not = |e: String| DistributeError::NotAPlugin(label.to_string(), e);
+    let seen = inspect(bytes).map_err(not)?;
+    let raw = seen
+        .manifest
+        .as_deref()
+        .ok_or_else(|| not("it has no manifest".to_string()))?;
+    let manifest = Manifest::parse(raw).map_err(not)?;
+    Ok((seen, manifest))
 }
 
 fn reference(r: &str) -> Result<Reference, DistributeError> {
@@ -78,15 +90,7 @@ pub async fn push(
 ) -> Result<String, DistributeError> {
     let r = reference(reference_text)?;
     let bytes = std::fs::read(file).map_err(io(file))?;
-    let shown = file.display().to_string();
-    let seen = inspect(&bytes).map_err(|e| DistributeError::NotAPlugin(shown.clone(), e))?;
-    let manifest = seen
-        .manifest
-        .as_deref()
-        .ok_or_else(|| DistributeError::NotAPlugin(shown.clone(), "it has no manifest".into()))
-        .and_then(|m| {
-            Manifest::parse(m).map_err(|e| DistributeError::NotAPlugin(shown.clone(), e))
-        })?;
+    let (seen, manifest) = plugin_manifest(&bytes, &file.display().to_string())?;
     let config = serde_json::json!({
         "created": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "author": manifest.author,
@@ -154,18 +158,7 @@ pub async fn pull(
         ));
     }
     // The file name comes from the plugin's own manifest, never from registry metadata.
-    let seen = inspect(&component.data)
-        .map_err(|e| DistributeError::NotAPlugin(reference_text.to_string(), e))?;
-    let manifest = seen
-        .manifest
-        .as_deref()
-        .ok_or_else(|| {
-            DistributeError::NotAPlugin(reference_text.to_string(), "it has no manifest".into())
-        })
-        .and_then(|m| {
-            Manifest::parse(m)
-                .map_err(|e| DistributeError::NotAPlugin(reference_text.to_string(), e))
-        })?;
+    let (_, manifest) = plugin_manifest(&component.data, reference_text)?;
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let path = dir.join(format!("{}.wasm", manifest.name));
     std::fs::write(&path, &component.data).map_err(io(&path))?;

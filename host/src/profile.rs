@@ -60,6 +60,19 @@ pub struct Shown {
     pub level: u8,
 }
 
+impl Shown {
+    /// A check as it declares itself.
+    pub fn native(m: &CheckMeta) -> Shown {
+        Shown {
+            id: m.id.clone(),
+            title: m.title.clone(),
+            automated: m.automated,
+            scored: m.scored,
+            level: m.level,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     #[error("no benchmark {0:?}; known: {1}")]
@@ -91,19 +104,12 @@ impl Profile {
 
     /// How `m` appears under this profile; `None` when the benchmark has no such check.
     pub fn show(&self, m: &CheckMeta) -> Option<Shown> {
-        let native = || Shown {
-            id: m.id.clone(),
-            title: m.title.clone(),
-            automated: m.automated,
-            scored: m.scored,
-            level: m.level,
-        };
         if !is_cis(m) {
-            return Some(native());
+            return Some(Shown::native(m));
         }
         if let Some(tag) = &self.inherit_tag {
             if m.tags.iter().any(|t| t == tag) {
-                return Some(native());
+                return Some(Shown::native(m));
             }
         }
         let row = self.checks.iter().find(|r| r.check() == m.id)?;
