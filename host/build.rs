@@ -15,6 +15,7 @@ const BUILTIN: &[&str] = &[
     "bulwark-plugin-cis-runtime",
     "bulwark-plugin-cis-swarm",
     "bulwark-plugin-community",
+    "bulwark-plugin-runtime-rules",
 ];
 /// Plugins only the tests use: (crate directory, feature, output name).
 const FIXTURES: &[(&str, Option<&str>, &str)] = &[
@@ -71,5 +72,32 @@ fn main() -> anyhow::Result<()> {
         "cargo:rustc-env=BULWARK_FIXTURE_PLUGINS={}",
         fixtures.display()
     );
+
+    // The kernel probes, when bpf-linker is installed; otherwise an empty object, and
+    // `bulwark watch` says what is missing.
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("ebpf").display()
+    );
+    // Installing bpf-linker later must rebuild with the probes.
+    for var in ["CARGO_HOME", "HOME"] {
+        if let Some(h) = std::env::var_os(var) {
+            let bin = PathBuf::from(h).join(if var == "HOME" { ".cargo/bin" } else { "bin" });
+            println!("cargo:rerun-if-changed={}", bin.display());
+        }
+    }
+    let probes = out.join("bulwark-probes.o");
+    match plugin_build::bpf_linker() {
+        Some(linker) => plugin_build::build_probes(
+            &workspace,
+            &workspace.join("target").join("ebpf-build"),
+            &linker,
+            &probes,
+        )?,
+        None => {
+            println!("cargo:warning=bpf-linker not found: building without eBPF probes (`cargo xtask setup` installs it)");
+            std::fs::write(&probes, b"")?;
+        }
+    }
     Ok(())
 }

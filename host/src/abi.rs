@@ -9,6 +9,8 @@ wasmtime::component::bindgen!({
 
 pub use self::bulwark::plugin::evidence as ev;
 pub use self::bulwark::plugin::types;
+/// The runtime-rules interface plugins export (`bulwark watch`).
+pub use self::exports::bulwark::plugin::rules;
 
 /// The ABI version this host speaks (the WIT package version).
 pub const ABI_VERSION: &str = "0.1.0";

@@ -52,6 +52,8 @@ enum Command {
         #[command(flatten)]
         benchmark: BenchmarkArg,
     },
+    /// Monitor what containers do in the kernel (eBPF) and alert on the rules' findings.
+    Watch(WatchArgs),
     /// Inspect, sign, verify and distribute plugins.
     #[command(subcommand)]
     Plugin(PluginCmd),
@@ -62,6 +64,30 @@ enum Command {
     },
     /// Print the man page (roff) to standard output.
     Man,
+}
+
+#[derive(Args)]
+struct WatchArgs {
+    #[command(flatten)]
+    plugins: PluginArgs,
+    /// Docker Engine API endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock).
+    #[arg(long, short = 'H', value_name = "URL")]
+    host: Option<String>,
+    /// Stop after this many seconds (default: until interrupted).
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+    /// Alert output: text lines, or JSON lines (one alert per line, then a summary line).
+    #[arg(long, short = 'f', value_enum, default_value_t = WatchFormat::Text)]
+    format: WatchFormat,
+    /// Size of the kernel→user event ring buffer, KiB (rounded up to a power of two).
+    #[arg(long, value_name = "KIB", default_value_t = 8192)]
+    ring_buffer: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum WatchFormat {
+    Text,
+    Jsonl,
 }
 
 #[derive(Subcommand)]
@@ -355,6 +381,7 @@ async fn dispatch(cmd: Command) -> Result<i32> {
             benchmark,
         } => explain_cmd(&id, plugins, benchmark).await.map(|_| 0),
         Command::Plugin(cmd) => plugin_cmd(cmd).await.map(|_| 0),
+        Command::Watch(w) => watch_cmd(w).await.map(|_| 0),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "bulwark", &mut std::io::stdout());
@@ -719,6 +746,66 @@ async fn collect_cmd(c: CollectArgs) -> Result<()> {
         report.findings.len(),
         c.output.display()
     );
+    Ok(())
+}
+
+async fn watch_cmd(w: WatchArgs) -> Result<()> {
+    use bulwark::watch;
+    if let Some(d) = w.duration {
+        if !(d > 0.0 && d.is_finite()) {
+            bail!("--duration must be a positive number of seconds");
+        }
+    }
+    let opts = watch::WatchOptions {
+        duration: w.duration.map(Duration::from_secs_f64),
+        probe: bulwark::probes::ProbeOptions {
+            ring_bytes: w.ring_buffer.saturating_mul(1024),
+        },
+        batch: Duration::from_millis(100),
+    };
+    let watcher =
+        Arc::new(watch::Watcher::new(w.host.clone(), &opts).context("cannot watch this host")?);
+    let runtime = make_runtime(&w.plugins)?;
+    let (plugins, _) = load(&w.plugins, &runtime).await?;
+    let format = w.format;
+    let mut out = std::io::stdout();
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    eprintln!("bulwark: watching containers (interrupt to stop)");
+    let summary = watch::run(watcher, runtime, plugins, &opts, stop, |a| {
+        let line = match format {
+            WatchFormat::Jsonl => serde_json::to_string(&a).unwrap_or_default(),
+            WatchFormat::Text => format!(
+                "{} [{}] {} container={} image={} pid={} comm={}: {}",
+                humantime::format_rfc3339_seconds(
+                    std::time::UNIX_EPOCH + Duration::from_secs_f64(a.time)
+                ),
+                a.rule.severity.to_uppercase(),
+                report::sanitize(&a.rule.id),
+                report::sanitize(&a.container.name),
+                report::sanitize(&a.container.image),
+                a.process.pid,
+                report::sanitize(&a.process.comm),
+                report::sanitize(&a.message)
+            ),
+        };
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    })
+    .await?;
+    match format {
+        WatchFormat::Jsonl => {
+            println!("{}", serde_json::json!({ "summary": summary }));
+        }
+        WatchFormat::Text => eprintln!(
+            "bulwark: {} events, {} lost, {} alerts",
+            summary.events, summary.lost, summary.alerts
+        ),
+    }
+    for f in &summary.rule_failures {
+        eprintln!("bulwark: warning: {}", report::sanitize(f));
+    }
     Ok(())
 }
 

@@ -22,9 +22,11 @@ pub mod daemon;
 pub mod docker;
 mod finding;
 pub mod locate;
+pub mod rules;
 mod runtime;
 
 pub use finding::Finding;
+pub use rules::{__describe_rules, __on_events, Rule};
 pub use runtime::{__describe, __run, Check, Ctx, Verdict};
 
 /// Raw bindings generated from `wit/bulwark.wit`. Prefer the typed API in [`Ctx`].
@@ -60,19 +62,49 @@ impl QueryError {
 pub mod prelude {
     pub use crate::daemon::DaemonOptions;
     pub use crate::docker::{ContainerInspect, DockerInfo, DockerVersion};
-    pub use crate::{Check, ContainerRef, Ctx, Finding, QueryError, Status, Subject, Verdict};
+    pub use crate::rules::{is_syscall, Kind, RuleEvent};
+    pub use crate::{
+        Check, ContainerRef, Ctx, Finding, QueryError, Rule, Status, Subject, Verdict,
+    };
 }
 
-/// Declare the checks of a plugin and export them to the host.
+/// Declare the checks (and runtime rules) of a plugin and export them to the host.
 ///
-/// Each argument is a [`Check`]; the order is the order of the report.
+/// `plugin! { check, check, ... }` declares checks only; `plugin! { checks: [...], rules:
+/// [...] }` declares both (either list may be empty). Checks are [`Check`]s in report
+/// order; rules are [`Rule`]s.
 #[macro_export]
 macro_rules! plugin {
-    ($($check:expr),+ $(,)?) => {
+    (checks: [$($check:expr),* $(,)?], rules: [$($rule:expr),* $(,)?] $(,)?) => {
         /// This plugin's checks (public so native unit tests can reach them).
         pub fn __bulwark_checks() -> ::std::vec::Vec<$crate::Check> {
-            ::std::vec![$($check),+]
+            ::std::vec![$($check),*]
         }
+        /// This plugin's runtime rules.
+        pub fn __bulwark_rules() -> ::std::vec::Vec<$crate::Rule> {
+            ::std::vec![$($rule),*]
+        }
+        impl $crate::bindings::exports::bulwark::plugin::rules::Guest for __BulwarkPlugin {
+            fn describe_rules() -> ::std::vec::Vec<$crate::bindings::exports::bulwark::plugin::rules::RuleMeta> {
+                $crate::__describe_rules(&__bulwark_rules())
+            }
+            fn on_events(
+                events: ::std::vec::Vec<$crate::bindings::exports::bulwark::plugin::rules::Event>,
+            ) -> ::std::vec::Vec<$crate::bindings::exports::bulwark::plugin::rules::Alert> {
+                $crate::__on_events(&__bulwark_rules(), events)
+            }
+        }
+        $crate::__plugin_checks!();
+    };
+    ($($check:expr),+ $(,)?) => {
+        $crate::plugin! { checks: [$($check),+], rules: [] }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __plugin_checks {
+    () => {
         #[allow(dead_code)]
         struct __BulwarkPlugin;
         impl $crate::bindings::exports::bulwark::plugin::checks::Guest for __BulwarkPlugin {

@@ -158,6 +158,7 @@ impl TestDaemon {
                 .expect("applet link");
         }
         std::fs::copy(sshd_stand_in(), root.join("usr/sbin/sshd")).expect("copy sshd");
+        std::fs::copy(bwtool(), root.join("bin/bwtool")).expect("copy bwtool");
         let tar = run(Command::new("tar")
             .arg("-C")
             .arg(&root)
@@ -233,30 +234,82 @@ impl Drop for TestDaemon {
     }
 }
 
+/// Compile a static helper binary from Rust source with the toolchain at hand.
+fn static_binary(name: &str, source: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bulwark-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let src = dir.join(format!("{name}.rs"));
+    std::fs::write(&src, source).expect("write");
+    let out = dir.join(name);
+    must(
+        Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+            .args(["-O", "-C", "target-feature=+crt-static", "-o"])
+            .arg(&out)
+            .arg(&src),
+    );
+    out
+}
+
 /// A static binary named `sshd` that just sleeps, so a container can run a process the
-/// kernel calls "sshd". Compiled once per test process with the toolchain at hand.
+/// kernel calls "sshd". Compiled once per test process.
 fn sshd_stand_in() -> PathBuf {
     static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     ONCE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("bulwark-sshd-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let src = dir.join("sshd.rs");
-        std::fs::write(
-            &src,
+        static_binary(
+            "sshd",
             "fn main() { loop { std::thread::sleep(std::time::Duration::from_secs(3600)); } }",
         )
-        .expect("write");
-        let out = dir.join("sshd");
-        must(
-            Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
-                .args(["-O", "-C", "target-feature=+crt-static", "-o"])
-                .arg(&out)
-                .arg(&src),
-        );
-        out
     })
     .clone()
 }
+
+/// `/bin/bwtool ACTION...` in the fixture image: does, from inside a container, each thing
+/// the runtime rules look for (the attempt is what they see; most fail without privilege).
+fn bwtool() -> PathBuf {
+    static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| static_binary("bwtool", BWTOOL)).clone()
+}
+
+const BWTOOL: &str = r#"
+use std::ffi::CString;
+extern "C" {
+    fn setuid(uid: u32) -> i32;
+    fn unshare(flags: i32) -> i32;
+    fn mount(src: *const i8, target: *const i8, fstype: *const i8, flags: u64, data: *const u8) -> i32;
+    fn chmod(path: *const i8, mode: u32) -> i32;
+    fn ptrace(req: i64, pid: i32, addr: usize, data: usize) -> i64;
+    fn syscall(nr: i64, ...) -> i64;
+    fn execv(path: *const i8, argv: *const *const i8) -> i32;
+}
+fn main() {
+    let c = |s: &str| CString::new(s).unwrap();
+    for action in std::env::args().skip(1) {
+        unsafe {
+            match action.as_str() {
+                "setuid0" => { setuid(0); }
+                "unshare" => { unshare(0x0400_0000); }
+                "mount" => { let (a, b, t) = (c("none"), c("/tmp"), c("tmpfs")); mount(a.as_ptr(), b.as_ptr(), t.as_ptr(), 0, std::ptr::null()); }
+                "chmod-suid" => { std::fs::write("/tmp/bw-suid", b"x").ok(); let p = c("/tmp/bw-suid"); chmod(p.as_ptr(), 0o4755); }
+                "ptrace" => { ptrace(0, 0, 0, 0); }
+                "capset" => {
+                    let header: [u32; 2] = [0x2008_0522, 0];
+                    let data: [u32; 6] = [u32::MAX, u32::MAX, 0, u32::MAX, u32::MAX, 0];
+                    syscall(126, header.as_ptr(), data.as_ptr());
+                }
+                "bpf" => { syscall(321, 0i64, 0usize, 0u32); }
+                "module" => { let e = c(""); syscall(313, -1i64, e.as_ptr(), 0i64); }
+                "storm" => { let p = c("/tmp"); for _ in 0..200_000 { chmod(p.as_ptr(), 0o1777); } }
+                "exec-sh" => {
+                    let (sh, dash_c, t) = (c("/bin/sh"), c("-c"), c("true"));
+                    let argv = [sh.as_ptr(), dash_c.as_ptr(), t.as_ptr(), std::ptr::null()];
+                    execv(sh.as_ptr(), argv.as_ptr());
+                }
+                other => eprintln!("bwtool: unknown action {other}"),
+            }
+        }
+    }
+}
+"#;
 
 /// The bulwark binary under test, with a private compiled-code cache.
 pub fn bulwark() -> Command {

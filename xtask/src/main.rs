@@ -7,6 +7,8 @@
 //! - `cargo xtask plugin DIR [-o OUT]`     build a plugin crate into a component
 //! - `cargo xtask componentize IN OUT`     turn a core wasm module into a component
 
+// Shared with host/build.rs, which uses the parts xtask does not (the probes build).
+#[allow(dead_code)]
 mod plugin_build;
 
 use anyhow::{bail, Context, Result};
@@ -23,9 +25,17 @@ const PACKAGES: &[&str] = &[
     "ca-certificates",
 ];
 
-/// Debian packages only the tests need: headless Chromium renders the HTML report, and
-/// docker-registry (distribution 2.8) serves plugins as OCI artifacts on loopback.
-const TEST_PACKAGES: &[&str] = &["chromium", "docker-registry"];
+/// Debian packages only the tests need: headless Chromium renders the HTML report,
+/// docker-registry (distribution 2.8) serves plugins as OCI artifacts on loopback, and LLVM
+/// 22 builds bpf-linker, which links the eBPF probes.
+const TEST_PACKAGES: &[&str] = &[
+    "chromium",
+    "docker-registry",
+    "llvm-22-dev",
+    "libpolly-22-dev",
+    "libzstd-dev",
+    "zlib1g-dev",
+];
 
 fn main() {
     if let Err(e) = run() {
@@ -150,7 +160,49 @@ fn setup(for_tests: bool) -> Result<()> {
     if !String::from_utf8_lossy(&targets.stdout).contains(plugin_build::WASM_TARGET) {
         run_checked(Command::new("rustup").args(["target", "add", plugin_build::WASM_TARGET]))?;
     }
+    if for_tests {
+        ensure_ebpf_toolchain(root)?;
+    }
     ensure_dockerd(root)
+}
+
+/// What building and loading the eBPF probes needs: rust-src (build-std for the bpf
+/// target), bpf-linker, and a mounted tracefs.
+fn ensure_ebpf_toolchain(root: bool) -> Result<()> {
+    let comps = Command::new("rustup")
+        .args(["component", "list", "--installed"])
+        .output()
+        .context("rustup is needed to add rust-src")?;
+    if !String::from_utf8_lossy(&comps.stdout).contains("rust-src") {
+        run_checked(Command::new("rustup").args(["component", "add", "rust-src"]))?;
+    }
+    if plugin_build::bpf_linker().is_none() {
+        eprintln!("xtask: installing bpf-linker 0.13.0 (links the eBPF probes)");
+        run_checked(
+            Command::new("cargo")
+                .args([
+                    "install",
+                    "bpf-linker",
+                    "--version",
+                    "0.13.0",
+                    "--no-default-features",
+                    "--features",
+                    "llvm-22",
+                    "--locked",
+                ])
+                .env("LLVM_PREFIX", "/usr/lib/llvm-22"),
+        )?;
+    }
+    let tracefs = Path::new("/sys/kernel/tracing");
+    if root && !tracefs.join("events").is_dir() {
+        std::fs::create_dir_all(tracefs).ok();
+        run_checked(
+            Command::new("mount")
+                .args(["-t", "tracefs", "nodev"])
+                .arg(tracefs),
+        )?;
+    }
+    Ok(())
 }
 
 fn ensure_dockerd(root: bool) -> Result<()> {

@@ -126,6 +126,95 @@ pub fn append_custom_section(wasm: &mut Vec<u8>, name: &str, payload: &[u8]) {
     wasm.extend_from_slice(&body);
 }
 
+/// Remove what an outer cargo set for its own compilation (clippy's wrapper, host
+/// rustflags, a target dir) from a nested cargo command, so that it cannot leak into it.
+pub fn scrub_cargo_env(cmd: &mut Command) {
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().to_string();
+        if (k.starts_with("CARGO_") && k != "CARGO_HOME")
+            || matches!(
+                k.as_str(),
+                "RUSTC_WRAPPER"
+                    | "RUSTC_WORKSPACE_WRAPPER"
+                    | "RUSTFLAGS"
+                    | "RUSTDOCFLAGS"
+                    | "TARGET"
+                    | "HOST"
+                    | "OUT_DIR"
+                    | "OPT_LEVEL"
+                    | "PROFILE"
+                    | "DEBUG"
+                    | "NUM_JOBS"
+                    | "CLIPPY_ARGS"
+            )
+        {
+            cmd.env_remove(&k);
+        }
+    }
+}
+
+/// The eBPF target of the kernel probes.
+pub const BPF_TARGET: &str = "bpfel-unknown-none";
+
+/// Whether bpf-linker can be found (on PATH or in cargo's bin directory).
+pub fn bpf_linker() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("CARGO_HOME") {
+        dirs.push(PathBuf::from(home).join("bin"));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo/bin"));
+    }
+    dirs.into_iter()
+        .map(|d| d.join("bpf-linker"))
+        .find(|p| p.is_file())
+}
+
+/// Build the eBPF probes crate (`ebpf/probes`) and copy the object to `out`. Stable
+/// toolchain: `RUSTC_BOOTSTRAP=1` unlocks `-Z build-std=core` for the bpf target.
+pub fn build_probes(workspace: &Path, target_dir: &Path, linker: &Path, out: &Path) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace.join("ebpf/probes"))
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            BPF_TARGET,
+            "-Z",
+            "build-std=core",
+        ])
+        .arg("--target-dir")
+        .arg(target_dir);
+    scrub_cargo_env(&mut cmd);
+    let mut path = linker
+        .parent()
+        .map(|p| p.as_os_str().to_owned())
+        .unwrap_or_default();
+    if let Some(p) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(p);
+    }
+    cmd.env("PATH", path)
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("RUSTFLAGS", "-C debuginfo=2 -C link-arg=--btf");
+    let status = cmd
+        .status()
+        .context("running cargo to build the eBPF probes")?;
+    if !status.success() {
+        bail!("building the eBPF probes failed ({status}); `cargo xtask setup` installs rust-src and bpf-linker");
+    }
+    let obj = target_dir
+        .join(BPF_TARGET)
+        .join("release")
+        .join("bulwark-probes");
+    std::fs::copy(&obj, out).with_context(|| format!("copying {}", obj.display()))?;
+    Ok(())
+}
+
 /// Turn a core wasm module built with the SDK into a component.
 pub fn componentize(core: &[u8]) -> Result<Vec<u8>> {
     wit_component::ComponentEncoder::default()
@@ -167,30 +256,7 @@ pub fn build_plugin(
     if let Some(f) = feature {
         cmd.args(["--features", f]);
     }
-    // Whatever the outer cargo set for its own compilation (clippy's wrapper, host
-    // rustflags, a target dir) must not leak into the wasm build.
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().to_string();
-        if (k.starts_with("CARGO_") && k != "CARGO_HOME")
-            || matches!(
-                k.as_str(),
-                "RUSTC_WRAPPER"
-                    | "RUSTC_WORKSPACE_WRAPPER"
-                    | "RUSTFLAGS"
-                    | "RUSTDOCFLAGS"
-                    | "TARGET"
-                    | "HOST"
-                    | "OUT_DIR"
-                    | "OPT_LEVEL"
-                    | "PROFILE"
-                    | "DEBUG"
-                    | "NUM_JOBS"
-                    | "CLIPPY_ARGS"
-            )
-        {
-            cmd.env_remove(&k);
-        }
-    }
+    scrub_cargo_env(&mut cmd);
     let status = cmd
         .status()
         .with_context(|| format!("running cargo to build {package}"))?;

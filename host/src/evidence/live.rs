@@ -17,6 +17,17 @@ const DOCKER_TIMEOUT: Duration = Duration::from_secs(30);
 /// The default Engine API endpoint.
 pub const DEFAULT_ENDPOINT: &str = "unix:///var/run/docker.sock";
 
+/// A running container for runtime monitoring.
+#[derive(Debug, Clone)]
+pub struct RunningContainer {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// Its init process, as the host sees it (0 when not running).
+    pub pid: i64,
+    pub running: bool,
+}
+
 pub struct Collector {
     endpoint: String,
     docker: OnceCell<Result<Docker, EvidenceError>>,
@@ -68,6 +79,60 @@ impl Collector {
     }
 
     /// Run one Docker API call under the timeout, with its errors made evidence errors.
+    /// A running container as runtime monitoring needs it: who it is and its init pid.
+    pub async fn running_container(&self, id: &str) -> Result<RunningContainer, EvidenceError> {
+        let d = self.docker().await?;
+        let i = Self::call("container inspect", d.inspect_container(id, None)).await?;
+        let state = i.state.unwrap_or_default();
+        Ok(RunningContainer {
+            id: i.id.unwrap_or_default(),
+            name: i
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            image: i.config.and_then(|c| c.image).unwrap_or_default(),
+            pid: state.pid.unwrap_or(0),
+            running: state.running.unwrap_or(false),
+        })
+    }
+
+    /// Ids of the running containers.
+    pub async fn running_ids(&self) -> Result<Vec<String>, EvidenceError> {
+        let d = self.docker().await?;
+        let opts = bollard::query_parameters::ListContainersOptionsBuilder::default().build();
+        let list = Self::call("container list", d.list_containers(Some(opts))).await?;
+        Ok(list.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    /// Container start and die events, as (action, container id), until the stream ends.
+    pub async fn container_events(
+        &self,
+    ) -> Result<
+        impl futures_util::Stream<Item = Result<(String, String), EvidenceError>> + '_,
+        EvidenceError,
+    > {
+        use futures_util::StreamExt;
+        let d = self.docker().await?;
+        let mut filters = HashMap::new();
+        filters.insert("type".to_string(), vec!["container".to_string()]);
+        filters.insert(
+            "event".to_string(),
+            vec!["start".to_string(), "die".to_string()],
+        );
+        let opts = bollard::query_parameters::EventsOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        Ok(d.events(Some(opts)).map(|e| {
+            e.map(|m| {
+                let action = m.action.unwrap_or_default();
+                let id = m.actor.and_then(|a| a.id).unwrap_or_default();
+                (action, id)
+            })
+            .map_err(|e| docker_error("events", e))
+        }))
+    }
+
     async fn call<T, F>(what: &str, call: F) -> Result<T, EvidenceError>
     where
         F: std::future::Future<Output = Result<T, BollardError>>,

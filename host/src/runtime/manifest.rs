@@ -170,6 +170,14 @@ impl Grants {
         }
     }
 
+    /// Whether a scope without paths (e.g. `traces`) is granted.
+    pub fn allows_scope(&self, scope: &str) -> bool {
+        match self {
+            Grants::All => true,
+            Grants::Only(l) => l.iter().any(|g| g.scope() == scope),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Grants::All => "all (built-in)".to_string(),

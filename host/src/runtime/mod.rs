@@ -86,6 +86,8 @@ pub struct Plugin {
     /// sha256 of the component bytes.
     pub digest: String,
     pub checks: Vec<types::CheckMeta>,
+    /// Its runtime rules (for `bulwark watch`).
+    pub rules: Vec<crate::abi::rules::RuleMeta>,
     /// Its embedded manifest (every third-party plugin has one).
     pub manifest: Option<Manifest>,
     /// What its runs may query.
@@ -496,15 +498,30 @@ impl Runtime {
         let mut store = self
             .store(None, handle, Grants::Only(vec![]))
             .map_err(|e| fail(e.to_string()))?;
-        let checks = pre
+        let (checks, rules) = pre
             .instantiate(&mut store)
-            .and_then(|inst| inst.bulwark_plugin_checks().call_describe(&mut store))
+            .and_then(|inst| {
+                let checks = inst.bulwark_plugin_checks().call_describe(&mut store)?;
+                let rules = inst
+                    .bulwark_plugin_rules()
+                    .call_describe_rules(&mut store)?;
+                Ok((checks, rules))
+            })
             .map_err(|e| {
                 fail(format!(
                     "describing its checks failed: {}",
                     self.classify(e, &store)
                 ))
             })?;
+        let mut rule_ids = std::collections::HashSet::new();
+        for r in &rules {
+            if r.id.is_empty() || r.id.len() > 64 || r.id.chars().any(|c| c.is_control()) {
+                return Err(fail(format!("invalid rule id {:?}", r.id)));
+            }
+            if !rule_ids.insert(r.id.clone()) {
+                return Err(fail(format!("rule id {} declared twice", r.id)));
+            }
+        }
         let mut ids = std::collections::HashSet::new();
         for c in &checks {
             if c.id.is_empty()
@@ -536,6 +553,7 @@ impl Runtime {
             origin,
             digest: seen.sha256,
             checks,
+            rules,
             manifest,
             grants,
             refused,
@@ -593,6 +611,63 @@ impl Runtime {
                 }
             }
             Err(e) => Err(self.classify(e, &store)),
+        };
+        (result, cost)
+    }
+}
+
+impl Runtime {
+    /// Run a plugin's rules over a batch of events, under the same limits as checks. Rules
+    /// get no evidence: only the events.
+    pub fn run_rules(
+        &self,
+        plugin: &Plugin,
+        handle: tokio::runtime::Handle,
+        events: &[crate::abi::rules::Event],
+    ) -> (
+        Result<Vec<crate::abi::rules::Alert>, PluginFailure>,
+        RunCost,
+    ) {
+        let started = Instant::now();
+        let mut store = match self.store(None, handle, Grants::Only(vec![])) {
+            Ok(s) => s,
+            Err(e) => return (Err(e), RunCost::default()),
+        };
+        let result = plugin.pre.instantiate(&mut store).and_then(|inst| {
+            inst.bulwark_plugin_rules()
+                .call_on_events(&mut store, events)
+        });
+        let cost = RunCost {
+            fuel_used: self
+                .limits
+                .fuel
+                .saturating_sub(store.get_fuel().unwrap_or(0)),
+            wall_ms: started.elapsed().as_secs_f64() * 1000.0,
+            queries: 0,
+            denied: 0,
+            peak_memory: store.data().limiter.peak,
+        };
+        let result = match result {
+            Err(e) => Err(self.classify(e, &store)),
+            Ok(alerts) => {
+                let size: usize = alerts
+                    .iter()
+                    .map(|a| a.message.len() + a.rule_id.len())
+                    .sum();
+                if size > self.limits.max_output {
+                    Err(PluginFailure::OutputTooLarge(size, self.limits.max_output))
+                } else if let Some(a) = alerts.iter().find(|a| {
+                    a.event as usize >= events.len()
+                        || !plugin.rules.iter().any(|r| r.id == a.rule_id)
+                }) {
+                    Err(PluginFailure::Garbage(format!(
+                        "an alert for rule {:?} on event {} it was not given or does not declare",
+                        a.rule_id, a.event
+                    )))
+                } else {
+                    Ok(alerts)
+                }
+            }
         };
         (result, cost)
     }

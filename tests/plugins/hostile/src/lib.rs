@@ -168,6 +168,18 @@ mod garbage {
         }
     }
 
+    impl bulwark_sdk::bindings::exports::bulwark::plugin::rules::Guest for Garbage {
+        fn describe_rules() -> Vec<bulwark_sdk::bindings::exports::bulwark::plugin::rules::RuleMeta>
+        {
+            Vec::new()
+        }
+        fn on_events(
+            _: Vec<bulwark_sdk::bindings::exports::bulwark::plugin::rules::Event>,
+        ) -> Vec<bulwark_sdk::bindings::exports::bulwark::plugin::rules::Alert> {
+            Vec::new()
+        }
+    }
+
     #[cfg(target_arch = "wasm32")]
     bulwark_sdk::bindings::__export_check_plugin!(Garbage with_types_in bulwark_sdk::bindings);
 }
