@@ -122,16 +122,57 @@ fn each_rule_fires_on_the_right_container_and_not_on_the_benign_one() {
     assert_eq!(summary["lost"], 0, "a large ring buffer loses nothing here");
 }
 
+/// `GET /metrics` from a running watch: metric name (with labels) → value.
+fn scrape(addr: &str) -> std::collections::HashMap<String, f64> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    text.lines()
+        .filter(|l| l.starts_with("bulwark_"))
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
 #[test]
 fn a_tiny_ring_buffer_counts_what_it_loses() {
     let d = TestDaemon::start(&["--iptables=false"], None);
     d.run_container("stormy", &["--tmpfs", "/tmp:mode=1777"], &[]);
-    let watch = start_watch(&d, &["--duration", "6", "--ring-buffer", "4"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let watch = start_watch(
+        &d,
+        &["--duration", "8", "--ring-buffer", "4", "--metrics", &addr],
+    );
     std::thread::sleep(Duration::from_millis(1500));
     d.docker(&["exec", "stormy", "/bin/bwtool", "storm"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let m = scrape(&addr);
+    let lost = m.get("bulwark_lost_events_total").copied().unwrap_or(0.0);
+    let syscalls = m
+        .get("bulwark_events_total{kind=\"syscall\"}")
+        .copied()
+        .unwrap_or(0.0);
+    assert!(lost > 0.0 && syscalls > 0.0, "{m:#?}");
+    assert!(
+        m.keys()
+            .any(|k| k.starts_with("bulwark_plugin_fuel_total{plugin=\"runtime-rules\"}")),
+        "{m:#?}"
+    );
     let (_, summary) = finish(watch);
     assert!(summary["events"].as_u64().unwrap() > 0, "{summary:#}");
     assert!(summary["lost"].as_u64().unwrap() > 0, "{summary:#}");
+    assert!(summary["lost"].as_u64().unwrap() as f64 >= lost);
 }
 
 #[test]

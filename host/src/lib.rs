@@ -7,6 +7,7 @@ pub mod abi;
 pub mod audit;
 pub mod distribute;
 pub mod evidence;
+pub mod metrics;
 pub mod probes;
 pub mod profile;
 pub mod report;

@@ -82,6 +82,9 @@ struct WatchArgs {
     /// Size of the kernel→user event ring buffer, KiB (rounded up to a power of two).
     #[arg(long, value_name = "KIB", default_value_t = 8192)]
     ring_buffer: u32,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -762,7 +765,16 @@ async fn watch_cmd(w: WatchArgs) -> Result<()> {
             ring_bytes: w.ring_buffer.saturating_mul(1024),
         },
         batch: Duration::from_millis(100),
+        metrics: w
+            .metrics
+            .map(|_| Arc::new(bulwark::metrics::WatchMetrics::default())),
     };
+    if let (Some(addr), Some(m)) = (w.metrics, &opts.metrics) {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--metrics {addr}"))?;
+        tokio::spawn(bulwark::metrics::serve(listener, m.clone()));
+    }
     let watcher =
         Arc::new(watch::Watcher::new(w.host.clone(), &opts).context("cannot watch this host")?);
     let runtime = make_runtime(&w.plugins)?;

@@ -5,6 +5,7 @@
 
 use crate::abi::rules::{Alert, Event as RuleEvent, EventKind, RuleMeta};
 use crate::evidence::live::{Collector, RunningContainer};
+use crate::metrics::{KindLabel, PluginLabel, RuleLabels, WatchMetrics};
 use crate::probes::{self, ProbeError, ProbeOptions, Probes};
 use crate::runtime::{Plugin, Runtime};
 use bulwark_probes_common as common;
@@ -181,6 +182,20 @@ pub struct WatchOptions {
     pub probe: ProbeOptions,
     /// How often events are handed to the rules.
     pub batch: Duration,
+    /// Prometheus metrics to keep, when served.
+    pub metrics: Option<Arc<WatchMetrics>>,
+}
+
+fn raw_kind_name(k: u32) -> &'static str {
+    match k {
+        common::EXEC => "exec",
+        common::FORK => "fork",
+        common::EXIT => "exit",
+        common::SYSCALL => "syscall",
+        common::SYSCALL_EXIT => "syscall-exit",
+        common::CAPABLE => "capable",
+        _ => "unknown",
+    }
 }
 
 /// Monitoring state shared by the tasks of a watch.
@@ -355,6 +370,11 @@ pub async fn run(
                 while let Some(item) = rb.next() {
                     if let Some(ev) = probes::decode(&item) {
                         summary.events += 1;
+                        if let Some(m) = &opts.metrics {
+                            m.events
+                                .get_or_create(&KindLabel { kind: raw_kind_name(ev.kind).to_string() })
+                                .inc();
+                        }
                         let who = watcher.lock_attr().get(ev.cgroup).cloned();
                         if let Some(who) = who {
                             batch.push((ev, who));
@@ -364,7 +384,11 @@ pub async fn run(
                 guard.clear_ready();
             }
             _ = tick.tick() => {
-                judge(&runtime, &rule_plugins, &handle, &mut batch, &mut summary, &mut on_alert).await;
+                judge(&runtime, &rule_plugins, &handle, &mut batch, &mut summary, &mut on_alert, opts.metrics.as_deref()).await;
+                if let Some(m) = &opts.metrics {
+                    let lost = watcher.lost()?;
+                    m.lost.inc_by(lost.saturating_sub(m.lost.get()));
+                }
             }
         }
     }
@@ -384,6 +408,7 @@ pub async fn run(
         &mut batch,
         &mut summary,
         &mut on_alert,
+        opts.metrics.as_deref(),
     )
     .await;
     follower.abort();
@@ -399,6 +424,7 @@ async fn judge(
     batch: &mut Vec<(common::Event, ContainerInfo)>,
     summary: &mut Summary,
     on_alert: &mut impl FnMut(AlertRecord),
+    metrics: Option<&WatchMetrics>,
 ) {
     if batch.is_empty() {
         return;
@@ -415,9 +441,21 @@ async fn judge(
         }
         let (rt, pl, ev, h) = (runtime.clone(), p.clone(), events.clone(), handle.clone());
         let out = tokio::task::spawn_blocking(move || rt.run_rules(&pl, h, &ev)).await;
+        let label = PluginLabel {
+            plugin: p.name.clone(),
+        };
+        if let (Some(m), Ok((_, cost))) = (metrics, &out) {
+            m.plugin_fuel.get_or_create(&label).inc_by(cost.fuel_used);
+            m.plugin_seconds
+                .get_or_create(&label)
+                .inc_by(cost.wall_ms / 1000.0);
+        }
         let alerts: Vec<Alert> = match out {
             Ok((Ok(a), _)) => a,
             Ok((Err(f), _)) => {
+                if let Some(m) = metrics {
+                    m.plugin_failures.get_or_create(&label).inc();
+                }
                 let msg = format!("plugin {} {f}", p.name);
                 tracing::warn!("{msg}");
                 summary.rule_failures.push(msg);
@@ -443,6 +481,15 @@ async fn judge(
                     .unwrap_or_default()
             };
             summary.alerts += 1;
+            if let Some(m) = metrics {
+                m.rule_matches
+                    .get_or_create(&RuleLabels {
+                        rule: a.rule_id.clone(),
+                        plugin: p.name.clone(),
+                        severity: meta.map(|m| m.severity.clone()).unwrap_or_default(),
+                    })
+                    .inc();
+            }
             on_alert(AlertRecord {
                 time: unix_now(),
                 container: ContainerInfo {

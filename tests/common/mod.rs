@@ -216,6 +216,25 @@ impl TestDaemon {
 
 impl Drop for TestDaemon {
     fn drop(&mut self) {
+        // Remove what dockerd would leave in the host's network namespace: user-defined
+        // networks' bridges and containers' veths outlive a killed daemon and, over many
+        // runs, exhaust Docker's address pools.
+        let quiet = |args: &[&str]| {
+            let _ = self.docker_cmd().args(args).output();
+        };
+        quiet(&["swarm", "leave", "--force"]);
+        if let Ok(o) = self.docker_cmd().args(["ps", "-aq"]).output() {
+            let ids: Vec<String> = String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            if !ids.is_empty() {
+                let mut args = vec!["rm", "-f"];
+                args.extend(ids.iter().map(String::as_str));
+                quiet(&args);
+            }
+        }
+        quiet(&["network", "prune", "-f"]);
         // SIGTERM lets dockerd stop its containers and unmount its layers.
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe {

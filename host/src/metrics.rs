@@ -1,0 +1,135 @@
+//! Prometheus metrics of `bulwark watch` (`--metrics ADDR`): events by kind, events lost in
+//! the kernel, rule matches, and each rule plugin's fuel and time. Served as the text
+//! exposition format at `GET /metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabels {
+    pub rule: String,
+    pub plugin: String,
+    pub severity: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginLabel {
+    pub plugin: String,
+}
+
+pub struct WatchMetrics {
+    registry: Registry,
+    pub events: Family<KindLabel, Counter>,
+    pub lost: Counter,
+    pub rule_matches: Family<RuleLabels, Counter>,
+    pub plugin_fuel: Family<PluginLabel, Counter>,
+    pub plugin_seconds: Family<PluginLabel, Counter<f64, AtomicU64>>,
+    pub plugin_failures: Family<PluginLabel, Counter>,
+}
+
+impl Default for WatchMetrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("bulwark");
+        let m = WatchMetrics {
+            registry: Registry::default(),
+            events: Family::default(),
+            lost: Counter::default(),
+            rule_matches: Family::default(),
+            plugin_fuel: Family::default(),
+            plugin_seconds: Family::default(),
+            plugin_failures: Family::default(),
+        };
+        registry.register(
+            "events",
+            "Kernel events received, by kind",
+            m.events.clone(),
+        );
+        registry.register(
+            "lost_events",
+            "Events the kernel dropped because the ring buffer was full",
+            m.lost.clone(),
+        );
+        registry.register(
+            "rule_matches",
+            "Alerts raised, by rule",
+            m.rule_matches.clone(),
+        );
+        registry.register(
+            "plugin_fuel",
+            "Fuel used by rule plugins",
+            m.plugin_fuel.clone(),
+        );
+        registry.register(
+            "plugin_seconds",
+            "Wall time spent in rule plugins",
+            m.plugin_seconds.clone(),
+        );
+        registry.register(
+            "plugin_failures",
+            "Rule plugin runs stopped by the sandbox",
+            m.plugin_failures.clone(),
+        );
+        WatchMetrics { registry, ..m }
+    }
+}
+
+impl WatchMetrics {
+    /// The text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Serve `GET /metrics` on `listener` until the task is dropped. Anything else gets 404;
+/// requests larger than 8 KiB are cut off.
+pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<WatchMetrics>) {
+    loop {
+        let Ok((mut sock, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 8192];
+            let mut n = 0;
+            while n < buf.len() {
+                match sock.read(&mut buf[n..]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => n += k,
+                }
+                if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let (status, body) = if request.starts_with("GET /metrics ") {
+                ("200 OK", metrics.encode())
+            } else {
+                (
+                    "404 Not Found",
+                    "not found; metrics are at /metrics\n".to_string(),
+                )
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = sock.write_all(head.as_bytes()).await;
+            let _ = sock.write_all(body.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        });
+    }
+}
