@@ -299,6 +299,9 @@ extern "C" {
     fn ptrace(req: i64, pid: i32, addr: usize, data: usize) -> i64;
     fn syscall(nr: i64, ...) -> i64;
     fn execv(path: *const i8, argv: *const *const i8) -> i32;
+    fn fork() -> i32;
+    fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
+    fn _exit(code: i32) -> !;
 }
 fn main() {
     let c = |s: &str| CString::new(s).unwrap();
@@ -318,6 +321,17 @@ fn main() {
                 "bpf" => { syscall(321, 0i64, 0usize, 0u32); }
                 "module" => { let e = c(""); syscall(313, -1i64, e.as_ptr(), 0i64); }
                 "storm" => { let p = c("/tmp"); for _ in 0..200_000 { chmod(p.as_ptr(), 0o1777); } }
+                "spin" => { for _ in 0..5_000_000 { syscall(110); } }
+                "execstorm" => {
+                    let t = c("/bin/true");
+                    let argv = [t.as_ptr(), std::ptr::null()];
+                    for _ in 0..20_000 {
+                        let pid = fork();
+                        if pid == 0 { execv(t.as_ptr(), argv.as_ptr()); _exit(127); }
+                        let mut st = 0;
+                        waitpid(pid, &mut st, 0);
+                    }
+                }
                 "exec-sh" => {
                     let (sh, dash_c, t) = (c("/bin/sh"), c("-c"), c("true"));
                     let argv = [sh.as_ptr(), dash_c.as_ptr(), t.as_ptr(), std::ptr::null()];

@@ -37,6 +37,9 @@ const TEST_PACKAGES: &[&str] = &[
     "zlib1g-dev",
 ];
 
+/// Debian packages only the benchmarks need: bpftrace, the baseline for `watch`'s overhead.
+const BENCH_PACKAGES: &[&str] = &["bpftrace"];
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("xtask: error: {e:#}");
@@ -78,8 +81,10 @@ fn run() -> Result<()> {
             cargo(&["test", "--workspace", "--no-fail-fast"])
         }
         "bench" => {
-            setup(false)?;
-            cargo(&["bench", "-p", "bulwark", "--bench", "audit"])
+            setup(true)?;
+            install_missing(BENCH_PACKAGES)?;
+            cargo(&["bench", "-p", "bulwark", "--bench", "audit"])?;
+            cargo(&["bench", "-p", "bulwark", "--bench", "watch"])
         }
         "plugin" => plugin(rest, &root),
         "componentize" => match rest {
@@ -128,31 +133,8 @@ fn setup(for_tests: bool) -> Result<()> {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc_geteuid() } == 0;
     let extra: &[&str] = if for_tests { TEST_PACKAGES } else { &[] };
-    let missing: Vec<&str> = PACKAGES
-        .iter()
-        .chain(extra)
-        .copied()
-        .filter(|p| {
-            !Command::new("dpkg-query")
-                .args(["-W", "-f=${Status}", p])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
-                .unwrap_or(false)
-        })
-        .collect();
-    if !missing.is_empty() {
-        if !root {
-            bail!("missing packages {missing:?}; run as root (apt-get install needs it)");
-        }
-        eprintln!("xtask: installing {}", missing.join(" "));
-        run_checked(Command::new("apt-get").args(["update", "-qq"]))?;
-        run_checked(
-            Command::new("apt-get")
-                .args(["install", "-y", "-qq", "--no-install-recommends"])
-                .args(&missing)
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-        )?;
-    }
+    let wanted: Vec<&str> = PACKAGES.iter().chain(extra).copied().collect();
+    install_missing(&wanted)?;
     let targets = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
@@ -164,6 +146,37 @@ fn setup(for_tests: bool) -> Result<()> {
         ensure_ebpf_toolchain(root)?;
     }
     ensure_dockerd(root)
+}
+
+/// apt-get install whichever of `packages` are not installed (root only).
+fn install_missing(packages: &[&str]) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc_geteuid() } == 0;
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+                .unwrap_or(false)
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !root {
+        bail!("missing packages {missing:?}; run as root (apt-get install needs it)");
+    }
+    eprintln!("xtask: installing {}", missing.join(" "));
+    run_checked(Command::new("apt-get").args(["update", "-qq"]))?;
+    run_checked(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
 }
 
 /// What building and loading the eBPF probes needs: rust-src (build-std for the bpf
