@@ -203,3 +203,76 @@ fn without_what_it_needs_watch_says_so_and_fails() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn audit_observe_gives_checks_what_containers_did() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    d.run_container(
+        "busy",
+        &["--cap-add", "NET_ADMIN"],
+        &[
+            "/bin/sh",
+            "-c",
+            "while true; do cat /etc/hostname >/dev/null; sleep 0.1; done",
+        ],
+    );
+    // Without an observation the check cannot decide and says how to get one.
+    let r = audit_json(&["-H", &d.host(), "-c", "C.5.3.5"]);
+    assert_eq!(status(&r, "C.5.3.5"), "skipped");
+    assert!(finding(&r, "C.5.3.5")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("--observe"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("observed.json");
+    let o = bulwark()
+        .args([
+            "audit",
+            "-H",
+            &d.host(),
+            "-q",
+            "-f",
+            "json",
+            "-c",
+            "C.5.3.5",
+            "--observe",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = finding(&r, "C.5.3.5");
+    assert_eq!(f["status"], "info", "{f:#}");
+    let details = f["details"].to_string();
+    assert!(
+        details.contains("busy: never used") && details.contains("CAP_NET_ADMIN"),
+        "{details}"
+    );
+    assert!(
+        !details.contains(" 0 syscalls"),
+        "the busy loop's syscalls were counted: {details}"
+    );
+    assert!(f["evidence"].as_array().unwrap().iter().any(|e| e["query"]
+        .as_str()
+        .unwrap()
+        .starts_with("observed-profile:")
+        && e["outcome"] == "ok"));
+
+    // An observation is evidence like any other: collected snapshots do not have one, and
+    // a replay says so rather than guessing.
+    let o = bulwark()
+        .args(["collect", "-H", &d.host(), "-o"])
+        .arg(&snap)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let o = bulwark()
+        .args(["audit", "-q", "-f", "json", "-c", "C.5.3.5", "--snapshot"])
+        .arg(&snap)
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(status(&r, "C.5.3.5"), "skipped");
+}

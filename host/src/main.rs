@@ -304,6 +304,10 @@ struct AuditArgs {
     /// Print remediation measures for checks that did not pass.
     #[arg(short = 'p', long = "remediation")]
     remediation: bool,
+    /// Watch the selected containers with the kernel probes for SECS first, so checks can
+    /// use what they actually did (syscalls, capabilities).
+    #[arg(long, value_name = "SECS")]
+    observe: Option<f64>,
     /// Also write the report in FORMAT to FILE (repeatable), e.g. --out sarif=bulwark.sarif.
     #[arg(long = "out", value_name = "FORMAT=FILE", value_parser = parse_out)]
     outs: Vec<OutSpec>,
@@ -518,6 +522,28 @@ async fn audit_cmd(a: AuditArgs) -> Result<i32> {
     };
     let evidence = Arc::new(evidence);
     preflight(&evidence, a.quiet).await;
+    if let Some(secs) = a.observe {
+        if !(secs > 0.0 && secs.is_finite()) || a.snapshot.is_some() {
+            bail!("--observe needs a positive number of seconds and a live host");
+        }
+        let ids: Vec<String> = evidence
+            .selected_containers()
+            .await
+            .map(|c| c.into_iter().map(|c| c.id).collect())
+            .unwrap_or_default();
+        if !a.quiet {
+            eprintln!("bulwark: observing {} containers for {secs} s", ids.len());
+        }
+        let seen = bulwark::watch::observe(a.host.clone(), &ids, Duration::from_secs_f64(secs))
+            .await
+            .context("--observe")?;
+        for (id, profile) in seen {
+            evidence.seed(
+                Query::ObservedProfile { id },
+                Ok(bulwark::evidence::Answer::Observed(profile)),
+            );
+        }
+    }
     let (plugins, failures) = load(&a.plugins, &runtime).await?;
     let filter = CheckFilter::parse(&a.include, &a.exclude)?;
     let profile = a.benchmark.profile()?;

@@ -119,11 +119,37 @@ pub const WATCHED_SYSCALLS: &[(u32, &str)] = &[
     (452, "fchmodat2"),
 ];
 
+/// Syscall names by number for this architecture, from the kernel headers' unistd table
+/// when installed (linux-libc-dev comes with any C toolchain), else the watched ones.
+fn syscall_table() -> &'static HashMap<i64, String> {
+    static TABLE: std::sync::OnceLock<HashMap<i64, String>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t: HashMap<i64, String> = WATCHED_SYSCALLS
+            .iter()
+            .map(|(n, s)| (*n as i64, s.to_string()))
+            .collect();
+        let header = format!(
+            "/usr/include/{}-linux-gnu/asm/unistd_64.h",
+            std::env::consts::ARCH
+        );
+        if let Ok(text) = std::fs::read_to_string(header) {
+            for line in text.lines() {
+                let mut w = line.split_whitespace();
+                if let (Some("#define"), Some(name), Some(nr)) = (w.next(), w.next(), w.next()) {
+                    if let (Some(name), Ok(nr)) = (name.strip_prefix("__NR_"), nr.parse()) {
+                        t.insert(nr, name.to_string());
+                    }
+                }
+            }
+        }
+        t
+    })
+}
+
 pub fn syscall_name(nr: i64) -> String {
-    WATCHED_SYSCALLS
-        .iter()
-        .find(|(n, _)| *n as i64 == nr)
-        .map(|(_, s)| s.to_string())
+    syscall_table()
+        .get(&nr)
+        .cloned()
         .unwrap_or_else(|| format!("syscall_{nr}"))
 }
 

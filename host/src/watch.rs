@@ -319,6 +319,100 @@ impl Watcher {
     }
 }
 
+/// Watch `ids` for `duration` and return what each container did: syscall counts (from the
+/// kernel's per-cgroup counters) and capability checks. Keyed by container id.
+pub async fn observe(
+    host: Option<String>,
+    ids: &[String],
+    duration: Duration,
+) -> Result<HashMap<String, crate::abi::ev::ObservedProfile>, WatchError> {
+    use crate::abi::ev::{CapabilityUse, ObservedProfile};
+    let opts = WatchOptions {
+        duration: Some(duration),
+        probe: ProbeOptions::default(),
+        batch: Duration::from_millis(100),
+        metrics: None,
+    };
+    let watcher = Watcher::new(host, &opts)?;
+    for id in ids {
+        if let Err(e) = watcher.add(id).await {
+            tracing::warn!("not observing {id}: {e}");
+        }
+    }
+    let ring = watcher
+        .lock_probes()
+        .take_events()
+        .ok_or_else(|| WatchError::Probe(ProbeError::Ebpf("no ring buffer".into())))?;
+    // SAFETY: as in `run`: the AsyncFd owns the ring buffer and its fd.
+    let mut fd = unsafe { AsyncFd::register(ring) }
+        .map_err(|e| WatchError::Probe(ProbeError::Ebpf(e.to_string())))?;
+    // cgroup → capability → (granted, denied)
+    let mut caps: HashMap<u64, HashMap<i64, (u64, u64)>> = HashMap::new();
+    let mut tally = |ev: &common::Event| {
+        if ev.kind == common::CAPABLE {
+            let e = caps.entry(ev.cgroup).or_default().entry(ev.nr).or_default();
+            if ev.ret == 0 {
+                e.0 += 1;
+            } else {
+                e.1 += 1;
+            }
+        }
+    };
+    let deadline = tokio::time::Instant::now() + duration;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => break,
+            guard = fd.readable_mut() => {
+                let mut guard = guard.map_err(|e| WatchError::Probe(ProbeError::Ebpf(e.to_string())))?;
+                while let Some(item) = guard.get_inner_mut().next() {
+                    if let Some(ev) = probes::decode(&item) {
+                        tally(&ev);
+                    }
+                }
+                guard.clear_ready();
+            }
+        }
+    }
+    while let Some(item) = fd.get_mut().next() {
+        if let Some(ev) = probes::decode(&item) {
+            tally(&ev);
+        }
+    }
+    let counts = watcher.lock_probes().counts()?;
+    let attribution = watcher.lock_attr();
+    let mut out = HashMap::new();
+    for (cg, who) in attribution.containers() {
+        let mut syscalls: Vec<(String, u64)> = counts
+            .iter()
+            .filter(|((c, _), _)| c == cg)
+            .map(|((_, nr), n)| (probes::syscall_name(*nr as i64), *n))
+            .collect();
+        syscalls.sort();
+        let mut capabilities: Vec<CapabilityUse> = caps
+            .get(cg)
+            .map(|m| {
+                m.iter()
+                    .map(|(cap, (g, d))| CapabilityUse {
+                        name: probes::capability_name(*cap),
+                        granted: *g,
+                        denied: *d,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        capabilities.sort_by(|a, b| a.name.cmp(&b.name));
+        out.insert(
+            who.id.clone(),
+            ObservedProfile {
+                seconds: duration.as_secs().max(1) as u32,
+                syscalls,
+                capabilities,
+            },
+        );
+    }
+    Ok(out)
+}
+
 fn unix_now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

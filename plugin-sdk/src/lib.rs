@@ -42,8 +42,8 @@ pub mod bindings {
 }
 
 pub use bindings::bulwark::plugin::evidence::{
-    AuditRuleSet, AuditorInfo, CapSet, ContainerSummary, DaemonSettings, FileInfo, FileKind,
-    Listener, Namespace, ProcessInfo,
+    AuditRuleSet, AuditorInfo, CapSet, CapabilityUse, ContainerSummary, DaemonSettings, FileInfo,
+    FileKind, Listener, Namespace, ObservedProfile, ProcessInfo,
 };
 pub use bindings::bulwark::plugin::types::{ContainerRef, QueryError, Status, Subject};
 

@@ -244,6 +244,12 @@ impl Ctx {
         ev::auditor()
     }
 
+    /// What a container did while observed (`audit --observe`); needs the `traces` grant.
+    pub fn observed(&mut self, id: &str) -> Result<crate::ObservedProfile, QueryError> {
+        self.used("observed-profile", Some(id));
+        ev::observation(id)
+    }
+
     pub fn auditor_env(&mut self, name: &str) -> Result<Option<String>, QueryError> {
         self.used("auditor-env", Some(name));
         ev::auditor_env(name)

@@ -242,6 +242,10 @@ impl Collector {
             Query::DaemonConfig => daemon_config(&self.endpoint).map(Answer::Daemon),
             Query::Auditor => Ok(Answer::Auditor(auditor())),
             Query::AuditorEnv { name } => Ok(Answer::Env(std::env::var(name).ok())),
+            // Observations are seeded by `audit --observe`; live collection cannot make them.
+            Query::ObservedProfile { .. } => Err(EvidenceError::Unavailable(
+                "no observation: run the audit with --observe DURATION".to_string(),
+            )),
         }
     }
 

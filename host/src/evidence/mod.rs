@@ -60,6 +60,9 @@ pub enum Query {
     AuditorEnv {
         name: String,
     },
+    ObservedProfile {
+        id: String,
+    },
 }
 
 impl Query {
@@ -88,6 +91,7 @@ impl Query {
             Query::DaemonConfig => "daemon-config".into(),
             Query::Auditor => "auditor".into(),
             Query::AuditorEnv { name } => format!("auditor-env:{name}"),
+            Query::ObservedProfile { id } => format!("observed-profile:{id}"),
         }
     }
 }
@@ -108,6 +112,7 @@ pub enum Answer {
     Daemon(ev::DaemonSettings),
     Auditor(ev::AuditorInfo),
     Env(Option<String>),
+    Observed(ev::ObservedProfile),
 }
 
 /// Why a question has no answer.
@@ -263,6 +268,15 @@ impl Evidence {
             )),
             other => Err(unexpected(&Query::ImageList, &other)),
         }
+    }
+
+    /// Record an answer obtained outside the source (the probes of `--observe`), so that
+    /// queries find it and snapshots keep it.
+    pub fn seed(&self, q: Query, outcome: Outcome) {
+        let cell = Arc::new(OnceCell::new());
+        let _ = cell.set(outcome);
+        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        memo.insert(q, cell);
     }
 
     /// Every answer obtained so far, in a stable order (the content of a snapshot).

@@ -106,6 +106,7 @@ pub fn scope_of(q: &Query) -> (&'static str, Option<&str>) {
         Query::Auditor | Query::AuditorEnv { .. } => ("auditor", None),
         Query::FileStat { path } | Query::DirList { path } => ("files", Some(path)),
         Query::FileRead { path } => ("file-contents", Some(path)),
+        Query::ObservedProfile { .. } => ("traces", None),
     }
 }
 

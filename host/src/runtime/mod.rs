@@ -292,6 +292,9 @@ impl ev::Host for State {
     fn file_read(&mut self, path: String) -> Result<Vec<u8>, types::QueryError> {
         typed!(self, Query::FileRead { path }, Bytes)
     }
+    fn observation(&mut self, id: String) -> Result<ev::ObservedProfile, types::QueryError> {
+        typed!(self, Query::ObservedProfile { id }, Observed)
+    }
     fn container_processes(
         &mut self,
         id: String,

@@ -31,6 +31,57 @@ fn cap_added(ctx: &mut Ctx, cap: &'static str) -> Verdict {
     }))
 }
 
+/// Capabilities a container holds (its init process's effective set) but never used while
+/// `audit --observe` watched it: candidates for `--cap-drop`.
+fn unused_capabilities(ctx: &mut Ctx) -> Verdict {
+    let containers = ctx.containers()?;
+    let Some(first) = containers.first() else {
+        return Ok(Finding::skipped("no containers selected for this audit"));
+    };
+    match ctx.observed(&first.id) {
+        Err(QueryError::Unavailable(_)) => {
+            return Ok(Finding::skipped(
+                "needs an observation: run `bulwark audit --observe SECONDS`",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
+    Ok(ctx.each_container_as(Status::Info, |ctx, c| {
+        let seen = ctx.observed(&c.id)?;
+        let procs = ctx.container_processes(&c.id)?;
+        let Some(init) = procs
+            .iter()
+            .find(|p| p.pid == c.state.pid as u32)
+            .or(procs.first())
+        else {
+            return Ok(None);
+        };
+        let used: Vec<&str> = seen
+            .capabilities
+            .iter()
+            .filter(|u| u.granted > 0)
+            .map(|u| u.name.as_str())
+            .collect();
+        let unused: Vec<&str> = init
+            .cap_effective
+            .names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !used.contains(n))
+            .collect();
+        let calls: u64 = seen.syscalls.iter().map(|(_, n)| n).sum();
+        Ok((!unused.is_empty()).then(|| {
+            format!(
+                "never used {} in {} s ({calls} syscalls of {} kinds observed)",
+                unused.join(", "),
+                seen.seconds,
+                seen.syscalls.len()
+            )
+        }))
+    }))
+}
+
 fn c2(ctx: &mut Ctx) -> Verdict {
     let v = ctx.version()?;
     let mut parts = v
@@ -60,4 +111,9 @@ bulwark_sdk::plugin! {
     check("C.5.3.2", "Ensure that CAP_SYS_MODULE Linux kernel capability is disabled", |ctx| cap_added(ctx, "SYS_MODULE")).automated().scored(),
     check("C.5.3.3", "Ensure that CAP_SYS_ADMIN Linux kernel capability is disabled", |ctx| cap_added(ctx, "SYS_ADMIN")).automated().scored(),
     check("C.5.3.4", "Ensure that CAP_SYS_PTRACE Linux kernel capability is disabled", |ctx| cap_added(ctx, "SYS_PTRACE")).automated().scored(),
+    check("C.5.3.5", "Ensure that containers keep only the Linux kernel capabilities they use (observed)", unused_capabilities)
+        .automated()
+        .description("Compares each container's effective capabilities with the ones the kernel granted it while `bulwark audit --observe` watched it; the rest can usually be dropped.")
+        .remediation("Run the container with --cap-drop ALL and --cap-add only the capabilities it used.")
+        .impact("An observation shows what happened while watched, not every code path: verify before dropping."),
 }
