@@ -108,6 +108,10 @@ fn each_rule_fires_on_the_right_container_and_not_on_the_benign_one() {
     }
     let shell = fired("R.SHELL")[0];
     assert_eq!(shell["event"]["path"], "/bin/sh");
+    assert_eq!(
+        shell["event"]["argv"],
+        serde_json::json!(["/bin/sh", "-c", "true"])
+    );
     assert_eq!(fired("R.SETUID_ROOT")[0]["process"]["uid"], 1000);
     assert!(
         alerts.iter().all(|a| a["container"]["name"] != "benign"),

@@ -262,6 +262,7 @@ impl Probes {
         let exec = field_offsets(&tracefs, "sched/sched_process_exec")?;
         let fork = field_offsets(&tracefs, "sched/sched_process_fork")?;
         let cap = field_offsets(&tracefs, "capability/cap_capable")?;
+        let execve = field_offsets(&tracefs, "syscalls/sys_enter_execve")?;
         let config = [
             (cfg::ENTER_ID, offset(&enter, "sys_enter", "id")?),
             (cfg::ENTER_ARGS, offset(&enter, "sys_enter", "args")?),
@@ -282,6 +283,10 @@ impl Probes {
             (cfg::CAP_CAP, offset(&cap, "cap_capable", "cap")?),
             (cfg::CAP_RET, offset(&cap, "cap_capable", "ret")?),
             (cfg::NR_CAPSET, 126),
+            (
+                cfg::EXECVE_ARGV,
+                offset(&execve, "sys_enter_execve", "argv")?,
+            ),
         ];
         {
             let mut c: Array<_, u32> = Array::try_from(
@@ -308,6 +313,7 @@ impl Probes {
         for (prog, category, name) in [
             ("sys_enter", "raw_syscalls", "sys_enter"),
             ("sys_exit", "raw_syscalls", "sys_exit"),
+            ("execve_enter", "syscalls", "sys_enter_execve"),
             ("process_exec", "sched", "sched_process_exec"),
             ("process_fork", "sched", "sched_process_fork"),
             ("process_exit", "sched", "sched_process_exit"),
@@ -391,6 +397,15 @@ pub fn decode(bytes: &[u8]) -> Option<Event> {
     }
     // SAFETY: the length is checked; Event is repr(C) plain data, read unaligned.
     Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr() as *const Event) })
+}
+
+/// The argv head of an exec event.
+pub fn argv(e: &Event) -> Vec<String> {
+    e.argv
+        .chunks(bulwark_probes_common::ARGV_ARG_LEN)
+        .map(c_text)
+        .take_while(|a| !a.is_empty())
+        .collect()
 }
 
 /// A NUL-terminated byte field as text.

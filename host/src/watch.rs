@@ -108,6 +108,8 @@ pub struct EventRecord {
     pub name: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub path: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub argv: Vec<String>,
     pub args: Vec<u64>,
     pub ret: i64,
 }
@@ -169,6 +171,7 @@ fn to_rule_event(e: &common::Event, who: &ContainerInfo) -> Option<RuleEvent> {
         uid: e.uid,
         comm: probes::c_text(&e.comm),
         path: probes::c_text(&e.path),
+        argv: probes::argv(e),
         name,
         nr: e.nr,
         args: e.args.to_vec(),
@@ -601,6 +604,7 @@ async fn judge(
                     kind: kind_name(&e.kind).to_string(),
                     name: e.name.clone(),
                     path: e.path.clone(),
+                    argv: e.argv.clone(),
                     args: e.args.clone(),
                     ret: e.ret,
                 },

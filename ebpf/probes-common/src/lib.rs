@@ -15,6 +15,11 @@ pub const SYSCALL_EXIT: u32 = 5;
 pub const CAPABLE: u32 = 6;
 
 pub const PATH_LEN: usize = 128;
+/// The argv head of an exec: up to `ARGV_ARGS` arguments of up to `ARGV_ARG_LEN` bytes
+/// each (NUL-terminated within their slot).
+pub const ARGV_ARGS: usize = 4;
+pub const ARGV_ARG_LEN: usize = 32;
+pub const ARGV_LEN: usize = ARGV_ARGS * ARGV_ARG_LEN;
 
 /// One event, as the probes write it (`repr(C)`, read by the host with `read_unaligned`).
 #[repr(C)]
@@ -35,6 +40,8 @@ pub struct Event {
     pub comm: [u8; 16],
     /// EXEC: the file executed. SYSCALL capset: unused.
     pub path: [u8; PATH_LEN],
+    /// EXEC: the head of its argv (see `ARGV_ARGS`).
+    pub argv: [u8; ARGV_LEN],
 }
 
 /// Key of the per-(cgroup, syscall) counters.
@@ -64,7 +71,9 @@ pub mod cfg {
     pub const CAP_RET: u32 = 8;
     /// The syscall number of capset (its data is read from user memory).
     pub const NR_CAPSET: u32 = 9;
-    pub const LEN: u32 = 10;
+    /// syscalls/sys_enter_execve: `argv`.
+    pub const EXECVE_ARGV: u32 = 10;
+    pub const LEN: u32 = 11;
 }
 
 /// Size of the `INTERESTING` syscall table (one byte per syscall number).

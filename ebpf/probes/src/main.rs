@@ -9,14 +9,15 @@
 use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
     bpf_get_current_uid_gid, bpf_ktime_get_ns, bpf_probe_read_kernel_str_bytes,
-    bpf_probe_read_user,
+    bpf_probe_read_user, bpf_probe_read_user_str_bytes,
 };
 use aya_ebpf::macros::{map, tracepoint};
 use aya_ebpf::maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf};
 use aya_ebpf::programs::TracePointContext;
 use aya_ebpf::EbpfContext;
 use bulwark_probes_common::{
-    cfg, CountKey, Event, CAPABLE, EXEC, EXIT, FORK, MAX_SYSCALLS, SYSCALL, SYSCALL_EXIT,
+    cfg, CountKey, Event, ARGV_ARGS, ARGV_ARG_LEN, ARGV_LEN, CAPABLE, EXEC, EXIT, FORK,
+    MAX_SYSCALLS, SYSCALL, SYSCALL_EXIT,
 };
 
 /// cgroup ids of the containers watched (value unused).
@@ -38,6 +39,10 @@ static CONFIG: Array<u32> = Array::with_max_entries(cfg::LEN, 0);
 /// Events; the host sets the real size at load time.
 #[map]
 static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 22, 0);
+
+/// argv heads captured at execve entry, by thread, until the exec completes.
+#[map]
+static ARGV: HashMap<u32, [u8; ARGV_LEN]> = HashMap::with_max_entries(10240, 0);
 
 /// Events lost because the ring buffer was full, per CPU.
 #[map]
@@ -86,6 +91,7 @@ fn reserve(kind: u32, cgroup: u64) -> Option<aya_ebpf::maps::ring_buf::RingBufEn
         (*ev).args = [0; 4];
         (*ev).comm = bpf_get_current_comm().unwrap_or([0; 16]);
         (*ev).path = [0; bulwark_probes_common::PATH_LEN];
+        (*ev).argv = [0; ARGV_LEN];
     }
     Some(entry)
 }
@@ -160,10 +166,41 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
     0
 }
 
+/// execve entry: keep the head of argv (user memory, still the caller's) for the exec event.
+#[tracepoint]
+pub fn execve_enter(ctx: TracePointContext) -> u32 {
+    if watched().is_none() {
+        return 0;
+    }
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let mut buf = [0u8; ARGV_LEN];
+    // SAFETY: the argv pointer comes from the tracepoint record; every user read is checked.
+    unsafe {
+        let argv: u64 = ctx.read_at(config(cfg::EXECVE_ARGV)).unwrap_or(0);
+        if argv == 0 {
+            return 0;
+        }
+        for i in 0..ARGV_ARGS {
+            let Ok(p) = bpf_probe_read_user((argv as *const u64).add(i)) else {
+                break;
+            };
+            if p == 0 {
+                break;
+            }
+            let slot = &mut buf[i * ARGV_ARG_LEN..(i + 1) * ARGV_ARG_LEN];
+            let _ = bpf_probe_read_user_str_bytes(p as *const u8, slot);
+        }
+    }
+    let _ = ARGV.insert(&tid, &buf, 0);
+    0
+}
+
 #[tracepoint]
 pub fn process_exec(ctx: TracePointContext) -> u32 {
     let Some(cg) = watched() else { return 0 };
+    let tid = bpf_get_current_pid_tgid() as u32;
     let Some(mut entry) = reserve(EXEC, cg) else {
+        let _ = ARGV.remove(&tid);
         return 0;
     };
     let ev = entry.as_mut_ptr();
@@ -172,7 +209,11 @@ pub fn process_exec(ctx: TracePointContext) -> u32 {
         let loc: u32 = ctx.read_at(config(cfg::EXEC_FILENAME)).unwrap_or(0);
         let src = (ctx.as_ptr() as *const u8).add((loc & 0xffff) as usize);
         let _ = bpf_probe_read_kernel_str_bytes(src, &mut (*ev).path);
+        if let Some(a) = ARGV.get(&tid) {
+            (*ev).argv = *a;
+        }
     }
+    let _ = ARGV.remove(&tid);
     entry.submit(0);
     0
 }

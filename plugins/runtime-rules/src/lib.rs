@@ -32,7 +32,7 @@ fn shell_or_package_manager(e: &RuleEvent) -> Option<String> {
     }
     let base = e.path.rsplit('/').next().unwrap_or(&e.path);
     if SHELLS.contains(&base) {
-        Some(format!("shell {} executed", e.path))
+        Some(format!("shell {} executed ({})", e.path, e.argv.join(" ")))
     } else if PACKAGE_MANAGERS.contains(&base) {
         Some(format!("package manager {} executed", e.path))
     } else {
