@@ -18,12 +18,7 @@ struct Registry {
 impl Registry {
     fn start() -> Registry {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = free_loopback_addr();
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,

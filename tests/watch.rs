@@ -148,12 +148,7 @@ fn scrape(addr: &str) -> std::collections::HashMap<String, f64> {
 fn a_tiny_ring_buffer_counts_what_it_loses() {
     let d = TestDaemon::start(&["--iptables=false"], None);
     d.run_container("stormy", &["--tmpfs", "/tmp:mode=1777"], &[]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_loopback_addr();
     let watch = start_watch(
         &d,
         &["--duration", "8", "--ring-buffer", "4", "--metrics", &addr],

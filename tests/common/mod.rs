@@ -344,6 +344,12 @@ fn main() {
 }
 "#;
 
+/// A loopback address with a port free right now, for servers the tests start.
+pub fn free_loopback_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    format!("{}", l.local_addr().expect("local addr"))
+}
+
 /// The bulwark binary under test, with a private compiled-code cache.
 pub fn bulwark() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_bulwark"));

@@ -591,16 +591,7 @@ impl Runtime {
             .pre
             .instantiate(&mut store)
             .and_then(|inst| inst.bulwark_plugin_checks().call_run(&mut store, &ctx, ids));
-        let cost = RunCost {
-            fuel_used: self
-                .limits
-                .fuel
-                .saturating_sub(store.get_fuel().unwrap_or(0)),
-            wall_ms: started.elapsed().as_secs_f64() * 1000.0,
-            queries: store.data().queries,
-            denied: store.data().denied,
-            peak_memory: store.data().limiter.peak,
-        };
+        let cost = self.cost(&store, started);
         let result = match result {
             _ if store.data().query_limit_hit => {
                 Err(PluginFailure::QueryLimit(self.limits.max_queries))
@@ -620,6 +611,20 @@ impl Runtime {
 }
 
 impl Runtime {
+    /// What a run in `store`, started at `started`, cost.
+    fn cost(&self, store: &Store<State>, started: Instant) -> RunCost {
+        RunCost {
+            fuel_used: self
+                .limits
+                .fuel
+                .saturating_sub(store.get_fuel().unwrap_or(0)),
+            wall_ms: started.elapsed().as_secs_f64() * 1000.0,
+            queries: store.data().queries,
+            denied: store.data().denied,
+            peak_memory: store.data().limiter.peak,
+        }
+    }
+
     /// Run a plugin's rules over a batch of events, under the same limits as checks. Rules
     /// get no evidence: only the events.
     pub fn run_rules(
@@ -640,16 +645,7 @@ impl Runtime {
             inst.bulwark_plugin_rules()
                 .call_on_events(&mut store, events)
         });
-        let cost = RunCost {
-            fuel_used: self
-                .limits
-                .fuel
-                .saturating_sub(store.get_fuel().unwrap_or(0)),
-            wall_ms: started.elapsed().as_secs_f64() * 1000.0,
-            queries: 0,
-            denied: 0,
-            peak_memory: store.data().limiter.peak,
-        };
+        let cost = self.cost(&store, started);
         let result = match result {
             Err(e) => Err(self.classify(e, &store)),
             Ok(alerts) => {
