@@ -104,7 +104,7 @@ fn main() {
         .args([
             "-e",
             &format!(
-                "tracepoint:raw_syscalls:sys_enter /cgroup == {cg}/ {{ @[args.id] = count(); }}"
+                "tracepoint:raw_syscalls:sys_enter /cgroup == {cg}/ {{ @[args->id] = count(); }}"
             ),
         ])
         .stdout(Stdio::piped())
@@ -112,11 +112,11 @@ fn main() {
         .spawn()
         .expect("bpftrace (cargo xtask bench installs it)");
     let mut out = BufReader::new(bt.stdout.take().expect("stdout")).lines();
-    for l in out.by_ref() {
-        if l.map(|l| l.contains("Attaching")).unwrap_or(false) {
-            break;
-        }
-    }
+    // bpftrace exits when its program does not compile: never time an untraced run as traced.
+    let attached = out
+        .by_ref()
+        .any(|l| l.map(|l| l.contains("Attaching")).unwrap_or(false));
+    assert!(attached, "bpftrace did not attach its probe");
     std::thread::sleep(Duration::from_millis(500));
     let traced_bt = timed(&d, "spin", runs);
     // SAFETY: signalling our own child.

@@ -6,9 +6,9 @@
 //! to the programs, so no kernel layout is compiled in.
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
-use aya::programs::TracePoint;
+use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader, Pod};
-use bulwark_probes_common::{cfg, CountKey, Event, MAX_SYSCALLS};
+use bulwark_probes_common::{cfg, CountKey, Event};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -86,6 +86,30 @@ fn parse_format(text: &str) -> HashMap<String, u32> {
         }
     }
     out
+}
+
+/// (nr offset, first argument offset) of a sys_enter_* record and (nr, ret) of its
+/// sys_exit_*, when the arguments are consecutive 8-byte fields as the programs expect.
+fn syscall_layout(
+    enter: &HashMap<String, u32>,
+    exit: &HashMap<String, u32>,
+) -> Option<(u32, u32, u32, u32)> {
+    let nr = *enter.get("__syscall_nr")?;
+    let mut args: Vec<u32> = enter
+        .iter()
+        .filter(|(k, _)| !k.starts_with("common_") && *k != "__syscall_nr")
+        .map(|(_, o)| *o)
+        .collect();
+    args.sort();
+    let first = *args.first()?;
+    if args
+        .iter()
+        .enumerate()
+        .any(|(i, o)| *o != first + 8 * i as u32)
+    {
+        return None;
+    }
+    Some((nr, first, *exit.get("__syscall_nr")?, *exit.get("ret")?))
 }
 
 fn offset(map: &HashMap<String, u32>, tp: &str, field: &str) -> Result<u32, ProbeError> {
@@ -257,17 +281,54 @@ impl Probes {
             .load(OBJECT)
             .map_err(ebpf_err)?;
 
-        let enter = field_offsets(&tracefs, "raw_syscalls/sys_enter")?;
-        let exit = field_offsets(&tracefs, "raw_syscalls/sys_exit")?;
+        // The watched syscalls' own tracepoints: one program each for entry and exit,
+        // attached to every one whose layout agrees (nr, then 8-byte argument fields).
+        let mut layout: Option<(u32, u32, u32, u32)> = None;
+        let mut attach_syscalls: Vec<&str> = Vec::new();
+        let mut by_number: Vec<u32> = Vec::new();
+        for (nr, name) in WATCHED_SYSCALLS {
+            let (Ok(enter), Ok(exit)) = (
+                field_offsets(&tracefs, &format!("syscalls/sys_enter_{name}")),
+                field_offsets(&tracefs, &format!("syscalls/sys_exit_{name}")),
+            ) else {
+                // Compiled out of this kernel (it answers ENOSYS): still report attempts.
+                tracing::debug!("no syscall tracepoints for {name}: watched by number");
+                by_number.push(*nr);
+                continue;
+            };
+            let Some(this) = syscall_layout(&enter, &exit) else {
+                tracing::warn!(
+                    "syscall tracepoints of {name} have an unexpected layout; not watched"
+                );
+                continue;
+            };
+            match layout {
+                None => layout = Some(this),
+                Some(l) if l != this => {
+                    tracing::warn!(
+                        "syscall tracepoints of {name} differ from the others; not watched"
+                    );
+                    continue;
+                }
+                Some(_) => {}
+            }
+            attach_syscalls.push(name);
+        }
+        let (enter_nr, enter_args, exit_nr, exit_ret) = layout.ok_or_else(|| {
+            ProbeError::Format(
+                "syscalls/*".into(),
+                "no watched syscall tracepoint is usable".into(),
+            )
+        })?;
         let exec = field_offsets(&tracefs, "sched/sched_process_exec")?;
         let fork = field_offsets(&tracefs, "sched/sched_process_fork")?;
         let cap = field_offsets(&tracefs, "capability/cap_capable")?;
         let execve = field_offsets(&tracefs, "syscalls/sys_enter_execve")?;
         let config = [
-            (cfg::ENTER_ID, offset(&enter, "sys_enter", "id")?),
-            (cfg::ENTER_ARGS, offset(&enter, "sys_enter", "args")?),
-            (cfg::EXIT_ID, offset(&exit, "sys_exit", "id")?),
-            (cfg::EXIT_RET, offset(&exit, "sys_exit", "ret")?),
+            (cfg::ENTER_ID, enter_nr),
+            (cfg::ENTER_ARGS, enter_args),
+            (cfg::EXIT_ID, exit_nr),
+            (cfg::EXIT_RET, exit_ret),
             (
                 cfg::EXEC_FILENAME,
                 offset(&exec, "sched_process_exec", "filename")?,
@@ -300,31 +361,50 @@ impl Probes {
         }
         {
             let mut t: Array<_, u8> = Array::try_from(
-                ebpf.map_mut("INTERESTING")
-                    .ok_or_else(|| ebpf_err("no INTERESTING map"))?,
+                ebpf.map_mut("BY_NUMBER")
+                    .ok_or_else(|| ebpf_err("no BY_NUMBER map"))?,
             )
             .map_err(ebpf_err)?;
-            for (nr, _) in WATCHED_SYSCALLS {
-                if *nr < MAX_SYSCALLS {
-                    t.set(*nr, 1u8, 0).map_err(ebpf_err)?;
-                }
+            for nr in by_number {
+                t.set(nr, 1u8, 0).map_err(ebpf_err)?;
             }
         }
+        {
+            let p: &mut RawTracePoint = ebpf
+                .program_mut("count_syscall")
+                .ok_or_else(|| ebpf_err("no program count_syscall"))?
+                .try_into()
+                .map_err(ebpf_err)?;
+            p.load()
+                .map_err(|e| ebpf_err(format!("count_syscall: {e}")))?;
+            p.attach("sys_enter")
+                .map_err(|e| ebpf_err(format!("attaching raw tracepoint sys_enter: {e}")))?;
+        }
+        let mut targets: Vec<(&str, String, String)> = Vec::new();
+        for name in &attach_syscalls {
+            targets.push(("sys_enter", "syscalls".into(), format!("sys_enter_{name}")));
+            targets.push(("sys_exit", "syscalls".into(), format!("sys_exit_{name}")));
+        }
         for (prog, category, name) in [
-            ("sys_enter", "raw_syscalls", "sys_enter"),
-            ("sys_exit", "raw_syscalls", "sys_exit"),
             ("execve_enter", "syscalls", "sys_enter_execve"),
             ("process_exec", "sched", "sched_process_exec"),
             ("process_fork", "sched", "sched_process_fork"),
             ("process_exit", "sched", "sched_process_exit"),
             ("cap_capable", "capability", "cap_capable"),
         ] {
+            targets.push((prog, category.into(), name.into()));
+        }
+        let mut loaded: Vec<&str> = Vec::new();
+        for (prog, category, name) in &targets {
             let p: &mut TracePoint = ebpf
                 .program_mut(prog)
                 .ok_or_else(|| ebpf_err(format!("no program {prog}")))?
                 .try_into()
                 .map_err(ebpf_err)?;
-            p.load().map_err(|e| ebpf_err(format!("{prog}: {e}")))?;
+            if !loaded.contains(prog) {
+                p.load().map_err(|e| ebpf_err(format!("{prog}: {e}")))?;
+                loaded.push(prog);
+            }
             p.attach(category, name)
                 .map_err(|e| ebpf_err(format!("attaching {category}/{name}: {e}")))?;
         }

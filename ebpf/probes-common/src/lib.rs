@@ -55,10 +55,11 @@ pub struct CountKey {
 
 /// Indices into the `CONFIG` array (u32 each): tracepoint field offsets.
 pub mod cfg {
-    /// raw_syscalls/sys_enter: `id`, `args`.
+    /// syscalls/sys_enter_<name>: `__syscall_nr` (int), the first argument (then one
+    /// 8-byte field per argument).
     pub const ENTER_ID: u32 = 0;
     pub const ENTER_ARGS: u32 = 1;
-    /// raw_syscalls/sys_exit: `id`, `ret`.
+    /// syscalls/sys_exit_<name>: `__syscall_nr` (int), `ret`.
     pub const EXIT_ID: u32 = 2;
     pub const EXIT_RET: u32 = 3;
     /// sched/sched_process_exec: `filename` (__data_loc).
@@ -76,5 +77,5 @@ pub mod cfg {
     pub const LEN: u32 = 11;
 }
 
-/// Size of the `INTERESTING` syscall table (one byte per syscall number).
+/// Syscall numbers counted (the per-cgroup counts ignore anything above).
 pub const MAX_SYSCALLS: u32 = 512;

@@ -11,9 +11,9 @@ use aya_ebpf::helpers::{
     bpf_get_current_uid_gid, bpf_ktime_get_ns, bpf_probe_read_kernel_str_bytes,
     bpf_probe_read_user, bpf_probe_read_user_str_bytes,
 };
-use aya_ebpf::macros::{map, tracepoint};
+use aya_ebpf::macros::{map, raw_tracepoint, tracepoint};
 use aya_ebpf::maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf};
-use aya_ebpf::programs::TracePointContext;
+use aya_ebpf::programs::{RawTracePointContext, TracePointContext};
 use aya_ebpf::EbpfContext;
 use bulwark_probes_common::{
     cfg, CountKey, Event, ARGV_ARGS, ARGV_ARG_LEN, ARGV_LEN, CAPABLE, EXEC, EXIT, FORK,
@@ -28,9 +28,10 @@ static WATCHED: HashMap<u64, u8> = HashMap::with_max_entries(4096, 0);
 #[map]
 static COUNTS: PerCpuHashMap<CountKey, u64> = PerCpuHashMap::with_max_entries(65536, 0);
 
-/// Syscall numbers that cross to user space as events (1 = yes).
+/// Watched syscalls this kernel has no `syscalls/sys_enter_<name>` tracepoint for (e.g.
+/// module loading compiled out): `count_syscall` reports them by number, without args.
 #[map]
-static INTERESTING: Array<u8> = Array::with_max_entries(MAX_SYSCALLS, 0);
+static BY_NUMBER: Array<u8> = Array::with_max_entries(MAX_SYSCALLS, 0);
 
 /// Tracepoint field offsets and constants (see `cfg`).
 #[map]
@@ -96,11 +97,13 @@ fn reserve(kind: u32, cgroup: u64) -> Option<aya_ebpf::maps::ring_buf::RingBufEn
     Some(entry)
 }
 
-#[tracepoint]
-pub fn sys_enter(ctx: TracePointContext) -> u32 {
+/// Every syscall of a watched cgroup, counted in the kernel. A raw tracepoint: no trace
+/// record is built, so an unwatched syscall costs one map lookup.
+#[raw_tracepoint(tracepoint = "sys_enter")]
+pub fn count_syscall(ctx: RawTracePointContext) -> i32 {
     let Some(cg) = watched() else { return 0 };
-    // SAFETY: offsets come from this tracepoint's format file.
-    let nr: i64 = unsafe { ctx.read_at(config(cfg::ENTER_ID)) }.unwrap_or(-1);
+    // sys_enter's TP_PROTO is (struct pt_regs *regs, long id).
+    let nr: i64 = ctx.arg(1);
     if nr < 0 || nr >= MAX_SYSCALLS as i64 {
         return 0;
     }
@@ -116,15 +119,30 @@ pub fn sys_enter(ctx: TracePointContext) -> u32 {
             let _ = COUNTS.insert(&key, &1, 0);
         }
     }
-    if INTERESTING.get(nr as u32).copied().unwrap_or(0) == 0 {
-        return 0;
+    if BY_NUMBER.get(nr as u32).copied().unwrap_or(0) != 0 {
+        if let Some(mut entry) = reserve(SYSCALL, cg) {
+            // SAFETY: `entry` is reserved.
+            unsafe { (*entry.as_mut_ptr()).nr = nr };
+            entry.submit(0);
+        }
     }
+    0
+}
+
+/// A watched syscall on entry: attached to `syscalls/sys_enter_<name>` of each one, so
+/// other syscalls never run it. Offsets of `__syscall_nr` and the first argument come from
+/// those tracepoints' format files (the host checks they agree).
+#[tracepoint]
+pub fn sys_enter(ctx: TracePointContext) -> u32 {
+    let Some(cg) = watched() else { return 0 };
+    // SAFETY: offsets come from the tracepoints' format files.
+    let nr = unsafe { ctx.read_at::<i32>(config(cfg::ENTER_ID)) }.unwrap_or(-1) as i64;
     let Some(mut entry) = reserve(SYSCALL, cg) else {
         return 0;
     };
     let ev = entry.as_mut_ptr();
     let base = config(cfg::ENTER_ARGS);
-    // SAFETY: args[0..4] of the tracepoint record; `ev` is reserved.
+    // SAFETY: the first four argument fields of the record; `ev` is reserved.
     unsafe {
         (*ev).nr = nr;
         for i in 0..4 {
@@ -144,22 +162,17 @@ pub fn sys_enter(ctx: TracePointContext) -> u32 {
     0
 }
 
+/// The same syscalls on exit (`syscalls/sys_exit_<name>`): their result.
 #[tracepoint]
 pub fn sys_exit(ctx: TracePointContext) -> u32 {
     let Some(cg) = watched() else { return 0 };
-    // SAFETY: offsets come from this tracepoint's format file.
-    let nr: i64 = unsafe { ctx.read_at(config(cfg::EXIT_ID)) }.unwrap_or(-1);
-    if nr < 0 || nr >= MAX_SYSCALLS as i64 || INTERESTING.get(nr as u32).copied().unwrap_or(0) == 0
-    {
-        return 0;
-    }
     let Some(mut entry) = reserve(SYSCALL_EXIT, cg) else {
         return 0;
     };
     let ev = entry.as_mut_ptr();
-    // SAFETY: as above.
+    // SAFETY: offsets come from the format files; `ev` is reserved.
     unsafe {
-        (*ev).nr = nr;
+        (*ev).nr = ctx.read_at::<i32>(config(cfg::EXIT_ID)).unwrap_or(-1) as i64;
         (*ev).ret = ctx.read_at::<i64>(config(cfg::EXIT_RET)).unwrap_or(0);
     }
     entry.submit(0);
