@@ -138,7 +138,7 @@ fn main() {
         (traced_bt / bare - 1.0) * 100.0
     );
     println!(
-        "  (watch: {syscalls} watched-syscall events; getppid is counted in the kernel only)\n"
+        "  (watch: {syscalls} watched-syscall events; getppid is counted in the kernel only;\n   bpftrace: one perf tracepoint counting per syscall id for the same cgroup)\n"
     );
 
     let bare_exec = timed(&d, "execstorm", 3);
