@@ -78,6 +78,20 @@ pub enum Subject {
     Plugin { name: String },
 }
 
+impl Subject {
+    /// The subject's name: a container or image name, a file path, "host", "daemon".
+    pub fn name(&self) -> &str {
+        match self {
+            Subject::Container { name, .. }
+            | Subject::Image { name }
+            | Subject::Plugin { name } => name,
+            Subject::File { path } => path,
+            Subject::Host => "host",
+            Subject::Daemon => "daemon",
+        }
+    }
+}
+
 impl From<types::Subject> for Subject {
     fn from(s: types::Subject) -> Self {
         match s {
@@ -156,6 +170,17 @@ pub struct EvidenceUse {
     pub query: String,
     /// "ok", or why the query failed ("denied: ...", "not found: ...").
     pub outcome: String,
+}
+
+impl Finding {
+    /// The detail line a check wrote about one of its subjects ("name: why"), if any.
+    pub fn detail_for(&self, s: &Subject) -> Option<&str> {
+        let name = s.name();
+        self.details
+            .iter()
+            .find(|d| d.strip_prefix(name).is_some_and(|r| r.starts_with(':')))
+            .map(String::as_str)
+    }
 }
 
 /// How one plugin fared.

@@ -120,14 +120,8 @@ impl Suppression {
 
     fn subject_matches(&self, s: &Subject) -> bool {
         let Some(p) = &self.pattern else { return true };
-        match s {
-            Subject::Container { id, name } => p.matches(name) || p.matches(id),
-            Subject::Image { name } => p.matches(name),
-            Subject::File { path } => p.matches(path),
-            Subject::Host => p.matches("host"),
-            Subject::Daemon => p.matches("daemon"),
-            Subject::Plugin { name } => p.matches(name),
-        }
+        // Containers also match by id.
+        p.matches(s.name()) || matches!(s, Subject::Container { id, .. } if p.matches(id))
     }
 
     fn matches(&self, f: &Finding) -> bool {

@@ -8,6 +8,7 @@ use crate::evidence::live::{Collector, RunningContainer};
 use crate::metrics::{KindLabel, PluginLabel, RuleLabels, WatchMetrics};
 use crate::probes::{self, ProbeError, ProbeOptions, Probes};
 use crate::runtime::{Plugin, Runtime};
+use aya::maps::{MapData, RingBuf};
 use bulwark_probes_common as common;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -351,7 +352,7 @@ pub async fn observe(
         .map_err(|e| WatchError::Probe(ProbeError::Ebpf(e.to_string())))?;
     // cgroup → capability → (granted, denied)
     let mut caps: HashMap<u64, HashMap<i64, (u64, u64)>> = HashMap::new();
-    let mut tally = |ev: &common::Event| {
+    let mut tally = |ev: common::Event| {
         if ev.kind == common::CAPABLE {
             let e = caps.entry(ev.cgroup).or_default().entry(ev.nr).or_default();
             if ev.ret == 0 {
@@ -367,20 +368,12 @@ pub async fn observe(
             _ = tokio::time::sleep_until(deadline) => break,
             guard = fd.readable_mut() => {
                 let mut guard = guard.map_err(|e| WatchError::Probe(ProbeError::Ebpf(e.to_string())))?;
-                while let Some(item) = guard.get_inner_mut().next() {
-                    if let Some(ev) = probes::decode(&item) {
-                        tally(&ev);
-                    }
-                }
+                drain(guard.get_inner_mut(), &mut tally);
                 guard.clear_ready();
             }
         }
     }
-    while let Some(item) = fd.get_mut().next() {
-        if let Some(ev) = probes::decode(&item) {
-            tally(&ev);
-        }
-    }
+    drain(fd.get_mut(), &mut tally);
     let counts = watcher.lock_probes().counts()?;
     let attribution = watcher.lock_attr();
     let mut out = HashMap::new();
@@ -414,6 +407,36 @@ pub async fn observe(
         );
     }
     Ok(out)
+}
+
+/// Every event waiting in the ring buffer, decoded, to `f`.
+fn drain(rb: &mut RingBuf<MapData>, mut f: impl FnMut(common::Event)) {
+    while let Some(item) = rb.next() {
+        if let Some(ev) = probes::decode(&item) {
+            f(ev);
+        }
+    }
+}
+
+/// Count a kernel event and queue it for the rules when it belongs to a known container.
+fn accept(
+    ev: common::Event,
+    watcher: &Watcher,
+    opts: &WatchOptions,
+    summary: &mut Summary,
+    batch: &mut Vec<(common::Event, ContainerInfo)>,
+) {
+    summary.events += 1;
+    if let Some(m) = &opts.metrics {
+        m.events
+            .get_or_create(&KindLabel {
+                kind: raw_kind_name(ev.kind).to_string(),
+            })
+            .inc();
+    }
+    if let Some(who) = watcher.lock_attr().get(ev.cgroup).cloned() {
+        batch.push((ev, who));
+    }
 }
 
 fn unix_now() -> f64 {
@@ -463,21 +486,7 @@ pub async fn run(
             _ = until_deadline => break,
             guard = fd.readable_mut() => {
                 let mut guard = guard.map_err(|e| WatchError::Probe(ProbeError::Ebpf(e.to_string())))?;
-                let rb = guard.get_inner_mut();
-                while let Some(item) = rb.next() {
-                    if let Some(ev) = probes::decode(&item) {
-                        summary.events += 1;
-                        if let Some(m) = &opts.metrics {
-                            m.events
-                                .get_or_create(&KindLabel { kind: raw_kind_name(ev.kind).to_string() })
-                                .inc();
-                        }
-                        let who = watcher.lock_attr().get(ev.cgroup).cloned();
-                        if let Some(who) = who {
-                            batch.push((ev, who));
-                        }
-                    }
-                }
+                drain(guard.get_inner_mut(), |ev| accept(ev, &watcher, opts, &mut summary, &mut batch));
                 guard.clear_ready();
             }
             _ = tick.tick() => {
@@ -489,15 +498,10 @@ pub async fn run(
             }
         }
     }
-    // Drain what is left.
-    while let Some(item) = fd.get_mut().next() {
-        if let Some(ev) = probes::decode(&item) {
-            summary.events += 1;
-            if let Some(who) = watcher.lock_attr().get(ev.cgroup).cloned() {
-                batch.push((ev, who));
-            }
-        }
-    }
+    // What is left.
+    drain(fd.get_mut(), |ev| {
+        accept(ev, &watcher, opts, &mut summary, &mut batch)
+    });
     judge(
         &runtime,
         &rule_plugins,

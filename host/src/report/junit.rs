@@ -75,17 +75,7 @@ fn cases(f: &Finding) -> Vec<Case> {
         .iter()
         .map(|s| {
             let label = subject_label(s);
-            let name_of = match s {
-                Subject::Container { name, .. } | Subject::Image { name } => name.clone(),
-                Subject::File { path } => path.clone(),
-                _ => label.clone(),
-            };
-            let why = f
-                .details
-                .iter()
-                .find(|d| d.starts_with(&format!("{name_of}:")))
-                .cloned()
-                .unwrap_or_else(|| summary.clone());
+            let why = f.detail_for(s).unwrap_or(&summary);
             Case {
                 name: format!("{base} [{label}]"),
                 classname: classname.clone(),

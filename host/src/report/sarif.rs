@@ -101,28 +101,11 @@ fn location(s: &Subject) -> Value {
     }
 }
 
-fn subject_name(s: &Subject) -> String {
-    match s {
-        Subject::Container { name, .. } => name.clone(),
-        Subject::Image { name } => name.clone(),
-        Subject::File { path } => path.clone(),
-        Subject::Daemon => "daemon".into(),
-        Subject::Host => "host".into(),
-        Subject::Plugin { name } => name.clone(),
-    }
-}
-
 fn result(f: &Finding, rule_index: usize, subject: &Subject) -> Value {
     let (kind, level) = kind_level(f.status);
-    let name = subject_name(subject);
-    // The detail line about this subject, when the check wrote one ("name: why").
-    let detail = f
-        .details
-        .iter()
-        .find(|d| d.starts_with(&format!("{name}:")))
-        .cloned();
+    let name = subject.name();
     let mut text = format!("{}: ", f.check.title);
-    match (&detail, &f.reason) {
+    match (f.detail_for(subject), &f.reason) {
         (Some(d), _) => text.push_str(d),
         (None, Some(r)) => text.push_str(r),
         (None, None) => text.push_str(&f.message),
