@@ -53,29 +53,58 @@ pub struct CountKey {
     pub _pad: u32,
 }
 
-/// Indices into the `CONFIG` array (u32 each): tracepoint field offsets.
+/// Indices into the `CONFIG` array (u32 each): tracepoint field offsets, and where a
+/// syscall's arguments sit in the kernel's `struct pt_regs` (read from BTF at load time).
 pub mod cfg {
-    /// syscalls/sys_enter_<name>: `__syscall_nr` (int), the first argument (then one
-    /// 8-byte field per argument).
-    pub const ENTER_ID: u32 = 0;
-    pub const ENTER_ARGS: u32 = 1;
     /// syscalls/sys_exit_<name>: `__syscall_nr` (int), `ret`.
-    pub const EXIT_ID: u32 = 2;
-    pub const EXIT_RET: u32 = 3;
+    pub const EXIT_ID: u32 = 0;
+    pub const EXIT_RET: u32 = 1;
     /// sched/sched_process_exec: `filename` (__data_loc).
-    pub const EXEC_FILENAME: u32 = 4;
+    pub const EXEC_FILENAME: u32 = 2;
     /// sched/sched_process_fork: `parent_pid`, `child_pid`.
-    pub const FORK_PARENT: u32 = 5;
-    pub const FORK_CHILD: u32 = 6;
+    pub const FORK_PARENT: u32 = 3;
+    pub const FORK_CHILD: u32 = 4;
     /// capability/cap_capable: `cap`, `ret`.
-    pub const CAP_CAP: u32 = 7;
-    pub const CAP_RET: u32 = 8;
+    pub const CAP_CAP: u32 = 5;
+    pub const CAP_RET: u32 = 6;
     /// The syscall number of capset (its data is read from user memory).
-    pub const NR_CAPSET: u32 = 9;
-    /// syscalls/sys_enter_execve: `argv`.
-    pub const EXECVE_ARGV: u32 = 10;
-    pub const LEN: u32 = 11;
+    pub const NR_CAPSET: u32 = 7;
+    /// Offsets in `struct pt_regs` of syscall arguments 0..4 (`REG_ARG0 + i`).
+    pub const REG_ARG0: u32 = 8;
+    pub const LEN: u32 = 12;
 }
 
 /// Syscall numbers counted (the per-cgroup counts ignore anything above).
 pub const MAX_SYSCALLS: u32 = 512;
+
+/// What the sys_enter program does with a syscall number besides counting it (the
+/// `SYSCALLS` array, filled by the host).
+pub mod action {
+    /// Only counted.
+    pub const COUNT: u8 = 0;
+    /// A `SYSCALL` event with the first four arguments.
+    pub const EVENT: u8 = 1;
+    /// An exec: keep the argv head (argument 1, execve) for the exec event.
+    pub const ARGV_1: u8 = 2;
+    /// The same with argv in argument 2 (execveat).
+    pub const ARGV_2: u8 = 3;
+}
+
+/// Entries of the direct-mapped table of watched cgroups (a power of two): cgroup `c`
+/// lives at `c & (DIRECT_LEN - 1)` unless another took that entry first.
+pub const DIRECT_LEN: u32 = 4096;
+/// `Watched::slot` of a cgroup whose counts go to the spill hash (all slots taken).
+pub const NO_SLOT: u32 = u32::MAX;
+/// `Watched::flags`: some cgroup with this index lives in the overflow hash.
+pub const OVERFLOWED: u32 = 1;
+
+/// One entry of the direct-mapped table: a watched cgroup and its row in the counts.
+#[repr(C)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct Watched {
+    /// 0: empty (no cgroup has id 0).
+    pub cgroup: u64,
+    /// Row of the per-CPU counts array (`slot * MAX_SYSCALLS + nr`), or `NO_SLOT`.
+    pub slot: u32,
+    pub flags: u32,
+}

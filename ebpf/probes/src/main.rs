@@ -2,36 +2,51 @@
 //! LSM). Everything is filtered in the kernel to the cgroups the host watches (its
 //! containers), syscalls are counted in the kernel per (cgroup, syscall), and only the
 //! events rules need cross to user space, through one ring buffer whose reserve failures
-//! are counted. Tracepoint field offsets come from the host (read from tracefs).
+//! are counted. Tracepoint field offsets and `pt_regs` offsets come from the host (read
+//! from tracefs and BTF).
+//!
+//! Cost matters most on syscall entry, which every syscall of every process pays once a
+//! program is attached there: one raw tracepoint does all of it, and an unwatched task
+//! costs it one inlined array load.
 #![no_std]
 #![no_main]
 
 use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-    bpf_get_current_uid_gid, bpf_ktime_get_ns, bpf_probe_read_kernel_str_bytes,
-    bpf_probe_read_user, bpf_probe_read_user_str_bytes,
+    bpf_get_current_uid_gid, bpf_ktime_get_ns, bpf_probe_read_kernel,
+    bpf_probe_read_kernel_str_bytes, bpf_probe_read_user, bpf_probe_read_user_str_bytes,
 };
 use aya_ebpf::macros::{map, raw_tracepoint, tracepoint};
 use aya_ebpf::maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf};
 use aya_ebpf::programs::{RawTracePointContext, TracePointContext};
 use aya_ebpf::EbpfContext;
 use bulwark_probes_common::{
-    cfg, CountKey, Event, ARGV_ARGS, ARGV_ARG_LEN, ARGV_LEN, CAPABLE, EXEC, EXIT, FORK,
-    MAX_SYSCALLS, SYSCALL, SYSCALL_EXIT,
+    action, cfg, CountKey, Event, Watched, ARGV_ARGS, ARGV_ARG_LEN, ARGV_LEN, CAPABLE,
+    DIRECT_LEN, EXEC, EXIT, FORK, MAX_SYSCALLS, NO_SLOT, OVERFLOWED, SYSCALL, SYSCALL_EXIT,
 };
 
-/// cgroup ids of the containers watched (value unused).
+/// Watched cgroups, direct-mapped by `cgroup & (DIRECT_LEN - 1)`: the kernel inlines
+/// array lookups, so deciding that a syscall is not watched costs one load and a compare.
 #[map]
-static WATCHED: HashMap<u64, u8> = HashMap::with_max_entries(4096, 0);
+static DIRECT: Array<Watched> = Array::with_max_entries(DIRECT_LEN, 0);
 
-/// Per-(cgroup, syscall) counts, per CPU (no atomics on this target).
+/// Watched cgroups whose `DIRECT` entry was taken (cgroup id → counts row).
 #[map]
-static COUNTS: PerCpuHashMap<CountKey, u64> = PerCpuHashMap::with_max_entries(65536, 0);
+static OVERFLOW: HashMap<u64, u32> = HashMap::with_max_entries(4096, 0);
 
-/// Watched syscalls this kernel has no `syscalls/sys_enter_<name>` tracepoint for (e.g.
-/// module loading compiled out): `count_syscall` reports them by number, without args.
+/// Syscall counts: row `slot` of `MAX_SYSCALLS` counters per watched cgroup, per CPU (no
+/// atomics on this target; the kernel inlines per-CPU array lookups). The host sizes it
+/// at load time.
 #[map]
-static BY_NUMBER: Array<u8> = Array::with_max_entries(MAX_SYSCALLS, 0);
+static COUNTS: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_SYSCALLS, 0);
+
+/// Counts of watched cgroups beyond the rows `COUNTS` has room for.
+#[map]
+static SPILL: PerCpuHashMap<CountKey, u64> = PerCpuHashMap::with_max_entries(65536, 0);
+
+/// What to do with each syscall number besides counting it (see `action`).
+#[map]
+static SYSCALLS: Array<u8> = Array::with_max_entries(MAX_SYSCALLS, 0);
 
 /// Tracepoint field offsets and constants (see `cfg`).
 #[map]
@@ -54,12 +69,25 @@ fn config(i: u32) -> usize {
     CONFIG.get(i).copied().unwrap_or(0) as usize
 }
 
+/// The current task's cgroup and counts row, when that cgroup is watched.
 #[inline(always)]
-fn watched() -> Option<u64> {
+fn watched_slot() -> Option<(u64, u32)> {
     // SAFETY: a helper without arguments.
     let cg = unsafe { bpf_get_current_cgroup_id() };
-    // SAFETY: the value is only tested for presence.
-    unsafe { WATCHED.get(&cg) }.map(|_| cg)
+    let e = DIRECT.get((cg as u32) & (DIRECT_LEN - 1))?;
+    if e.cgroup == cg {
+        return Some((cg, e.slot));
+    }
+    if e.flags & OVERFLOWED == 0 {
+        return None;
+    }
+    // SAFETY: the value is copied out at once.
+    unsafe { OVERFLOW.get(&cg) }.map(|s| (cg, *s))
+}
+
+#[inline(always)]
+fn watched() -> Option<u64> {
+    watched_slot().map(|(cg, _)| cg)
 }
 
 #[inline(always)]
@@ -97,56 +125,70 @@ fn reserve(kind: u32, cgroup: u64) -> Option<aya_ebpf::maps::ring_buf::RingBufEn
     Some(entry)
 }
 
-/// Every syscall of a watched cgroup, counted in the kernel. A raw tracepoint: no trace
-/// record is built, so an unwatched syscall costs one map lookup.
+/// Every syscall of a watched cgroup, counted in the kernel, and the few the host asked
+/// for sent on as events with their arguments. A raw tracepoint (no trace record is
+/// built), and the only program on syscall entry: per-syscall `sys_enter_*` tracepoints
+/// would add a second callback to every syscall of every process.
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn count_syscall(ctx: RawTracePointContext) -> i32 {
-    let Some(cg) = watched() else { return 0 };
+    let Some((cg, slot)) = watched_slot() else {
+        return 0;
+    };
     // sys_enter's TP_PROTO is (struct pt_regs *regs, long id).
     let nr: i64 = ctx.arg(1);
-    if nr < 0 || nr >= MAX_SYSCALLS as i64 {
+    if !(0..MAX_SYSCALLS as i64).contains(&nr) {
         return 0;
     }
-    let key = CountKey {
-        cgroup: cg,
-        nr: nr as u32,
-        _pad: 0,
-    };
-    match COUNTS.get_ptr_mut(&key) {
-        // SAFETY: per-CPU value, only this CPU writes it.
-        Some(n) => unsafe { *n += 1 },
-        None => {
-            let _ = COUNTS.insert(&key, &1, 0);
+    let nr32 = nr as u32;
+    if slot != NO_SLOT {
+        if let Some(n) = COUNTS.get_ptr_mut(slot.wrapping_mul(MAX_SYSCALLS) + nr32) {
+            // SAFETY: per-CPU value, only this CPU writes it.
+            unsafe { *n += 1 };
+        }
+    } else {
+        let key = CountKey {
+            cgroup: cg,
+            nr: nr32,
+            _pad: 0,
+        };
+        match SPILL.get_ptr_mut(&key) {
+            // SAFETY: per-CPU value, only this CPU writes it.
+            Some(n) => unsafe { *n += 1 },
+            None => {
+                let _ = SPILL.insert(&key, &1, 0);
+            }
         }
     }
-    if BY_NUMBER.get(nr as u32).copied().unwrap_or(0) != 0 {
-        if let Some(mut entry) = reserve(SYSCALL, cg) {
-            // SAFETY: `entry` is reserved.
-            unsafe { (*entry.as_mut_ptr()).nr = nr };
-            entry.submit(0);
-        }
+    match SYSCALLS.get(nr32).copied().unwrap_or(action::COUNT) {
+        action::COUNT => {}
+        action::EVENT => syscall_event(&ctx, cg, nr),
+        action::ARGV_1 => keep_argv(&ctx, 1),
+        action::ARGV_2 => keep_argv(&ctx, 2),
+        _ => {}
     }
     0
 }
 
-/// A watched syscall on entry: attached to `syscalls/sys_enter_<name>` of each one, so
-/// other syscalls never run it. Offsets of `__syscall_nr` and the first argument come from
-/// those tracepoints' format files (the host checks they agree).
-#[tracepoint]
-pub fn sys_enter(ctx: TracePointContext) -> u32 {
-    let Some(cg) = watched() else { return 0 };
-    // SAFETY: offsets come from the tracepoints' format files.
-    let nr = unsafe { ctx.read_at::<i32>(config(cfg::ENTER_ID)) }.unwrap_or(-1) as i64;
+/// Syscall argument `i` from the saved registers (`CONFIG` has their offsets).
+#[inline(always)]
+fn reg_arg(ctx: &RawTracePointContext, i: u32) -> u64 {
+    let regs: u64 = ctx.arg(0);
+    let at = regs.wrapping_add(config(cfg::REG_ARG0 + i) as u64);
+    // SAFETY: a checked kernel read.
+    unsafe { bpf_probe_read_kernel(at as *const u64) }.unwrap_or(0)
+}
+
+#[inline(always)]
+fn syscall_event(ctx: &RawTracePointContext, cg: u64, nr: i64) {
     let Some(mut entry) = reserve(SYSCALL, cg) else {
-        return 0;
+        return;
     };
     let ev = entry.as_mut_ptr();
-    let base = config(cfg::ENTER_ARGS);
-    // SAFETY: the first four argument fields of the record; `ev` is reserved.
+    // SAFETY: `ev` is reserved.
     unsafe {
         (*ev).nr = nr;
         for i in 0..4 {
-            (*ev).args[i] = ctx.read_at::<u64>(base + 8 * i).unwrap_or(0);
+            (*ev).args[i as usize] = reg_arg(ctx, i);
         }
         // capset(header, data): the capability sets requested live in user memory.
         if nr as u32 == config(cfg::NR_CAPSET) as u32 && (*ev).args[1] != 0 {
@@ -159,7 +201,32 @@ pub fn sys_enter(ctx: TracePointContext) -> u32 {
         }
     }
     entry.submit(0);
-    0
+}
+
+/// execve entry: keep the head of argv (user memory, still the caller's) for the exec
+/// event; `at` is the argument that holds argv.
+#[inline(always)]
+fn keep_argv(ctx: &RawTracePointContext, at: u32) {
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let argv = reg_arg(ctx, at);
+    if argv == 0 {
+        return;
+    }
+    let mut buf = [0u8; ARGV_LEN];
+    // SAFETY: every user read is checked.
+    unsafe {
+        for i in 0..ARGV_ARGS {
+            let Ok(p) = bpf_probe_read_user((argv as *const u64).add(i)) else {
+                break;
+            };
+            if p == 0 {
+                break;
+            }
+            let slot = &mut buf[i * ARGV_ARG_LEN..(i + 1) * ARGV_ARG_LEN];
+            let _ = bpf_probe_read_user_str_bytes(p as *const u8, slot);
+        }
+    }
+    let _ = ARGV.insert(&tid, &buf, 0);
 }
 
 /// The same syscalls on exit (`syscalls/sys_exit_<name>`): their result.
@@ -176,35 +243,6 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
         (*ev).ret = ctx.read_at::<i64>(config(cfg::EXIT_RET)).unwrap_or(0);
     }
     entry.submit(0);
-    0
-}
-
-/// execve entry: keep the head of argv (user memory, still the caller's) for the exec event.
-#[tracepoint]
-pub fn execve_enter(ctx: TracePointContext) -> u32 {
-    if watched().is_none() {
-        return 0;
-    }
-    let tid = bpf_get_current_pid_tgid() as u32;
-    let mut buf = [0u8; ARGV_LEN];
-    // SAFETY: the argv pointer comes from the tracepoint record; every user read is checked.
-    unsafe {
-        let argv: u64 = ctx.read_at(config(cfg::EXECVE_ARGV)).unwrap_or(0);
-        if argv == 0 {
-            return 0;
-        }
-        for i in 0..ARGV_ARGS {
-            let Ok(p) = bpf_probe_read_user((argv as *const u64).add(i)) else {
-                break;
-            };
-            if p == 0 {
-                break;
-            }
-            let slot = &mut buf[i * ARGV_ARG_LEN..(i + 1) * ARGV_ARG_LEN];
-            let _ = bpf_probe_read_user_str_bytes(p as *const u8, slot);
-        }
-    }
-    let _ = ARGV.insert(&tid, &buf, 0);
     0
 }
 
