@@ -174,6 +174,42 @@ fn a_tiny_ring_buffer_counts_what_it_loses() {
     assert!(summary["lost"].as_u64().unwrap() as f64 >= lost);
 }
 
+/// Every exec of a 20,000-exec storm reaches user space (the ring buffer wakes its reader
+/// only per batch, so a slow trickle and a storm both arrive whole), and SIGTERM, as a
+/// service manager sends it, ends the watch with its summary.
+#[test]
+fn an_exec_storm_arrives_whole_and_sigterm_ends_the_watch() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    d.run_container("execs", &[], &[]);
+    let addr = free_loopback_addr();
+    let watch = start_watch(&d, &["--metrics", &addr]);
+    std::thread::sleep(Duration::from_millis(1500));
+    d.docker(&["exec", "execs", "/bin/bwtool", "execstorm"]);
+    // The reader drains on its 100 ms tick.
+    std::thread::sleep(Duration::from_millis(500));
+    let m = scrape(&addr);
+    let execs = m
+        .get("bulwark_events_total{kind=\"exec\"}")
+        .copied()
+        .unwrap_or(0.0);
+    // 20,000 of /bin/true, and docker exec's own of bwtool.
+    assert!(execs >= 20_001.0, "{m:#?}");
+    assert_eq!(
+        m.get("bulwark_lost_events_total").copied(),
+        Some(0.0),
+        "{m:#?}"
+    );
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(watch.id() as i32, libc::SIGTERM) };
+    let (alerts, summary) = finish(watch);
+    assert!(alerts.is_empty(), "{alerts:#?}");
+    assert_eq!(summary["lost"], 0, "{summary:#}");
+    assert!(summary["events"].as_u64().unwrap() >= 60_000, "{summary:#}");
+    // execve (59), counted in the kernel.
+    let execve = summary["syscalls"]["execs"]["59"].as_u64().unwrap_or(0);
+    assert!(execve >= 20_001, "{summary:#}");
+}
+
 #[test]
 fn without_what_it_needs_watch_says_so_and_fails() {
     let o = bulwark()

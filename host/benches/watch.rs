@@ -1,7 +1,12 @@
-//! `cargo xtask bench` (runtime monitoring): the cost of `bulwark watch` on a syscall-heavy
-//! loop in a container (5M getppid) against the same loop untraced and against bpftrace
-//! counting the same per-cgroup syscalls; and an exec storm (20k fork+exec) for event
-//! throughput and loss. Runs against a private dockerd. Prints a table; no pass/fail.
+//! `cargo xtask bench` (runtime monitoring). Against a private dockerd:
+//! - the cost of `bulwark watch` on syscall-heavy loops in a watched container (getppid;
+//!   small writes and reads on a pipe), against the same loops untraced and against
+//!   bpftrace counting the same per-cgroup syscalls;
+//! - what it costs a process it does not watch (the same getppid loop on the host);
+//! - event throughput and loss: a chmod storm (two events per call, the same record size
+//!   and path as exec events) and an exec storm, with the CPU time watch spent per event.
+//!
+//! Prints a table; no pass/fail.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -15,13 +20,33 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Seconds `docker exec C /bin/bwtool ACTION` takes, median of `n`.
+/// Seconds `/bin/bwtool ACTION` in the container reports for its own loop, median of `n`.
 fn timed(d: &common::TestDaemon, action: &str, n: usize) -> f64 {
     median(
         (0..n)
             .map(|_| {
+                let out = d.docker(&["exec", "loop", "/bin/bwtool", action]);
+                let ns: f64 = out
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse().ok())
+                    .expect("bwtool reports its time");
+                ns / 1e9
+            })
+            .collect(),
+    )
+}
+
+/// Seconds for 5M getppid in this process (not in any container), median of `n`.
+fn host_spin(n: usize) -> f64 {
+    median(
+        (0..n)
+            .map(|_| {
                 let t = Instant::now();
-                d.docker(&["exec", "loop", "/bin/bwtool", action]);
+                for _ in 0..5_000_000 {
+                    // SAFETY: getppid has no arguments and no effects.
+                    unsafe { libc::syscall(libc::SYS_getppid) };
+                }
                 t.elapsed().as_secs_f64()
             })
             .collect(),
@@ -76,6 +101,20 @@ fn scrape(addr: &str, key: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // Fields after the parenthesised command: state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (f[11] + f[12]) / hz
+}
+
 /// The container's cgroup v2 id, for bpftrace's filter.
 fn cgroup_id(d: &common::TestDaemon) -> u64 {
     let pid: i64 = d
@@ -86,17 +125,70 @@ fn cgroup_id(d: &common::TestDaemon) -> u64 {
     bulwark::watch::cgroup_id_of(&root, pid).expect("cgroup id")
 }
 
+/// Run `storms` copies of `bwtool ACTION` at once under watch; (seconds, events of
+/// `kinds`, lost, watch CPU seconds).
+fn storm(
+    d: &common::TestDaemon,
+    w: &Child,
+    addr: &str,
+    action: &str,
+    storms: usize,
+    kinds: &[&str],
+) -> (f64, f64, f64, f64) {
+    let count = |addr: &str| {
+        kinds
+            .iter()
+            .map(|k| scrape(addr, &format!("bulwark_events_total{{kind=\"{k}\"}}")))
+            .sum::<f64>()
+    };
+    let (events0, lost0, cpu0) = (
+        count(addr),
+        scrape(addr, "bulwark_lost_events_total"),
+        cpu_seconds(w.id()),
+    );
+    let t = Instant::now();
+    let children: Vec<Child> = (0..storms)
+        .map(|_| {
+            d.docker_cmd()
+                .args(["exec", "loop", "/bin/bwtool", action])
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("docker exec")
+        })
+        .collect();
+    for mut c in children {
+        let _ = c.wait();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    // Let the reader drain what is still in the ring buffer.
+    std::thread::sleep(Duration::from_millis(1000));
+    (
+        secs,
+        count(addr) - events0,
+        scrape(addr, "bulwark_lost_events_total") - lost0,
+        cpu_seconds(w.id()) - cpu0,
+    )
+}
+
 fn main() {
     println!("bulwark watch benchmarks (release build, private dockerd)\n");
     let d = common::TestDaemon::start(&["--iptables=false"], None);
     d.run_container("loop", &["--tmpfs", "/tmp:mode=1777"], &[]);
     let runs = 5;
+    // (bwtool action, what it does, syscalls it makes)
+    let loops = [
+        ("spin", "5,000,000 getppid", 5_000_000.0),
+        ("rw", "1,000,000 x (write + read 64 B, pipe)", 2_000_000.0),
+    ];
 
-    let bare = timed(&d, "spin", runs);
+    let bare: Vec<f64> = loops.iter().map(|l| timed(&d, l.0, runs)).collect();
+    let host_bare = host_spin(runs);
+
     let addr = "127.0.0.1:19464";
     let w = start_watch(&d, addr);
-    let watched = timed(&d, "spin", runs);
-    let syscalls = scrape(addr, "bulwark_events_total{kind=\"syscall\"}");
+    let watched: Vec<f64> = loops.iter().map(|l| timed(&d, l.0, runs)).collect();
+    let host_watched = host_spin(runs);
+    let syscall_events = scrape(addr, "bulwark_events_total{kind=\"syscall\"}");
     stop(w);
 
     let cg = cgroup_id(&d);
@@ -118,55 +210,58 @@ fn main() {
         .any(|l| l.map(|l| l.contains("Attaching")).unwrap_or(false));
     assert!(attached, "bpftrace did not attach its probe");
     std::thread::sleep(Duration::from_millis(500));
-    let traced_bt = timed(&d, "spin", runs);
+    let traced_bt: Vec<f64> = loops.iter().map(|l| timed(&d, l.0, runs)).collect();
     // SAFETY: signalling our own child.
     unsafe {
         libc::kill(bt.id() as i32, libc::SIGINT);
     }
     let _ = bt.wait();
 
-    println!("syscall-heavy loop (5,000,000 getppid in a container), median of {runs}:");
-    println!("  untraced                 {:>8.3} s", bare);
-    println!(
-        "  bulwark watch            {:>8.3} s  ({:+.1}%)",
-        watched,
-        (watched / bare - 1.0) * 100.0
+    let row = |label: &str, secs: f64, base: f64, calls: f64| {
+        println!(
+            "  {label:<26}{secs:>8.3} s  {:>+7.1}%  {:>+6.0} ns/syscall",
+            (secs / base - 1.0) * 100.0,
+            (secs - base) / calls * 1e9
+        );
+    };
+    println!("syscall-heavy loops in a watched container, median of {runs} (loop time only):");
+    for (i, (_, what, calls)) in loops.iter().enumerate() {
+        println!(" {what}:");
+        println!("  {:<26}{:>8.3} s", "untraced", bare[i]);
+        row("bulwark watch", watched[i], bare[i], *calls);
+        row("bpftrace per-cgroup count", traced_bt[i], bare[i], *calls);
+    }
+    println!(" 5,000,000 getppid on the host, in no container (unwatched):");
+    println!("  {:<26}{:>8.3} s", "no watch running", host_bare);
+    row(
+        "bulwark watch running",
+        host_watched,
+        host_bare,
+        5_000_000.0,
     );
     println!(
-        "  bpftrace per-cgroup count{:>8.3} s  ({:+.1}%)",
-        traced_bt,
-        (traced_bt / bare - 1.0) * 100.0
-    );
-    println!(
-        "  (watch: {syscalls} watched-syscall events; getppid is counted in the kernel only;\n   bpftrace: one perf tracepoint counting per syscall id for the same cgroup)\n"
+        "  (watch: {syscall_events} watched-syscall events; these loops are counted in the\n   kernel only. bpftrace: one perf tracepoint counting per syscall id for the cgroup)\n"
     );
 
-    let bare_exec = timed(&d, "execstorm", 3);
     let w = start_watch(&d, addr);
-    // Two storms at once, to offer the probes more execs per second than one loop can.
-    let t = Instant::now();
-    let storms: Vec<Child> = (0..2)
-        .map(|_| {
-            d.docker_cmd()
-                .args(["exec", "loop", "/bin/bwtool", "execstorm"])
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("docker exec")
-        })
-        .collect();
-    for mut s in storms {
-        let _ = s.wait();
-    }
-    let storm = t.elapsed().as_secs_f64();
-    std::thread::sleep(Duration::from_millis(500));
-    let execs = scrape(addr, "bulwark_events_total{kind=\"exec\"}");
-    let lost = scrape(addr, "bulwark_lost_events_total");
-    stop(w);
-    println!("exec storm (2 × 20,000 fork+exec of /bin/true; untraced: one storm):");
-    println!("  untraced                 {:>8.3} s", bare_exec);
+    let (secs, events, lost, cpu) = storm(&d, &w, addr, "storm", 1, &["syscall", "syscall-exit"]);
+    println!("event throughput (200,000 chmod in a container: an event on entry and on exit):");
     println!(
-        "  bulwark watch            {:>8.3} s for both, {execs} exec events, {:.0}/s, {lost} lost",
-        storm,
-        execs / storm
+        "  {events} events in {secs:.2} s: {:.0}/s, {lost} lost; watch used {cpu:.2} CPU s ({:.1} us/event)",
+        events / secs,
+        cpu / events.max(1.0) * 1e6
+    );
+    let bare_exec = timed(&d, "execstorm", 3);
+    let (secs, events, lost, cpu) = storm(&d, &w, addr, "execstorm", 2, &["exec", "fork", "exit"]);
+    stop(w);
+    println!("exec storm (2 x 20,000 fork+exec of /bin/true at once; untraced: one storm):");
+    println!(
+        "  untraced, one storm        {bare_exec:>8.3} s ({:.0} execs/s)",
+        20_000.0 / bare_exec
+    );
+    println!(
+        "  bulwark watch              {secs:>8.3} s for both: {events} exec/fork/exit events, {:.0}/s, {lost} lost;\n  watch used {cpu:.2} CPU s ({:.1} us/event)",
+        events / secs,
+        cpu / events.max(1.0) * 1e6
     );
 }

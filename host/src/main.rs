@@ -807,8 +807,15 @@ async fn watch_cmd(w: WatchArgs) -> Result<()> {
     let (plugins, _) = load(&w.plugins, &runtime).await?;
     let format = w.format;
     let mut out = std::io::stdout();
-    let stop = async {
-        let _ = tokio::signal::ctrl_c().await;
+    // Ctrl-C, or SIGTERM from a service manager or kubelet: either ends the watch with
+    // its summary.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing a SIGTERM handler")?;
+    let stop = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
     };
     eprintln!("bulwark: watching containers (interrupt to stop)");
     let summary = watch::run(watcher, runtime, plugins, &opts, stop, |a| {

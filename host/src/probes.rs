@@ -109,7 +109,9 @@ fn syscall_arg_offsets(btf: &Path) -> Result<[u32; 4], ProbeError> {
             _ => None,
         })
         .ok_or_else(|| bad("not found".into()))?;
-    let at = |name: &str| member_offset(&btf, &regs, name).ok_or_else(|| bad(format!("no member {name}")));
+    let at = |name: &str| {
+        member_offset(&btf, &regs, name).ok_or_else(|| bad(format!("no member {name}")))
+    };
     match std::env::consts::ARCH {
         "x86_64" => Ok([at("di")?, at("si")?, at("dx")?, at("r10")?]),
         // arm64 keeps the first argument in orig_x0 (x0 becomes the return value).
@@ -480,7 +482,9 @@ impl Probes {
             match exit {
                 None => exit = Some(this),
                 Some(l) if l != this => {
-                    tracing::warn!("sys_exit_{name} differs from the others; its result is not seen");
+                    tracing::warn!(
+                        "sys_exit_{name} differs from the others; its result is not seen"
+                    );
                     continue;
                 }
                 Some(_) => {}
@@ -513,6 +517,7 @@ impl Probes {
             (cfg::REG_ARG0 + 1, regs[1]),
             (cfg::REG_ARG0 + 2, regs[2]),
             (cfg::REG_ARG0 + 3, regs[3]),
+            (cfg::WAKEUP_BYTES, ring / 8),
         ];
         {
             let mut c: Array<_, u32> = Array::try_from(
@@ -640,8 +645,8 @@ impl Probes {
                 .map_err(ebpf_err)?;
                 let cpus = aya::util::nr_cpus().map_err(|(_, e)| ebpf_err(e))?;
                 for nr in 0..MAX_SYSCALLS {
-                    let zero = aya::maps::PerCpuValues::try_from(vec![0u64; cpus])
-                        .map_err(ebpf_err)?;
+                    let zero =
+                        aya::maps::PerCpuValues::try_from(vec![0u64; cpus]).map_err(ebpf_err)?;
                     m.set(row * MAX_SYSCALLS + nr, zero, 0).map_err(ebpf_err)?;
                 }
                 Ok(())
@@ -760,7 +765,11 @@ mod tests {
 
     /// Replays ops into a model of the kernel maps and checks every watched cgroup is found
     /// the way the program looks (DIRECT, then OVERFLOW when flagged) with its own row.
-    fn lookup(direct: &HashMap<u32, Watched>, overflow: &HashMap<u64, u32>, cg: u64) -> Option<u32> {
+    fn lookup(
+        direct: &HashMap<u32, Watched>,
+        overflow: &HashMap<u64, u32>,
+        cg: u64,
+    ) -> Option<u32> {
         let e = direct.get(&index(cg)).copied().unwrap_or_default();
         if e.cgroup == cg {
             return Some(e.slot);
@@ -776,23 +785,24 @@ mod tests {
         let mut f = Filter::new(2);
         let (mut direct, mut overflow) = (HashMap::new(), HashMap::new());
         let mut harvested = Vec::new();
-        let mut play = |ops: Vec<Op>, direct: &mut HashMap<u32, Watched>, overflow: &mut HashMap<u64, u32>| {
-            for op in ops {
-                match op {
-                    Op::Direct(i, w) => {
-                        direct.insert(i, w);
+        let mut play =
+            |ops: Vec<Op>, direct: &mut HashMap<u32, Watched>, overflow: &mut HashMap<u64, u32>| {
+                for op in ops {
+                    match op {
+                        Op::Direct(i, w) => {
+                            direct.insert(i, w);
+                        }
+                        Op::OverflowInsert(c, r) => {
+                            overflow.insert(c, r);
+                        }
+                        Op::OverflowRemove(c) => {
+                            overflow.remove(&c);
+                        }
+                        Op::Clear(_) => {}
+                        Op::Harvest(c, r) => harvested.push((c, r)),
                     }
-                    Op::OverflowInsert(c, r) => {
-                        overflow.insert(c, r);
-                    }
-                    Op::OverflowRemove(c) => {
-                        overflow.remove(&c);
-                    }
-                    Op::Clear(_) => {}
-                    Op::Harvest(c, r) => harvested.push((c, r)),
                 }
-            }
-        };
+            };
         // Three cgroups on one index, one elsewhere; two rows only.
         let same = [5u64, 5 + DIRECT_LEN as u64, 5 + 2 * DIRECT_LEN as u64];
         for c in same.iter().chain([7u64].iter()) {
@@ -816,7 +826,10 @@ mod tests {
         assert_eq!(lookup(&direct, &overflow, 9), Some(0));
         play(f.remove(same[2]), &mut direct, &mut overflow);
         play(f.remove(same[1]), &mut direct, &mut overflow);
-        assert_eq!(direct.get(&index(5)).copied().unwrap_or_default(), Watched::default());
+        assert_eq!(
+            direct.get(&index(5)).copied().unwrap_or_default(),
+            Watched::default()
+        );
         assert!(overflow.is_empty() || overflow.keys().all(|c| *c == 7));
         assert_eq!(harvested, vec![(same[0], 0), (same[1], 1)]);
         // Adding twice, removing what is not there, and cgroup 0 change nothing.

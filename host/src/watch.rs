@@ -363,9 +363,12 @@ pub async fn observe(
         }
     };
     let deadline = tokio::time::Instant::now() + duration;
+    // The probes wake this reader only for a full batch; take the rest on a timer.
+    let mut tick = tokio::time::interval(opts.batch);
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => break,
+            _ = tick.tick() => drain(fd.get_mut(), &mut tally),
             guard = fd.readable_mut() => {
                 let mut guard = guard.map_err(|e| WatchError::Probe(ProbeError::Ebpf(e.to_string())))?;
                 drain(guard.get_inner_mut(), &mut tally);
@@ -490,6 +493,8 @@ pub async fn run(
                 guard.clear_ready();
             }
             _ = tick.tick() => {
+                // The probes wake this reader only for a full batch: take what waits now.
+                drain(fd.get_mut(), |ev| accept(ev, &watcher, opts, &mut summary, &mut batch));
                 judge(&runtime, &rule_plugins, &handle, &mut batch, &mut summary, &mut on_alert, opts.metrics.as_deref()).await;
                 if let Some(m) = &opts.metrics {
                     let lost = watcher.lost()?;

@@ -71,7 +71,10 @@ pub mod cfg {
     pub const NR_CAPSET: u32 = 7;
     /// Offsets in `struct pt_regs` of syscall arguments 0..4 (`REG_ARG0 + i`).
     pub const REG_ARG0: u32 = 8;
-    pub const LEN: u32 = 12;
+    /// Wake the reader once this many bytes wait in the ring buffer (it also drains on
+    /// its own schedule), rather than on every event.
+    pub const WAKEUP_BYTES: u32 = 12;
+    pub const LEN: u32 = 13;
 }
 
 /// Syscall numbers counted (the per-cgroup counts ignore anything above).

@@ -19,6 +19,8 @@ use aya_ebpf::helpers::{
 use aya_ebpf::macros::{map, raw_tracepoint, tracepoint};
 use aya_ebpf::maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf};
 use aya_ebpf::programs::{RawTracePointContext, TracePointContext};
+use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
+use aya_ebpf::maps::ring_buf::RingBufEntry;
 use aya_ebpf::EbpfContext;
 use bulwark_probes_common::{
     action, cfg, CountKey, Event, Watched, ARGV_ARGS, ARGV_ARG_LEN, ARGV_LEN, CAPABLE,
@@ -100,7 +102,7 @@ fn lost() {
 
 /// Reserve an event with the common fields filled; `None` (counted) when the buffer is full.
 #[inline(always)]
-fn reserve(kind: u32, cgroup: u64) -> Option<aya_ebpf::maps::ring_buf::RingBufEntry<Event>> {
+fn reserve(kind: u32, cgroup: u64) -> Option<RingBufEntry<Event>> {
     let Some(mut entry) = EVENTS.reserve::<Event>(0) else {
         lost();
         return None;
@@ -123,6 +125,19 @@ fn reserve(kind: u32, cgroup: u64) -> Option<aya_ebpf::maps::ring_buf::RingBufEn
         (*ev).argv = [0; ARGV_LEN];
     }
     Some(entry)
+}
+
+/// Commit an event. The reader is woken only once a batch waits: rules judge batches on
+/// a timer anyway, and a wakeup per event costs user space more than the event itself.
+#[inline(always)]
+fn submit(entry: RingBufEntry<Event>) {
+    let waiting = EVENTS.query(BPF_RB_AVAIL_DATA as u64);
+    let flags = if waiting >= config(cfg::WAKEUP_BYTES) as u64 {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    entry.submit(flags as u64);
 }
 
 /// Every syscall of a watched cgroup, counted in the kernel, and the few the host asked
@@ -200,7 +215,7 @@ fn syscall_event(ctx: &RawTracePointContext, cg: u64, nr: i64) {
             }
         }
     }
-    entry.submit(0);
+    submit(entry);
 }
 
 /// execve entry: keep the head of argv (user memory, still the caller's) for the exec
@@ -242,7 +257,7 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
         (*ev).nr = ctx.read_at::<i32>(config(cfg::EXIT_ID)).unwrap_or(-1) as i64;
         (*ev).ret = ctx.read_at::<i64>(config(cfg::EXIT_RET)).unwrap_or(0);
     }
-    entry.submit(0);
+    submit(entry);
     0
 }
 
@@ -265,7 +280,7 @@ pub fn process_exec(ctx: TracePointContext) -> u32 {
         }
     }
     let _ = ARGV.remove(&tid);
-    entry.submit(0);
+    submit(entry);
     0
 }
 
@@ -281,7 +296,7 @@ pub fn process_fork(ctx: TracePointContext) -> u32 {
         (*ev).args[0] = ctx.read_at::<i32>(config(cfg::FORK_PARENT)).unwrap_or(0) as u64;
         (*ev).args[1] = ctx.read_at::<i32>(config(cfg::FORK_CHILD)).unwrap_or(0) as u64;
     }
-    entry.submit(0);
+    submit(entry);
     0
 }
 
@@ -289,7 +304,7 @@ pub fn process_fork(ctx: TracePointContext) -> u32 {
 pub fn process_exit(_ctx: TracePointContext) -> u32 {
     let Some(cg) = watched() else { return 0 };
     if let Some(entry) = reserve(EXIT, cg) {
-        entry.submit(0);
+        submit(entry);
     }
     0
 }
@@ -306,7 +321,7 @@ pub fn cap_capable(ctx: TracePointContext) -> u32 {
         (*ev).nr = ctx.read_at::<i32>(config(cfg::CAP_CAP)).unwrap_or(-1) as i64;
         (*ev).ret = ctx.read_at::<i32>(config(cfg::CAP_RET)).unwrap_or(0) as i64;
     }
-    entry.submit(0);
+    submit(entry);
     0
 }
 
