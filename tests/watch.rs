@@ -75,7 +75,7 @@ fn each_rule_fires_on_the_right_container_and_not_on_the_benign_one() {
         &[
             "/bin/sh",
             "-c",
-            "sleep 2; /bin/bwtool setuid0 unshare mount chmod-suid ptrace capset bpf module exec-sh; sleep 3600",
+            "sleep 2; /bin/bwtool thread-exec-sh; /bin/bwtool setuid0 unshare mount chmod-suid ptrace capset bpf module exec-sh; sleep 3600",
         ],
     );
     let (alerts, summary) = finish(watch);
@@ -106,12 +106,27 @@ fn each_rule_fires_on_the_right_container_and_not_on_the_benign_one() {
         assert_eq!(a[0]["container"]["image"], IMAGE);
         assert!(a[0]["process"]["pid"].as_u64().unwrap() > 0);
     }
-    let shell = fired("R.SHELL")[0];
-    assert_eq!(shell["event"]["path"], "/bin/sh");
-    assert_eq!(
-        shell["event"]["argv"],
-        serde_json::json!(["/bin/sh", "-c", "true"])
+    // The argv head of each shell exec, also one made from a non-leader thread.
+    let shells: Vec<&Value> = fired("R.SHELL")
+        .iter()
+        .map(|a| &a["event"]["argv"])
+        .collect();
+    assert!(
+        shells.contains(&&serde_json::json!(["/bin/sh", "-c", "true"])),
+        "{shells:#?}"
     );
+    assert!(
+        shells.contains(&&serde_json::json!([
+            "/bin/sh",
+            "-c",
+            "true",
+            "from-a-thread"
+        ])),
+        "{shells:#?}"
+    );
+    assert!(fired("R.SHELL")
+        .iter()
+        .all(|a| a["event"]["path"] == "/bin/sh"));
     assert_eq!(fired("R.SETUID_ROOT")[0]["process"]["uid"], 1000);
     assert!(
         alerts.iter().all(|a| a["container"]["name"] != "benign"),

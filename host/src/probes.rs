@@ -518,6 +518,10 @@ impl Probes {
             (cfg::REG_ARG0 + 2, regs[2]),
             (cfg::REG_ARG0 + 3, regs[3]),
             (cfg::WAKEUP_BYTES, ring / 8),
+            (
+                cfg::EXEC_OLD_PID,
+                offset(&exec, "sched_process_exec", "old_pid")?,
+            ),
         ];
         {
             let mut c: Array<_, u32> = Array::try_from(

@@ -342,6 +342,14 @@ fn main() {
                         waitpid(pid, &mut st, 0);
                     }
                 }
+                "thread-exec-sh" => {
+                    // execve from a thread other than the leader.
+                    std::thread::spawn(move || {
+                        let (sh, dash_c, t, z) = (c("/bin/sh"), c("-c"), c("true"), c("from-a-thread"));
+                        let argv = [sh.as_ptr(), dash_c.as_ptr(), t.as_ptr(), z.as_ptr(), std::ptr::null()];
+                        execv(sh.as_ptr(), argv.as_ptr());
+                    }).join().ok();
+                }
                 "exec-sh" => {
                     let (sh, dash_c, t) = (c("/bin/sh"), c("-c"), c("true"));
                     let argv = [sh.as_ptr(), dash_c.as_ptr(), t.as_ptr(), std::ptr::null()];

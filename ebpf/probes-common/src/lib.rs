@@ -74,7 +74,10 @@ pub mod cfg {
     /// Wake the reader once this many bytes wait in the ring buffer (it also drains on
     /// its own schedule), rather than on every event.
     pub const WAKEUP_BYTES: u32 = 12;
-    pub const LEN: u32 = 13;
+    /// sched/sched_process_exec: `old_pid`, the thread that called execve (a non-leader
+    /// thread's exec takes over the leader's pid).
+    pub const EXEC_OLD_PID: u32 = 13;
+    pub const LEN: u32 = 14;
 }
 
 /// Syscall numbers counted (the per-cgroup counts ignore anything above).

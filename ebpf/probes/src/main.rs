@@ -17,7 +17,7 @@ use aya_ebpf::helpers::{
     bpf_probe_read_kernel_str_bytes, bpf_probe_read_user, bpf_probe_read_user_str_bytes,
 };
 use aya_ebpf::macros::{map, raw_tracepoint, tracepoint};
-use aya_ebpf::maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf};
+use aya_ebpf::maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf};
 use aya_ebpf::programs::{RawTracePointContext, TracePointContext};
 use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use aya_ebpf::maps::ring_buf::RingBufEntry;
@@ -58,9 +58,10 @@ static CONFIG: Array<u32> = Array::with_max_entries(cfg::LEN, 0);
 #[map]
 static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 22, 0);
 
-/// argv heads captured at execve entry, by thread, until the exec completes.
+/// argv heads captured at execve entry, by thread, until the exec completes. LRU: a
+/// failed execve leaves its entry behind, and old ones must make room.
 #[map]
-static ARGV: HashMap<u32, [u8; ARGV_LEN]> = HashMap::with_max_entries(10240, 0);
+static ARGV: LruHashMap<u32, [u8; ARGV_LEN]> = LruHashMap::with_max_entries(10240, 0);
 
 /// Events lost because the ring buffer was full, per CPU.
 #[map]
@@ -264,7 +265,8 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn process_exec(ctx: TracePointContext) -> u32 {
     let Some(cg) = watched() else { return 0 };
-    let tid = bpf_get_current_pid_tgid() as u32;
+    // SAFETY: offset from the format file.
+    let tid = unsafe { ctx.read_at::<i32>(config(cfg::EXEC_OLD_PID)) }.unwrap_or(0) as u32;
     let Some(mut entry) = reserve(EXEC, cg) else {
         let _ = ARGV.remove(&tid);
         return 0;
