@@ -843,10 +843,30 @@ async fn watch_cmd(w: WatchArgs) -> Result<()> {
         WatchFormat::Jsonl => {
             println!("{}", serde_json::json!({ "summary": summary }));
         }
-        WatchFormat::Text => eprintln!(
-            "bulwark: {} events, {} lost, {} alerts",
-            summary.events, summary.lost, summary.alerts
-        ),
+        WatchFormat::Text => {
+            eprintln!(
+                "bulwark: {} events, {} lost, {} alerts",
+                summary.events, summary.lost, summary.alerts
+            );
+            let mut names: Vec<&String> = summary.syscalls.keys().collect();
+            names.sort();
+            for name in names {
+                let counts = &summary.syscalls[name];
+                let mut top: Vec<(&String, &u64)> = counts.iter().collect();
+                top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                let top: Vec<String> = top
+                    .iter()
+                    .take(5)
+                    .map(|(s, n)| format!("{s} {n}"))
+                    .collect();
+                eprintln!(
+                    "bulwark: {}: {} syscalls (most: {})",
+                    report::sanitize(name),
+                    counts.values().sum::<u64>(),
+                    top.join(", ")
+                );
+            }
+        }
     }
     for f in &summary.rule_failures {
         eprintln!("bulwark: warning: {}", report::sanitize(f));

@@ -11,7 +11,7 @@ use crate::runtime::{Plugin, Runtime};
 use aya::maps::{MapData, RingBuf};
 use bulwark_probes_common as common;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -33,23 +33,30 @@ pub enum WatchError {
 pub fn cgroup2_root() -> Result<PathBuf, WatchError> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| WatchError::Cgroup(format!("/proc/self/mountinfo: {e}")))?;
-    info.lines()
-        .find_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            (post.split_whitespace().next() == Some("cgroup2"))
-                .then(|| pre.split_whitespace().nth(4).map(PathBuf::from))
-                .flatten()
-        })
+    cgroup2_mount_in(&info)
         .ok_or_else(|| WatchError::Cgroup("no cgroup2 hierarchy is mounted".into()))
+}
+
+/// The mount point of the first cgroup2 filesystem in a mountinfo text.
+fn cgroup2_mount_in(mountinfo: &str) -> Option<PathBuf> {
+    mountinfo.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        (post.split_whitespace().next() == Some("cgroup2"))
+            .then(|| pre.split_whitespace().nth(4).map(PathBuf::from))
+            .flatten()
+    })
+}
+
+/// The v2 path in a `/proc/PID/cgroup` text (its `0::` line; v1 lines are ignored).
+fn v2_path_in(proc_cgroup: &str) -> Option<&str> {
+    proc_cgroup.lines().find_map(|l| l.strip_prefix("0::"))
 }
 
 /// The cgroup id (inode of its v2 cgroup directory) of a process.
 pub fn cgroup_id_of(root: &std::path::Path, pid: i64) -> Result<u64, WatchError> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
         .map_err(|e| WatchError::Cgroup(format!("/proc/{pid}/cgroup: {e}")))?;
-    let path = text
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))
+    let path = v2_path_in(&text)
         .ok_or_else(|| WatchError::Cgroup(format!("process {pid} has no cgroup v2 path")))?;
     let dir = root.join(path.trim_start_matches('/'));
     std::fs::metadata(&dir)
@@ -129,8 +136,8 @@ pub struct Summary {
     pub events: u64,
     pub lost: u64,
     pub alerts: u64,
-    /// Per container name: syscall number → count (in-kernel counts).
-    pub syscalls: HashMap<String, HashMap<u32, u64>>,
+    /// Per container name: syscall name → count (in-kernel counts).
+    pub syscalls: HashMap<String, BTreeMap<String, u64>>,
     pub rule_failures: Vec<String>,
 }
 
@@ -304,16 +311,19 @@ impl Watcher {
         Ok(())
     }
 
-    pub fn summary_counts(&self) -> Result<HashMap<String, HashMap<u32, u64>>, WatchError> {
+    pub fn summary_counts(&self) -> Result<HashMap<String, BTreeMap<String, u64>>, WatchError> {
         let counts = self.lock_probes().counts()?;
         let a = self.lock_attr();
-        let mut out: HashMap<String, HashMap<u32, u64>> = HashMap::new();
+        let mut out: HashMap<String, BTreeMap<String, u64>> = HashMap::new();
         for ((cg, nr), n) in counts {
             let name = a
                 .get(cg)
                 .map(|c| c.name.clone())
                 .unwrap_or_else(|| format!("cgroup:{cg}"));
-            *out.entry(name).or_default().entry(nr).or_default() += n;
+            *out.entry(name)
+                .or_default()
+                .entry(probes::syscall_name(nr as i64))
+                .or_default() += n;
         }
         Ok(out)
     }
@@ -626,5 +636,39 @@ async fn judge(
                 message: a.message,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup2_is_found_on_pure_v2_and_hybrid_hosts() {
+        // Pure v2 (systemd driver), then hybrid (v1 controllers, v2 at unified).
+        let pure = "24 30 0:21 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n";
+        let hybrid = "25 24 0:22 / /sys/fs/cgroup ro,nosuid shared:4 - tmpfs tmpfs ro,mode=755\n\
+            26 25 0:23 / /sys/fs/cgroup/unified rw,nosuid shared:5 - cgroup2 cgroup2 rw,nsdelegate\n\
+            27 25 0:24 / /sys/fs/cgroup/memory rw,nosuid shared:6 - cgroup cgroup rw,memory\n";
+        assert_eq!(
+            cgroup2_mount_in(pure),
+            Some(PathBuf::from("/sys/fs/cgroup"))
+        );
+        assert_eq!(
+            cgroup2_mount_in(hybrid),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
+        assert_eq!(
+            cgroup2_mount_in("27 25 0:24 / /x rw - cgroup cgroup rw\n"),
+            None
+        );
+        // A v2 line after v1 ones; systemd and cgroupfs drivers.
+        let v1v2 = "12:memory:/docker/abc\n1:name=systemd:/docker/abc\n0::/docker/abc\n";
+        assert_eq!(v2_path_in(v1v2), Some("/docker/abc"));
+        assert_eq!(
+            v2_path_in("0::/system.slice/docker-abc.scope\n"),
+            Some("/system.slice/docker-abc.scope")
+        );
+        assert_eq!(v2_path_in("12:memory:/docker/abc\n"), None);
     }
 }
