@@ -353,10 +353,8 @@ impl Filter {
         };
         self.cgroups.insert(cgroup, row);
         let idx = index(cgroup);
-        if self.direct.contains_key(&idx) {
-            ops.push(Op::OverflowInsert(cgroup, row));
-        } else {
-            self.direct.insert(idx, cgroup);
+        if let std::collections::hash_map::Entry::Vacant(e) = self.direct.entry(idx) {
+            e.insert(cgroup);
             // The row first, then the cgroup: a reader never pairs this cgroup with
             // another's row.
             ops.push(Op::Direct(
@@ -366,6 +364,8 @@ impl Filter {
                     ..self.entry(idx)
                 },
             ));
+        } else {
+            ops.push(Op::OverflowInsert(cgroup, row));
         }
         ops.push(Op::Direct(idx, self.entry(idx)));
         ops
