@@ -4,7 +4,9 @@
 //!   bpftrace counting the same per-cgroup syscalls;
 //! - what it costs a process it does not watch (the same getppid loop on the host);
 //! - event throughput and loss: a chmod storm (two events per call, the same record size
-//!   and path as exec events) and an exec storm, with the CPU time watch spent per event.
+//!   and path as exec events), an exec storm (fork+exec of a real program), and exec
+//!   chains (a tiny static program exec'ing itself, the fastest way this host has to make
+//!   exec events), with the CPU time watch spent per event.
 //!
 //! Prints a table; no pass/fail.
 
@@ -135,6 +137,32 @@ fn storm(
     storms: usize,
     kinds: &[&str],
 ) -> (f64, f64, f64, f64) {
+    storm_with(w, addr, kinds, || {
+        let t = Instant::now();
+        let children: Vec<Child> = (0..storms)
+            .map(|_| {
+                d.docker_cmd()
+                    .args(["exec", "loop", "/bin/bwtool", action])
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .expect("docker exec")
+            })
+            .collect();
+        for mut c in children {
+            let _ = c.wait();
+        }
+        t.elapsed().as_secs_f64()
+    })
+}
+
+/// Run `load` (which returns its seconds) under watch; (seconds, events of `kinds`, lost,
+/// watch CPU seconds).
+fn storm_with(
+    w: &Child,
+    addr: &str,
+    kinds: &[&str],
+    load: impl FnOnce() -> f64,
+) -> (f64, f64, f64, f64) {
     let count = |addr: &str| {
         kinds
             .iter()
@@ -146,20 +174,7 @@ fn storm(
         scrape(addr, "bulwark_lost_events_total"),
         cpu_seconds(w.id()),
     );
-    let t = Instant::now();
-    let children: Vec<Child> = (0..storms)
-        .map(|_| {
-            d.docker_cmd()
-                .args(["exec", "loop", "/bin/bwtool", action])
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("docker exec")
-        })
-        .collect();
-    for mut c in children {
-        let _ = c.wait();
-    }
-    let secs = t.elapsed().as_secs_f64();
+    let secs = load();
     // Let the reader drain what is still in the ring buffer.
     std::thread::sleep(Duration::from_millis(1000));
     (
@@ -168,6 +183,44 @@ fn storm(
         scrape(addr, "bulwark_lost_events_total") - lost0,
         cpu_seconds(w.id()) - cpu0,
     )
+}
+
+/// Build `execchain` (C, no libc) with the system C compiler and copy it into the
+/// container as /bin/execchain.
+fn install_execchain(d: &common::TestDaemon) {
+    let dir = std::env::temp_dir().join(format!("bulwark-execchain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let src = dir.join("execchain.c");
+    std::fs::write(&src, include_str!("execchain.c")).expect("write");
+    let bin = dir.join("execchain");
+    let ok = Command::new("cc")
+        .args(["-O2", "-static", "-nostdlib", "-fno-stack-protector", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "cc could not build execchain.c");
+    d.docker(&["cp", &bin.display().to_string(), "loop:/bin/execchain"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Seconds for `docker exec loop /bin/execchain N`, `n` of them at once.
+fn chains(d: &common::TestDaemon, steps: u32, n: usize) -> f64 {
+    let t = Instant::now();
+    let children: Vec<Child> = (0..n)
+        .map(|_| {
+            d.docker_cmd()
+                .args(["exec", "loop", "/bin/execchain", &steps.to_string()])
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("docker exec")
+        })
+        .collect();
+    for mut c in children {
+        let _ = c.wait();
+    }
+    t.elapsed().as_secs_f64()
 }
 
 fn main() {
@@ -243,6 +296,11 @@ fn main() {
         "  (watch: {syscall_events} watched-syscall events; these loops are counted in the\n   kernel only. bpftrace: one perf tracepoint counting per syscall id for the cgroup)\n"
     );
 
+    // Untraced baselines first, then everything under one watch.
+    install_execchain(&d);
+    let steps = 50_000;
+    let bare_chain = chains(&d, steps, 2);
+    let bare_exec = timed(&d, "execstorm", 3);
     let w = start_watch(&d, addr);
     let (secs, events, lost, cpu) = storm(&d, &w, addr, "storm", 1, &["syscall", "syscall-exit"]);
     println!("event throughput (200,000 chmod in a container: an event on entry and on exit):");
@@ -251,7 +309,17 @@ fn main() {
         events / secs,
         cpu / events.max(1.0) * 1e6
     );
-    let bare_exec = timed(&d, "execstorm", 3);
+    let (secs, events, lost, cpu) = storm_with(&w, addr, &["exec"], || chains(&d, steps, 2));
+    println!("exec chains (2 x {steps} execs at once of a tiny static program exec'ing itself):");
+    println!(
+        "  untraced                   {bare_chain:>8.3} s ({:.0} execs/s)",
+        2.0 * steps as f64 / bare_chain
+    );
+    println!(
+        "  bulwark watch              {secs:>8.3} s: {events} exec events, {:.0}/s, {lost} lost;\n  watch used {cpu:.2} CPU s ({:.1} us/event)",
+        events / secs,
+        cpu / events.max(1.0) * 1e6
+    );
     let (secs, events, lost, cpu) = storm(&d, &w, addr, "execstorm", 2, &["exec", "fork", "exit"]);
     stop(w);
     println!("exec storm (2 x 20,000 fork+exec of /bin/true at once; untraced: one storm):");
