@@ -29,6 +29,7 @@ const FIXTURES: &[(&str, Option<&str>, &str)] = &[
     ("tests/plugins/hostile", Some("huge"), "huge"),
     ("tests/plugins/hostile", Some("snoop"), "snoop"),
     ("tests/plugins/hostile", Some("spam"), "spam"),
+    ("tests/plugins/tally", None, "tally"),
 ];
 
 fn main() -> anyhow::Result<()> {

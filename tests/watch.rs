@@ -225,6 +225,43 @@ fn an_exec_storm_arrives_whole_and_sigterm_ends_the_watch() {
     assert!(execve >= 20_001, "{summary:#}");
 }
 
+/// A rule plugin keeps its instance for the whole watch, so a rule can remember what it saw
+/// in earlier batches: `tally` numbers every exec it is shown.
+#[test]
+fn rule_plugins_remember_across_batches() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    d.run_container("counted", &[], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture_plugin("tally"), dir.path().join("tally.wasm")).unwrap();
+    let dp = dir.path().display().to_string();
+    let watch = start_watch(
+        &d,
+        &[
+            "--duration",
+            "6",
+            "--plugins",
+            &dp,
+            "--allow-unsigned",
+            "--grant",
+            "traces",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    // Three execs, each in a batch of its own (batches are 100 ms).
+    for _ in 0..3 {
+        d.docker(&["exec", "counted", "/bin/true"]);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    let (alerts, _) = finish(watch);
+    let mut seen: Vec<String> = alerts
+        .iter()
+        .filter(|a| a["rule"]["id"] == "T.TALLY" && a["container"]["name"] == "counted")
+        .filter_map(|a| a["message"].as_str().map(String::from))
+        .collect();
+    seen.sort();
+    assert_eq!(seen, ["exec #1", "exec #2", "exec #3"], "{alerts:#?}");
+}
+
 #[test]
 fn without_what_it_needs_watch_says_so_and_fails() {
     let o = bulwark()

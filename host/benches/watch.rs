@@ -138,20 +138,7 @@ fn storm(
     kinds: &[&str],
 ) -> (f64, f64, f64, f64) {
     storm_with(w, addr, kinds, || {
-        let t = Instant::now();
-        let children: Vec<Child> = (0..storms)
-            .map(|_| {
-                d.docker_cmd()
-                    .args(["exec", "loop", "/bin/bwtool", action])
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .expect("docker exec")
-            })
-            .collect();
-        for mut c in children {
-            let _ = c.wait();
-        }
-        t.elapsed().as_secs_f64()
+        parallel(d, &["/bin/bwtool", action], storms)
     })
 }
 
@@ -205,13 +192,14 @@ fn install_execchain(d: &common::TestDaemon) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Seconds for `docker exec loop /bin/execchain N`, `n` of them at once.
-fn chains(d: &common::TestDaemon, steps: u32, n: usize) -> f64 {
+/// Seconds for `n` copies of `docker exec loop CMD...` run at once.
+fn parallel(d: &common::TestDaemon, cmd: &[&str], n: usize) -> f64 {
     let t = Instant::now();
     let children: Vec<Child> = (0..n)
         .map(|_| {
             d.docker_cmd()
-                .args(["exec", "loop", "/bin/execchain", &steps.to_string()])
+                .args(["exec", "loop"])
+                .args(cmd)
                 .stdout(Stdio::null())
                 .spawn()
                 .expect("docker exec")
@@ -221,6 +209,11 @@ fn chains(d: &common::TestDaemon, steps: u32, n: usize) -> f64 {
         let _ = c.wait();
     }
     t.elapsed().as_secs_f64()
+}
+
+/// Seconds for `n` exec chains of `steps` execs each, at once.
+fn chains(d: &common::TestDaemon, steps: u32, n: usize) -> f64 {
+    parallel(d, &["/bin/execchain", &steps.to_string()], n)
 }
 
 fn main() {

@@ -804,7 +804,24 @@ async fn watch_cmd(w: WatchArgs) -> Result<()> {
     let watcher =
         Arc::new(watch::Watcher::new(w.host.clone(), &opts).context("cannot watch this host")?);
     let runtime = make_runtime(&w.plugins)?;
-    let (plugins, _) = load(&w.plugins, &runtime).await?;
+    let (plugins, failures) = load(&w.plugins, &runtime).await?;
+    // No report comes before the summary: say now which rules will not run.
+    for f in &failures {
+        eprintln!(
+            "bulwark: warning: plugin {} not loaded: {}",
+            report::sanitize(&f.name),
+            report::sanitize(&f.reason)
+        );
+    }
+    for p in plugins
+        .iter()
+        .filter(|p| !p.rules.is_empty() && !p.grants.allows_scope("traces"))
+    {
+        eprintln!(
+            "bulwark: warning: plugin {} has runtime rules but no `traces` grant; they do not run (see --grant)",
+            report::sanitize(&p.name)
+        );
+    }
     let format = w.format;
     let mut out = std::io::stdout();
     // Ctrl-C, or SIGTERM from a service manager or kubelet: either ends the watch with

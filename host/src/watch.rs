@@ -7,7 +7,7 @@ use crate::abi::rules::{Alert, Event as RuleEvent, EventKind, RuleMeta};
 use crate::evidence::live::{Collector, RunningContainer};
 use crate::metrics::{KindLabel, PluginLabel, RuleLabels, WatchMetrics};
 use crate::probes::{self, ProbeError, ProbeOptions, Probes};
-use crate::runtime::{Plugin, Runtime};
+use crate::runtime::{Plugin, RuleSession, Runtime};
 use aya::maps::{MapData, RingBuf};
 use bulwark_probes_common as common;
 use serde::Serialize;
@@ -486,6 +486,8 @@ pub async fn run(
     let handle = tokio::runtime::Handle::current();
     tokio::pin!(stop);
     let mut batch: Vec<(common::Event, ContainerInfo)> = Vec::new();
+    // One instance per rule plugin for the whole watch (see `RuleSession`).
+    let mut sessions: Vec<Option<RuleSession>> = rule_plugins.iter().map(|_| None).collect();
     let mut tick = tokio::time::interval(opts.batch);
     loop {
         let until_deadline = async {
@@ -505,7 +507,7 @@ pub async fn run(
             _ = tick.tick() => {
                 // The probes wake this reader only for a full batch: take what waits now.
                 drain(fd.get_mut(), |ev| accept(ev, &watcher, opts, &mut summary, &mut batch));
-                judge(&runtime, &rule_plugins, &handle, &mut batch, &mut summary, &mut on_alert, opts.metrics.as_deref()).await;
+                judge(&runtime, &rule_plugins, &mut sessions, &handle, &mut batch, &mut summary, &mut on_alert, opts.metrics.as_deref()).await;
                 if let Some(m) = &opts.metrics {
                     let lost = watcher.lost()?;
                     m.lost.inc_by(lost.saturating_sub(m.lost.get()));
@@ -520,6 +522,7 @@ pub async fn run(
     judge(
         &runtime,
         &rule_plugins,
+        &mut sessions,
         &handle,
         &mut batch,
         &mut summary,
@@ -533,9 +536,11 @@ pub async fn run(
     Ok(summary)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn judge(
     runtime: &Arc<Runtime>,
     plugins: &[Arc<Plugin>],
+    sessions: &mut [Option<RuleSession>],
     handle: &tokio::runtime::Handle,
     batch: &mut Vec<(common::Event, ContainerInfo)>,
     summary: &mut Summary,
@@ -551,12 +556,21 @@ async fn judge(
         .filter_map(|(e, who)| to_rule_event(e, who))
         .collect();
     let events = Arc::new(events);
-    for p in plugins {
+    for (p, session) in plugins.iter().zip(sessions.iter_mut()) {
         if !p.grants.allows_scope("traces") {
             continue;
         }
         let (rt, pl, ev, h) = (runtime.clone(), p.clone(), events.clone(), handle.clone());
-        let out = tokio::task::spawn_blocking(move || rt.run_rules(&pl, h, &ev)).await;
+        let mut s = session.take();
+        let out = tokio::task::spawn_blocking(move || {
+            let r = rt.run_rules(&pl, &mut s, h, &ev);
+            (r, s)
+        })
+        .await
+        .map(|(r, s)| {
+            *session = s;
+            r
+        });
         let label = PluginLabel {
             plugin: p.name.clone(),
         };

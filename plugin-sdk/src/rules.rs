@@ -1,6 +1,10 @@
 //! Runtime rules for `bulwark watch`: a rule looks at one kernel event seen in a container
 //! and says whether it is suspicious. The host batches events; [`__on_events`] runs every
 //! rule on every event.
+//!
+//! The host keeps a plugin's instance for the whole watch (a fresh one only after a
+//! failure), so a rule can remember across batches in a `static` (e.g. "this pid became
+//! root, then exec'd a shell"); what it keeps counts against the plugin's memory limit.
 
 use crate::bindings::exports::bulwark::plugin::rules::{Alert, Event, EventKind, RuleMeta};
 

@@ -421,10 +421,14 @@ impl Runtime {
         store
             .set_fuel(self.limits.fuel)
             .map_err(|e| PluginFailure::Trap(format!("{e:#}")))?;
-        let ticks = (self.limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
+        store.set_epoch_deadline(self.epoch_ticks());
         store.epoch_deadline_trap();
         Ok(store)
+    }
+
+    /// The time limit in epoch ticks.
+    fn epoch_ticks(&self) -> u64 {
+        (self.limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
     }
 
     fn classify(&self, e: wasmtime::Error, store: &Store<State>) -> PluginFailure {
@@ -626,10 +630,12 @@ impl Runtime {
     }
 
     /// Run a plugin's rules over a batch of events, under the same limits as checks. Rules
-    /// get no evidence: only the events.
+    /// get no evidence: only the events. The instance in `session` is used, or started,
+    /// and kept there for the next batch unless this one failed.
     pub fn run_rules(
         &self,
         plugin: &Plugin,
+        session: &mut Option<RuleSession>,
         handle: tokio::runtime::Handle,
         events: &[crate::abi::rules::Event],
     ) -> (
@@ -637,17 +643,37 @@ impl Runtime {
         RunCost,
     ) {
         let started = Instant::now();
-        let mut store = match self.store(None, handle, Grants::Only(vec![])) {
-            Ok(s) => s,
-            Err(e) => return (Err(e), RunCost::default()),
+        let mut s = match session.take() {
+            Some(s) => s,
+            None => {
+                let mut store = match self.store(None, handle, Grants::Only(vec![])) {
+                    Ok(s) => s,
+                    Err(e) => return (Err(e), RunCost::default()),
+                };
+                match plugin.pre.instantiate(&mut store) {
+                    Ok(instance) => RuleSession { store, instance },
+                    Err(e) => {
+                        let failure = self.classify(e, &store);
+                        return (Err(failure), self.cost(&store, started));
+                    }
+                }
+            }
         };
-        let result = plugin.pre.instantiate(&mut store).and_then(|inst| {
-            inst.bulwark_plugin_rules()
-                .call_on_events(&mut store, events)
-        });
-        let cost = self.cost(&store, started);
+        // Fuel and time are per batch; memory is the instance's, whatever it keeps.
+        if let Err(e) = s.store.set_fuel(self.limits.fuel) {
+            return (
+                Err(PluginFailure::Trap(format!("{e:#}"))),
+                RunCost::default(),
+            );
+        }
+        s.store.set_epoch_deadline(self.epoch_ticks());
+        let result = s
+            .instance
+            .bulwark_plugin_rules()
+            .call_on_events(&mut s.store, events);
+        let cost = self.cost(&s.store, started);
         let result = match result {
-            Err(e) => Err(self.classify(e, &store)),
+            Err(e) => Err(self.classify(e, &s.store)),
             Ok(alerts) => {
                 let size: usize = alerts
                     .iter()
@@ -668,8 +694,19 @@ impl Runtime {
                 }
             }
         };
+        // A plugin that failed starts afresh: after a trap its instance is not trusted.
+        if result.is_ok() {
+            *session = Some(s);
+        }
         (result, cost)
     }
+}
+
+/// A rule plugin's instance, kept across batches of one watch so that rules can remember
+/// what they saw (sequences, rates). Dropped after any failure.
+pub struct RuleSession {
+    store: Store<State>,
+    instance: CheckPlugin,
 }
 
 /// Bytes of text a run returned.
