@@ -477,17 +477,20 @@ pub async fn run(
     let mut fd = unsafe { AsyncFd::register(ring) }
         .map_err(|e| WatchError::Probe(ProbeError::Ebpf(e.to_string())))?;
     let follower = tokio::spawn(watcher.clone().follow_containers());
-    let rule_plugins: Vec<Arc<Plugin>> = plugins
+    // One instance per rule plugin for the whole watch (see `RuleSession`).
+    let mut packs: Vec<RulePack> = plugins
         .into_iter()
         .filter(|p| !p.rules.is_empty())
+        .map(|plugin| RulePack {
+            plugin,
+            session: None,
+        })
         .collect();
     let mut summary = Summary::default();
     let deadline = opts.duration.map(|d| tokio::time::Instant::now() + d);
     let handle = tokio::runtime::Handle::current();
     tokio::pin!(stop);
     let mut batch: Vec<(common::Event, ContainerInfo)> = Vec::new();
-    // One instance per rule plugin for the whole watch (see `RuleSession`).
-    let mut sessions: Vec<Option<RuleSession>> = rule_plugins.iter().map(|_| None).collect();
     let mut tick = tokio::time::interval(opts.batch);
     loop {
         let until_deadline = async {
@@ -507,7 +510,7 @@ pub async fn run(
             _ = tick.tick() => {
                 // The probes wake this reader only for a full batch: take what waits now.
                 drain(fd.get_mut(), |ev| accept(ev, &watcher, opts, &mut summary, &mut batch));
-                judge(&runtime, &rule_plugins, &mut sessions, &handle, &mut batch, &mut summary, &mut on_alert, opts.metrics.as_deref()).await;
+                judge(&runtime, &mut packs, &handle, &mut batch, &mut summary, &mut on_alert, opts.metrics.as_deref()).await;
                 if let Some(m) = &opts.metrics {
                     let lost = watcher.lost()?;
                     m.lost.inc_by(lost.saturating_sub(m.lost.get()));
@@ -521,8 +524,7 @@ pub async fn run(
     });
     judge(
         &runtime,
-        &rule_plugins,
-        &mut sessions,
+        &mut packs,
         &handle,
         &mut batch,
         &mut summary,
@@ -536,11 +538,15 @@ pub async fn run(
     Ok(summary)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A rule plugin and its instance, kept while it does not fail.
+struct RulePack {
+    plugin: Arc<Plugin>,
+    session: Option<RuleSession>,
+}
+
 async fn judge(
     runtime: &Arc<Runtime>,
-    plugins: &[Arc<Plugin>],
-    sessions: &mut [Option<RuleSession>],
+    packs: &mut [RulePack],
     handle: &tokio::runtime::Handle,
     batch: &mut Vec<(common::Event, ContainerInfo)>,
     summary: &mut Summary,
@@ -556,7 +562,7 @@ async fn judge(
         .filter_map(|(e, who)| to_rule_event(e, who))
         .collect();
     let events = Arc::new(events);
-    for (p, session) in plugins.iter().zip(sessions.iter_mut()) {
+    for RulePack { plugin: p, session } in packs.iter_mut() {
         if !p.grants.allows_scope("traces") {
             continue;
         }
