@@ -804,15 +804,9 @@ async fn watch_cmd(w: WatchArgs) -> Result<()> {
     let watcher =
         Arc::new(watch::Watcher::new(w.host.clone(), &opts).context("cannot watch this host")?);
     let runtime = make_runtime(&w.plugins)?;
-    let (plugins, failures) = load(&w.plugins, &runtime).await?;
+    // `load` already warns about plugins that failed to load.
+    let (plugins, _) = load(&w.plugins, &runtime).await?;
     // No report comes before the summary: say now which rules will not run.
-    for f in &failures {
-        eprintln!(
-            "bulwark: warning: plugin {} not loaded: {}",
-            report::sanitize(&f.name),
-            report::sanitize(&f.reason)
-        );
-    }
     for p in plugins
         .iter()
         .filter(|p| !p.rules.is_empty() && !p.grants.allows_scope("traces"))
