@@ -38,6 +38,17 @@ fn ebpf_err(e: impl std::fmt::Display) -> ProbeError {
     ProbeError::Ebpf(e.to_string())
 }
 
+/// A map of the loaded object, by name.
+fn map<'a>(ebpf: &'a Ebpf, name: &str) -> Result<&'a aya::maps::Map, ProbeError> {
+    ebpf.map(name)
+        .ok_or_else(|| ebpf_err(format!("no {name} map")))
+}
+
+fn map_mut<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut aya::maps::Map, ProbeError> {
+    ebpf.map_mut(name)
+        .ok_or_else(|| ebpf_err(format!("no {name} map")))
+}
+
 /// Where tracefs is mounted (`$BULWARK_TRACEFS` names a non-standard mount point).
 pub fn tracefs() -> Result<PathBuf, ProbeError> {
     if let Some(p) = std::env::var_os("BULWARK_TRACEFS") {
@@ -378,10 +389,10 @@ impl Filter {
         let idx = index(cgroup);
         let mut ops = Vec::new();
         if self.direct.get(&idx) == Some(&cgroup) {
-            match self.cgroups.iter().find(|(c, _)| index(**c) == idx) {
+            let next = self.overflowed(idx).next();
+            match next {
                 Some((next, _)) => {
                     // Promote a spilled cgroup: written to DIRECT before leaving OVERFLOW.
-                    let next = *next;
                     self.direct.insert(idx, next);
                     ops.push(Op::Direct(idx, self.entry(idx)));
                     ops.push(Op::OverflowRemove(next));
@@ -524,21 +535,15 @@ impl Probes {
             ),
         ];
         {
-            let mut c: Array<_, u32> = Array::try_from(
-                ebpf.map_mut("CONFIG")
-                    .ok_or_else(|| ebpf_err("no CONFIG map"))?,
-            )
-            .map_err(ebpf_err)?;
+            let mut c: Array<_, u32> =
+                Array::try_from(map_mut(&mut ebpf, "CONFIG")?).map_err(ebpf_err)?;
             for (i, v) in config {
                 c.set(i, v, 0).map_err(ebpf_err)?;
             }
         }
         {
-            let mut t: Array<_, u8> = Array::try_from(
-                ebpf.map_mut("SYSCALLS")
-                    .ok_or_else(|| ebpf_err("no SYSCALLS map"))?,
-            )
-            .map_err(ebpf_err)?;
+            let mut t: Array<_, u8> =
+                Array::try_from(map_mut(&mut ebpf, "SYSCALLS")?).map_err(ebpf_err)?;
             for (nr, _) in WATCHED_SYSCALLS {
                 t.set(*nr, action::EVENT, 0).map_err(ebpf_err)?;
             }
@@ -611,42 +616,26 @@ impl Probes {
     fn apply(&mut self, op: Op) -> Result<(), ProbeError> {
         match op {
             Op::Direct(idx, w) => {
-                let mut m: Array<_, Entry> = Array::try_from(
-                    self.ebpf
-                        .map_mut("DIRECT")
-                        .ok_or_else(|| ebpf_err("no DIRECT map"))?,
-                )
-                .map_err(ebpf_err)?;
+                let mut m: Array<_, Entry> =
+                    Array::try_from(map_mut(&mut self.ebpf, "DIRECT")?).map_err(ebpf_err)?;
                 m.set(idx, Entry(w), 0).map_err(ebpf_err)
             }
             Op::OverflowInsert(cg, row) => {
-                let mut m: BpfHashMap<_, u64, u32> = BpfHashMap::try_from(
-                    self.ebpf
-                        .map_mut("OVERFLOW")
-                        .ok_or_else(|| ebpf_err("no OVERFLOW map"))?,
-                )
-                .map_err(ebpf_err)?;
+                let mut m: BpfHashMap<_, u64, u32> =
+                    BpfHashMap::try_from(map_mut(&mut self.ebpf, "OVERFLOW")?).map_err(ebpf_err)?;
                 m.insert(cg, row, 0).map_err(ebpf_err)
             }
             Op::OverflowRemove(cg) => {
-                let mut m: BpfHashMap<_, u64, u32> = BpfHashMap::try_from(
-                    self.ebpf
-                        .map_mut("OVERFLOW")
-                        .ok_or_else(|| ebpf_err("no OVERFLOW map"))?,
-                )
-                .map_err(ebpf_err)?;
+                let mut m: BpfHashMap<_, u64, u32> =
+                    BpfHashMap::try_from(map_mut(&mut self.ebpf, "OVERFLOW")?).map_err(ebpf_err)?;
                 match m.remove(&cg) {
                     Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
                     Err(e) => Err(ebpf_err(e)),
                 }
             }
             Op::Clear(row) => {
-                let mut m: PerCpuArray<_, u64> = PerCpuArray::try_from(
-                    self.ebpf
-                        .map_mut("COUNTS")
-                        .ok_or_else(|| ebpf_err("no COUNTS map"))?,
-                )
-                .map_err(ebpf_err)?;
+                let mut m: PerCpuArray<_, u64> =
+                    PerCpuArray::try_from(map_mut(&mut self.ebpf, "COUNTS")?).map_err(ebpf_err)?;
                 let cpus = aya::util::nr_cpus().map_err(|(_, e)| ebpf_err(e))?;
                 for nr in 0..MAX_SYSCALLS {
                     let zero =
@@ -666,12 +655,8 @@ impl Probes {
 
     /// The non-zero counts of one row, summed over CPUs.
     fn row(&self, row: u32) -> Result<Vec<(u32, u64)>, ProbeError> {
-        let m: PerCpuArray<_, u64> = PerCpuArray::try_from(
-            self.ebpf
-                .map("COUNTS")
-                .ok_or_else(|| ebpf_err("no COUNTS map"))?,
-        )
-        .map_err(ebpf_err)?;
+        let m: PerCpuArray<_, u64> =
+            PerCpuArray::try_from(map(&self.ebpf, "COUNTS")?).map_err(ebpf_err)?;
         let mut out = Vec::new();
         for nr in 0..MAX_SYSCALLS {
             let n: u64 = m
@@ -693,12 +678,8 @@ impl Probes {
 
     /// Events lost to a full ring buffer, all CPUs.
     pub fn lost(&self) -> Result<u64, ProbeError> {
-        let m: PerCpuArray<_, u64> = PerCpuArray::try_from(
-            self.ebpf
-                .map("LOST")
-                .ok_or_else(|| ebpf_err("no LOST map"))?,
-        )
-        .map_err(ebpf_err)?;
+        let m: PerCpuArray<_, u64> =
+            PerCpuArray::try_from(map(&self.ebpf, "LOST")?).map_err(ebpf_err)?;
         let v = m.get(&0, 0).map_err(ebpf_err)?;
         Ok(v.iter().sum())
     }
@@ -714,12 +695,8 @@ impl Probes {
                 }
             }
         }
-        let m: PerCpuHashMap<_, Key, u64> = PerCpuHashMap::try_from(
-            self.ebpf
-                .map("SPILL")
-                .ok_or_else(|| ebpf_err("no SPILL map"))?,
-        )
-        .map_err(ebpf_err)?;
+        let m: PerCpuHashMap<_, Key, u64> =
+            PerCpuHashMap::try_from(map(&self.ebpf, "SPILL")?).map_err(ebpf_err)?;
         for item in m.iter() {
             let (k, v) = item.map_err(ebpf_err)?;
             *out.entry((k.0.cgroup, k.0.nr)).or_default() += v.iter().sum::<u64>();
