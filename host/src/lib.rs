@@ -6,7 +6,9 @@
 pub mod abi;
 pub mod audit;
 pub mod distribute;
+pub mod docker;
 pub mod evidence;
+pub mod findings;
 pub mod metrics;
 pub mod probes;
 pub mod profile;

@@ -160,6 +160,14 @@ pub struct CheckFilter {
 }
 
 impl CheckFilter {
+    /// Every check, whatever its level or section (what a snapshot recording runs).
+    pub fn everything() -> Self {
+        CheckFilter {
+            include: vec![Selector::All],
+            exclude: vec![],
+        }
+    }
+
     /// Parse comma-separated `-c` and `-e` items.
     pub fn parse(include: &[String], exclude: &[String]) -> Result<Self, SelectError> {
         let items = |raw: &[String]| -> Result<Vec<Selector>, SelectError> {

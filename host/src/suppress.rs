@@ -15,24 +15,10 @@
 //! image names and file paths; a finding is suppressed only when it matches every subject
 //! of the finding, so one unaccepted offender keeps the finding active.
 
-use crate::audit::{Finding, Report, Subject};
+pub use crate::findings::Suppression;
+use crate::findings::{Finding, Report, Subject};
 use crate::select::covers;
 use chrono::NaiveDate;
-use serde::Serialize;
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Suppression {
-    pub id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires: Option<NaiveDate>,
-    pub reason: String,
-    /// Where it was written: `FILE:LINE` or `--ignore`.
-    pub source: String,
-    #[serde(skip)]
-    pattern: Option<glob::Pattern>,
-}
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SuppressError {
@@ -201,7 +187,7 @@ mod tests {
             id: format!("id-{n}"),
             name: n.to_string(),
         };
-        let mut f = crate::audit::tests::finding("5.11");
+        let mut f = crate::findings::tests::finding("5.11");
         f.subjects = vec![c("web-1"), c("web-2")];
         assert!(s.matches(&f));
         f.subjects.push(c("db"));

@@ -4,7 +4,7 @@
 //! plugins on each batch in their sandbox, and hands alerts to the caller.
 
 use crate::abi::rules::{Alert, Event as RuleEvent, EventKind, RuleMeta};
-use crate::evidence::live::{Collector, RunningContainer};
+use crate::docker::{Client as Collector, RunningContainer};
 use crate::metrics::{KindLabel, PluginLabel, RuleLabels, WatchMetrics};
 use crate::probes::{self, ProbeError, ProbeOptions, Probes};
 use crate::runtime::{Plugin, RuleSession, Runtime};
@@ -563,7 +563,7 @@ async fn judge(
         .collect();
     let events = Arc::new(events);
     for RulePack { plugin: p, session } in packs.iter_mut() {
-        if !p.grants.allows_scope("traces") {
+        if !p.grants.allows_scope(crate::evidence::Scope::Traces) {
             continue;
         }
         let (rt, pl, ev, h) = (runtime.clone(), p.clone(), events.clone(), handle.clone());

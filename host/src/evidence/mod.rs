@@ -3,7 +3,12 @@
 //! question is asked once however many plugins ask it; every answer is recordable.
 
 pub mod live;
+pub mod query;
+pub mod selection;
 pub mod snapshot;
+
+pub use query::{Query, Scope, UnknownScope};
+pub use selection::Selection;
 
 use crate::abi::ev;
 use serde::{Deserialize, Serialize};
@@ -11,90 +16,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
-
-/// One question about the host. The key of the memo and of snapshot entries.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[serde(tag = "query", rename_all = "kebab-case")]
-pub enum Query {
-    DockerInfo,
-    DockerVersion,
-    /// All containers, whatever their state (the selection is applied on top).
-    ContainerList,
-    ContainerInspect {
-        id: String,
-    },
-    ImageList,
-    ImageInspect {
-        name: String,
-    },
-    ImageHistory {
-        name: String,
-    },
-    NetworkList,
-    SwarmInspect,
-    SwarmList {
-        kind: String,
-    },
-    FileStat {
-        path: String,
-    },
-    DirList {
-        path: String,
-    },
-    FileRead {
-        path: String,
-    },
-    ContainerProcesses {
-        id: String,
-    },
-    Process {
-        pid: u32,
-    },
-    AuditRules,
-    GroupMembers {
-        group: String,
-    },
-    Listeners,
-    DaemonConfig,
-    Auditor,
-    AuditorEnv {
-        name: String,
-    },
-    ObservedProfile {
-        id: String,
-    },
-}
-
-impl Query {
-    /// The provenance key of this question, as plugins name it in `finding.evidence`:
-    /// the kind, then `:argument` where there is one.
-    pub fn key(&self) -> String {
-        match self {
-            Query::DockerInfo => "docker-info".into(),
-            Query::DockerVersion => "docker-version".into(),
-            Query::ContainerList => "container-list".into(),
-            Query::ContainerInspect { id } => format!("container-inspect:{id}"),
-            Query::ImageList => "image-list".into(),
-            Query::ImageInspect { name } => format!("image-inspect:{name}"),
-            Query::ImageHistory { name } => format!("image-history:{name}"),
-            Query::NetworkList => "network-list".into(),
-            Query::SwarmInspect => "swarm-inspect".into(),
-            Query::SwarmList { kind } => format!("swarm-list:{kind}"),
-            Query::FileStat { path } => format!("file-stat:{path}"),
-            Query::DirList { path } => format!("dir-list:{path}"),
-            Query::FileRead { path } => format!("file-read:{path}"),
-            Query::ContainerProcesses { id } => format!("container-processes:{id}"),
-            Query::Process { pid } => format!("process:{pid}"),
-            Query::AuditRules => "audit-rules".into(),
-            Query::GroupMembers { group } => format!("group-members:{group}"),
-            Query::Listeners => "listeners".into(),
-            Query::DaemonConfig => "daemon-config".into(),
-            Query::Auditor => "auditor".into(),
-            Query::AuditorEnv { name } => format!("auditor-env:{name}"),
-            Query::ObservedProfile { id } => format!("observed-profile:{id}"),
-        }
-    }
-}
 
 /// An answer. Docker objects stay JSON documents as the Engine API gave them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -133,40 +54,6 @@ pub type Outcome = Result<Answer, EvidenceError>;
 pub enum Source {
     Live(Box<live::Collector>),
     Snapshot(HashMap<Query, Outcome>),
-}
-
-/// Which containers and images an audit covers.
-#[derive(Debug, Clone, Default)]
-pub struct Selection {
-    /// Created and stopped containers too, not only running ones.
-    pub all_containers: bool,
-    /// Only containers and images whose name matches (Docker Bench's `-i`).
-    pub include: Option<regex::Regex>,
-    /// Leave out containers and images whose name matches (Docker Bench's `-x`).
-    pub exclude: Option<regex::Regex>,
-    /// Only containers and images carrying every one of these labels (Docker Bench's `-t`,
-    /// i.e. `docker ps --filter label=...`): `key` needs the key, `key=value` the exact value.
-    pub labels: Vec<String>,
-}
-
-impl Selection {
-    /// Whether a container or image with these names is selected by the patterns.
-    pub fn names_selected<'a>(&self, mut names: impl Iterator<Item = &'a str> + Clone) -> bool {
-        let any = |re: &regex::Regex| names.clone().any(|n| re.is_match(n));
-        self.include.as_ref().is_none_or(any)
-            && !self
-                .exclude
-                .as_ref()
-                .is_some_and(|re| names.any(|n| re.is_match(n)))
-    }
-
-    /// Whether an object with these labels passes the `-t` filters (all must hold).
-    pub fn labels_selected<'a>(&self, lookup: impl Fn(&str) -> Option<&'a str>) -> bool {
-        self.labels.iter().all(|f| match f.split_once('=') {
-            Some((k, v)) => lookup(k) == Some(v),
-            None => lookup(f).is_some(),
-        })
-    }
 }
 
 /// The evidence of one audit.
@@ -249,6 +136,14 @@ impl Evidence {
                 .collect()),
             other => Err(unexpected(&Query::ContainerList, &other)),
         }
+    }
+
+    /// The ids of the containers this audit covers.
+    pub async fn selected_ids(&self) -> Vec<String> {
+        self.selected_containers()
+            .await
+            .map(|c| c.into_iter().map(|c| c.id).collect())
+            .unwrap_or_default()
     }
 
     /// The image list, narrowed to the images the patterns select (by any of their tags).

@@ -1,7 +1,7 @@
 //! Evidence snapshots: every answer of an audit, written to a JSON file and replayed later,
 //! so that an audit is reproducible anywhere without touching the host it describes.
 
-use super::{Answer, EvidenceError, Outcome, Query};
+use super::{Answer, Evidence, EvidenceError, Outcome, Query};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -49,6 +49,34 @@ struct File {
 pub struct Snapshot {
     pub audit_start: u64,
     pub answers: HashMap<Query, Outcome>,
+}
+
+/// Ask the questions every snapshot records, whether or not a loaded plugin asks them
+/// today: the daemon, the lists, and each container's inspect document and processes.
+pub async fn record_standard(evidence: &Evidence) {
+    for q in [
+        Query::DockerInfo,
+        Query::DockerVersion,
+        Query::ContainerList,
+        Query::ImageList,
+        Query::NetworkList,
+        Query::SwarmInspect,
+        Query::DaemonConfig,
+        Query::AuditRules,
+        Query::Auditor,
+    ] {
+        let _ = evidence.query(&q).await;
+    }
+    if let Ok(containers) = evidence.selected_containers().await {
+        for ctr in containers {
+            let _ = evidence
+                .query(&Query::ContainerInspect { id: ctr.id.clone() })
+                .await;
+            let _ = evidence
+                .query(&Query::ContainerProcesses { id: ctr.id })
+                .await;
+        }
+    }
 }
 
 pub fn save(

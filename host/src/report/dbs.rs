@@ -1,7 +1,7 @@
 //! Docker Bench for Security compatibility: the title flag, the `-l FILE.json` log in
 //! DBS's schema, and DBS's check count and score.
 
-use crate::audit::{Finding, Report, Status};
+use crate::findings::{Finding, Report, Status};
 
 /// The flag Docker Bench prints after a title: "(Scored)" on section 2's scored checks,
 /// "(Not Scored)" on 8.1.3/8.1.4, else "(Automated)" or "(Manual)".
@@ -66,8 +66,8 @@ pub fn dbs_json(report: &Report, limit: usize, remediation: bool, end: u64) -> s
             .subjects
             .iter()
             .filter_map(|s| match s {
-                crate::audit::Subject::Container { name, .. } => Some(name.clone()),
-                crate::audit::Subject::Image { name } => Some(name.clone()),
+                crate::findings::Subject::Container { name, .. } => Some(name.clone()),
+                crate::findings::Subject::Image { name } => Some(name.clone()),
                 _ => None,
             })
             .collect();

@@ -3,7 +3,7 @@
 //! nothing in a container name or message can become markup. Filters (status, section,
 //! text) can be preset from the URL fragment: `report.html#status=warn&q=web`.
 
-use crate::audit::Report;
+use crate::findings::Report;
 
 const STYLE: &str = r#"
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1d232a;background:#fafbfc}

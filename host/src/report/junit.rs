@@ -3,7 +3,7 @@
 //! ERROR are errors, NOTE/INFO/SKIP are skipped, PASS passes. Suppressed findings are
 //! skipped with the suppression's reason.
 
-use crate::audit::{Finding, Report, Status, Subject};
+use crate::findings::{Finding, Report, Status, Subject};
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 

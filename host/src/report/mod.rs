@@ -1,19 +1,23 @@
-//! Reporters: docker-bench-style text for people, JSON for machines. Everything that came
-//! from outside the process is escaped before it reaches a terminal.
+//! Reporters: render a [`Report`](crate::findings::Report) — docker-bench-style text,
+//! Docker Bench's JSON log ([`dbs`]), Bulwark's JSON, SARIF, JUnit, HTML — and the
+//! catalogue views (`checks`, `explain`, `plugin inspect`). Everything that came from
+//! outside the process is escaped before it reaches a terminal.
 
+pub mod catalogue;
 pub mod dbs;
+pub mod explain;
 pub mod html;
+pub mod inspect;
 pub mod junit;
 pub mod sarif;
 pub mod text;
 
-use crate::audit::Report;
+use crate::findings::Report;
 use std::fmt::Write as _;
 
 pub use dbs::{dbs_json, score};
 
-/// The versioned schema of Bulwark's own JSON report (`host/schema/findings-v1.json`).
-pub const SCHEMA: &str = "bulwark/findings/v1";
+pub use crate::findings::SCHEMA;
 pub use text::text;
 
 /// Output formats.
@@ -82,9 +86,9 @@ pub fn json(report: &Report) -> Result<String, serde_json::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::Status;
+    use crate::findings::Status;
 
-    use crate::audit::{CheckInfo, Finding, Report, Subject};
+    use crate::findings::{CheckInfo, Finding, Report, Subject};
     use proptest::prelude::*;
 
     fn report_with(message: String, name: String, n: usize) -> Report {
@@ -112,7 +116,7 @@ mod tests {
             audit_start: 1,
             duration_ms: 0.0,
             evidence_queries: 0,
-            benchmark: crate::audit::Benchmark {
+            benchmark: crate::findings::Benchmark {
                 id: "cis-1.6.0".into(),
                 title: "CIS Docker Benchmark 1.6.0".into(),
             },

@@ -7,7 +7,7 @@
 //! at `warning`, PASS `pass`, INFO `informational`, NOTE `review`, UNDECIDED `open`, SKIP
 //! `notApplicable`. Plugin failures are tool execution notifications, not results.
 
-use crate::audit::{Finding, Report, Status, Subject};
+use crate::findings::{Finding, Report, Status, Subject};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

@@ -2,7 +2,7 @@
 
 use super::dbs::{flag, score};
 use super::sanitize;
-use crate::audit::{Report, Status};
+use crate::findings::{Report, Status};
 use std::fmt::Write as _;
 
 fn colour(status: Status) -> &'static str {

@@ -1,0 +1,333 @@
+//! The command line: every subcommand and flag, parsed by clap. Nothing here acts.
+
+use bulwark::findings::Severity;
+use bulwark::report::Format;
+use bulwark::runtime::Limits;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "bulwark",
+    version,
+    about = "Container-security auditor: CIS Docker Benchmark checks as sandboxed wasm plugins",
+    after_help = "Exit status: 0 when the audit completed (and nothing reached --fail-on), 1 when it \
+could not run, --exit-code (default 2) when findings reached the --fail-on threshold."
+)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Audit this host (or a recorded snapshot) and report the findings.
+    Audit(Box<AuditArgs>),
+    /// Record every piece of evidence the checks use into a snapshot file.
+    Collect(CollectArgs),
+    /// List the checks the plugins provide, with the selected benchmark's ids.
+    Checks {
+        #[command(flatten)]
+        plugins: PluginArgs,
+        #[command(flatten)]
+        benchmark: BenchmarkArg,
+    },
+    /// Print a check's description, rationale and remediation.
+    Explain {
+        /// The check id (in the selected benchmark), e.g. 5.11.
+        id: String,
+        #[command(flatten)]
+        plugins: PluginArgs,
+        #[command(flatten)]
+        benchmark: BenchmarkArg,
+    },
+    /// Monitor what containers do in the kernel (eBPF) and alert on the rules' findings.
+    Watch(WatchArgs),
+    /// Inspect, sign, verify and distribute plugins.
+    #[command(subcommand)]
+    Plugin(PluginCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output.
+    Man,
+}
+
+#[derive(Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+    /// Docker Engine API endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock).
+    #[arg(long, short = 'H', value_name = "URL")]
+    pub host: Option<String>,
+    /// Stop after this many seconds (default: until interrupted).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Alert output: text lines, or JSON lines (one alert per line, then a summary line).
+    #[arg(long, short = 'f', value_enum, default_value_t = WatchFormat::Text)]
+    pub format: WatchFormat,
+    /// Size of the kernel→user event ring buffer, KiB (rounded up to a power of two).
+    #[arg(long, value_name = "KIB", default_value_t = 8192)]
+    pub ring_buffer: u32,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WatchFormat {
+    Text,
+    Jsonl,
+}
+
+#[derive(Subcommand)]
+pub enum PluginCmd {
+    /// Show what a plugin file is before running it: manifest, requested scopes, imports,
+    /// exports, size, digest and signature status.
+    Inspect {
+        file: PathBuf,
+        /// Trust this public key when reporting the signature status (repeatable).
+        #[arg(long = "trusted-key", value_name = "FILE")]
+        trusted_keys: Vec<PathBuf>,
+    },
+    /// Generate an ed25519 key pair: FILE (secret, mode 0600) and FILE.pub.
+    Keygen { file: PathBuf },
+    /// Sign a plugin: writes PLUGIN.wasm.sig beside it.
+    Sign {
+        file: PathBuf,
+        /// The secret key (from `bulwark plugin keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+    },
+    /// Verify a plugin's signature against trusted keys; exits 1 when it does not verify.
+    Verify {
+        file: PathBuf,
+        #[arg(long = "trusted-key", value_name = "FILE")]
+        trusted_keys: Vec<PathBuf>,
+    },
+    /// Push a plugin and its signature to an OCI registry (REGISTRY/REPOSITORY:TAG).
+    Push {
+        file: PathBuf,
+        reference: String,
+        /// Plain HTTP to this registry (a loopback or lab registry).
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Pull a plugin and its signature from an OCI registry into a plugin directory.
+    Pull {
+        reference: String,
+        /// Plugin directory to write NAME.wasm and NAME.wasm.sig into.
+        #[arg(short = 'o', long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        #[arg(long)]
+        insecure: bool,
+        /// Trust this public key when reporting the signature status (repeatable).
+        #[arg(long = "trusted-key", value_name = "FILE")]
+        trusted_keys: Vec<PathBuf>,
+    },
+}
+
+/// The worst status that fails the run with `--fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum FailOn {
+    /// INFO, NOTE and anything worse.
+    Info,
+    /// UNDECIDED and anything worse.
+    Undecided,
+    /// WARN and plugin errors.
+    Warn,
+    /// Plugin errors only.
+    Error,
+}
+
+impl From<FailOn> for Severity {
+    fn from(f: FailOn) -> Severity {
+        match f {
+            FailOn::Info => Severity::Info,
+            FailOn::Undecided => Severity::Undecided,
+            FailOn::Warn => Severity::Warn,
+            FailOn::Error => Severity::Error,
+        }
+    }
+}
+
+/// `FORMAT=FILE` for `--out`.
+#[derive(Debug, Clone)]
+pub struct OutSpec {
+    pub format: Format,
+    pub path: PathBuf,
+}
+
+pub fn parse_out(s: &str) -> std::result::Result<OutSpec, String> {
+    use clap::ValueEnum;
+    let (f, path) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected FORMAT=FILE, e.g. sarif=results.sarif"))?;
+    let format = Format::from_str(f, true)
+        .map_err(|_| format!("{f:?} is not a format (text, json, sarif, junit, html)"))?;
+    if path.is_empty() {
+        return Err(format!("{s:?}: no file name"));
+    }
+    Ok(OutSpec {
+        format,
+        path: PathBuf::from(path),
+    })
+}
+
+#[derive(Args, Clone)]
+pub struct BenchmarkArg {
+    /// Benchmark version whose ids, titles and flags to use: cis-1.6.0 (Docker Bench's, the
+    /// default), cis-1.7.0 or cis-1.8.0.
+    #[arg(long, value_name = "NAME", default_value = bulwark::profile::DEFAULT)]
+    pub benchmark: String,
+}
+
+impl BenchmarkArg {
+    pub fn profile(&self) -> anyhow::Result<bulwark::profile::Profile> {
+        Ok(bulwark::profile::Profile::named(&self.benchmark)?)
+    }
+}
+
+#[derive(Args, Clone)]
+pub struct PluginArgs {
+    /// Also load every *.wasm plugin in this directory (repeatable).
+    #[arg(long = "plugins", value_name = "DIR")]
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Do not load the built-in plugins.
+    #[arg(long)]
+    pub no_builtin: bool,
+    /// Fuel (instruction budget) per plugin run.
+    #[arg(long, default_value_t = Limits::default().fuel)]
+    pub fuel: u64,
+    /// Wall-clock limit per plugin run, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().timeout.as_secs_f64())]
+    pub plugin_timeout: f64,
+    /// Memory limit per plugin run, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = Limits::default().memory >> 20)]
+    pub plugin_memory: usize,
+    /// Evidence queries allowed per plugin run.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_queries)]
+    pub plugin_max_queries: u64,
+    /// Bytes of findings a plugin run may return, in KiB.
+    #[arg(long, value_name = "KIB", default_value_t = Limits::default().max_output >> 10)]
+    pub plugin_max_output: usize,
+    /// Do not keep compiled plugins in the on-disk cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Let third-party plugins read evidence of SCOPE (all plugins) or NAME:SCOPE (one),
+    /// as far as their manifests ask for it. Repeatable, comma-separated.
+    #[arg(long = "grant", value_name = "[NAME:]SCOPE")]
+    pub grants: Vec<String>,
+    /// Grant third-party plugins every scope their manifests ask for.
+    #[arg(long)]
+    pub grant_requested: bool,
+    /// Trust plugins signed by this public key (repeatable; also the *.pub files in
+    /// /etc/bulwark/trusted-keys and $XDG_CONFIG_HOME/bulwark/trusted-keys).
+    #[arg(long = "trusted-key", value_name = "FILE")]
+    pub trusted_keys: Vec<PathBuf>,
+    /// Load third-party plugins that carry no signature (a bad signature still refuses).
+    #[arg(long)]
+    pub allow_unsigned: bool,
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+    #[command(flatten)]
+    pub benchmark: BenchmarkArg,
+    /// Docker Engine API endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock).
+    #[arg(long, short = 'H', value_name = "URL")]
+    pub host: Option<String>,
+    /// Replay a snapshot recorded by `bulwark collect` instead of reading this host.
+    #[arg(long, value_name = "FILE", conflicts_with = "host")]
+    pub snapshot: Option<PathBuf>,
+    /// Audit created and stopped containers too, not only running ones.
+    #[arg(long)]
+    pub all_containers: bool,
+    /// Only containers and images whose name matches one of these patterns (regex, comma-separated).
+    #[arg(short = 'i', long = "include", value_name = "PATTERNS")]
+    pub include_names: Option<String>,
+    /// Leave out containers and images whose name matches one of these patterns.
+    #[arg(short = 'x', long = "exclude-names", value_name = "PATTERNS")]
+    pub exclude_names: Option<String>,
+    /// Only containers and images carrying all these labels (`key` or `key=value`, comma-separated).
+    #[arg(
+        short = 't',
+        long = "label",
+        value_delimiter = ',',
+        value_name = "LABELS"
+    )]
+    pub labels: Vec<String>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// No colours (also off when NO_COLOR is set or output is not a terminal).
+    #[arg(short = 'b', long = "no-color")]
+    pub no_color: bool,
+    /// Run only these checks (comma-separated ids; a section id selects the section).
+    #[arg(short = 'c', long = "check", value_delimiter = ',', value_name = "IDS")]
+    pub include: Vec<String>,
+    /// Skip these checks (comma-separated ids or sections).
+    #[arg(
+        short = 'e',
+        long = "exclude",
+        value_delimiter = ',',
+        value_name = "IDS"
+    )]
+    pub exclude: Vec<String>,
+    /// Also write the text report to FILE and Docker Bench's JSON log to FILE.json.
+    #[arg(short = 'l', long = "log", value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// In the JSON log, list at most this many items per check (0: all).
+    #[arg(short = 'n', long = "limit", value_name = "LIMIT", default_value_t = 0)]
+    pub limit: usize,
+    /// Users trusted to control Docker (comma-separated), for 1.1.2.
+    #[arg(short = 'u', long = "trusted-users", value_name = "USERS")]
+    pub trusted_users: Option<String>,
+    /// Print remediation measures for checks that did not pass.
+    #[arg(short = 'p', long = "remediation")]
+    pub remediation: bool,
+    /// Watch the selected containers with the kernel probes for SECS first, so checks can
+    /// use what they actually did (syscalls, capabilities).
+    #[arg(long, value_name = "SECS")]
+    pub observe: Option<f64>,
+    /// Also write the report in FORMAT to FILE (repeatable), e.g. --out sarif=bulwark.sarif.
+    #[arg(long = "out", value_name = "FORMAT=FILE", value_parser = parse_out)]
+    pub outs: Vec<OutSpec>,
+    /// Exit with --exit-code when an unsuppressed finding is this bad or worse.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on: Option<FailOn>,
+    /// Exit status for --fail-on (distinct from 1, "could not run").
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(i32).range(1..=255))]
+    pub exit_code: i32,
+    /// Suppression file (default: ./.bulwarkignore when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub ignore_file: Option<PathBuf>,
+    /// Suppress every finding of this check or section (repeatable).
+    #[arg(long = "ignore", value_name = "ID")]
+    pub ignore: Vec<String>,
+    /// No progress bar and no warnings on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args)]
+pub struct CollectArgs {
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+    /// Docker Engine API endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock).
+    #[arg(long, short = 'H', value_name = "URL")]
+    pub host: Option<String>,
+    /// Where to write the snapshot.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+}

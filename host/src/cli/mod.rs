@@ -1,0 +1,118 @@
+//! The `bulwark` command: each subcommand parses its flags ([`args`]), calls the library,
+//! renders the result and returns an exit status. What several commands share (the plugin
+//! runtime from flags, loading plugins) is here.
+
+pub mod args;
+mod audit;
+mod catalogue;
+mod collect;
+mod plugin;
+mod watch;
+
+use anyhow::{bail, Context, Result};
+use args::{Cli, Command, PluginArgs};
+use bulwark::audit::{load_plugins, LoadFailure, LoadPolicy};
+use bulwark::evidence::{Evidence, Query};
+use bulwark::report;
+use bulwark::runtime::{self, GrantPolicy, Limits, Runtime};
+use clap::CommandFactory;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Exit status when the command could not do its job.
+pub const EXIT_CANNOT_RUN: i32 = 1;
+
+/// Run a command; the exit status on success.
+pub async fn dispatch(cmd: Command) -> Result<i32> {
+    match cmd {
+        Command::Audit(a) => audit::run(*a).await,
+        Command::Collect(c) => collect::run(c).await.map(|_| 0),
+        Command::Checks { plugins, benchmark } => {
+            catalogue::checks(plugins, benchmark).await.map(|_| 0)
+        }
+        Command::Explain {
+            id,
+            plugins,
+            benchmark,
+        } => catalogue::explain(&id, plugins, benchmark).await.map(|_| 0),
+        Command::Plugin(cmd) => plugin::run(cmd).await.map(|_| 0),
+        Command::Watch(w) => watch::run(w).await.map(|_| 0),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "bulwark", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .context("writing the man page")?;
+            Ok(0)
+        }
+    }
+}
+
+/// The plugin runtime the flags ask for.
+fn make_runtime(p: &PluginArgs) -> Result<Arc<Runtime>> {
+    if !(p.plugin_timeout > 0.0 && p.plugin_timeout.is_finite()) {
+        bail!("--plugin-timeout must be a positive number of seconds");
+    }
+    let limits = Limits {
+        fuel: p.fuel,
+        timeout: Duration::from_secs_f64(p.plugin_timeout),
+        memory: p.plugin_memory.saturating_mul(1 << 20),
+        max_queries: p.plugin_max_queries,
+        max_output: p.plugin_max_output.saturating_mul(1 << 10),
+    };
+    let cache = if p.no_cache {
+        None
+    } else {
+        runtime::default_cache_dir()
+    };
+    Ok(Arc::new(Runtime::new(limits, cache)?))
+}
+
+/// Seconds since the epoch.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Load the plugins the flags name, warning about the ones that failed or were refused
+/// evidence they asked for.
+async fn load(
+    p: &PluginArgs,
+    runtime: &Arc<Runtime>,
+) -> Result<(Vec<Arc<runtime::Plugin>>, Vec<LoadFailure>)> {
+    let policy = LoadPolicy {
+        grants: GrantPolicy::parse(&p.grants, p.grant_requested)
+            .map_err(|e| anyhow::anyhow!("--grant {e}"))?,
+        trust: bulwark::trust::Trust::load(&p.trusted_keys, p.allow_unsigned)?,
+    };
+    let (plugins, failures) = load_plugins(runtime, !p.no_builtin, &p.plugin_dirs, &policy)
+        .await
+        .context("loading plugins")?;
+    for f in &failures {
+        tracing::warn!("plugin {} not loaded: {}", f.name, f.reason);
+    }
+    for pl in plugins.iter().filter(|pl| !pl.refused.is_empty()) {
+        let asked: Vec<String> = pl.refused.iter().map(|g| g.describe()).collect();
+        tracing::warn!(
+            "plugin {} asks for evidence not granted ({}); its queries there are denied (see --grant)",
+            report::sanitize(&pl.name),
+            report::sanitize(&asked.join("; "))
+        );
+    }
+    Ok((plugins, failures))
+}
+
+/// Warn once, up front, when the daemon cannot be reached: Docker checks will be undecided.
+async fn preflight(evidence: &Evidence, quiet: bool) {
+    if let Err(e) = evidence.query(&Query::DockerVersion).await {
+        if quiet {
+            return;
+        }
+        eprintln!("bulwark: warning: {e}; checks that need the Docker daemon will be undecided");
+    }
+}

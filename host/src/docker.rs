@@ -1,0 +1,176 @@
+//! One Docker Engine API client for everything that talks to the daemon (evidence
+//! collection and `watch`): endpoint choice, connection and version negotiation, a timeout
+//! on every call, and the mapping of daemon errors to evidence errors.
+
+use crate::evidence::{Answer, EvidenceError, Outcome};
+use bollard::errors::Error as BollardError;
+use bollard::Docker;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// How long one Docker API call may take before it counts as unavailable.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long connecting and negotiating the API version may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default Engine API endpoint.
+pub const DEFAULT_ENDPOINT: &str = "unix:///var/run/docker.sock";
+
+/// A running container for runtime monitoring.
+#[derive(Debug, Clone)]
+pub struct RunningContainer {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// Its init process, as the host sees it (0 when not running).
+    pub pid: i64,
+    pub running: bool,
+}
+
+/// A lazily connected client: the first call connects; a failure to connect is kept and
+/// answered to every later call, so an unreachable daemon costs one timeout, not one each.
+pub struct Client {
+    endpoint: String,
+    docker: OnceCell<Result<Docker, EvidenceError>>,
+}
+
+impl Client {
+    /// `endpoint`: an explicit `--host`, else `DOCKER_HOST`, else the default socket.
+    pub fn new(endpoint: Option<String>) -> Self {
+        let endpoint = endpoint
+            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+        Client {
+            endpoint,
+            docker: OnceCell::new(),
+        }
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The connected daemon (connecting on first use).
+    pub async fn docker(&self) -> Result<&Docker, EvidenceError> {
+        self.docker
+            .get_or_init(|| async {
+                let unreachable = |e: String| {
+                    EvidenceError::Unavailable(format!(
+                        "cannot reach the Docker daemon at {}: {e}",
+                        self.endpoint
+                    ))
+                };
+                let d = if let Some(path) = self.endpoint.strip_prefix("unix://") {
+                    Docker::connect_with_unix(path, 30, bollard::API_DEFAULT_VERSION)
+                } else {
+                    Docker::connect_with_host(&self.endpoint)
+                }
+                .map_err(|e| unreachable(e.to_string()))?;
+                match tokio::time::timeout(CONNECT_TIMEOUT, d.negotiate_version()).await {
+                    Ok(Ok(d)) => Ok(d),
+                    Ok(Err(e)) => Err(unreachable(e.to_string())),
+                    Err(_) => Err(unreachable("no answer within 10 s".to_string())),
+                }
+            })
+            .await
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Run one Docker API call under the timeout, with its errors made evidence errors.
+    pub async fn call<T, F>(what: &str, call: F) -> Result<T, EvidenceError>
+    where
+        F: std::future::Future<Output = Result<T, BollardError>>,
+    {
+        match tokio::time::timeout(CALL_TIMEOUT, call).await {
+            Err(_) => Err(EvidenceError::Unavailable(format!(
+                "{what}: no answer from the daemon within {} s",
+                CALL_TIMEOUT.as_secs()
+            ))),
+            Ok(r) => r.map_err(|e| docker_error(what, e)),
+        }
+    }
+
+    /// Run one Docker API call and turn its result into a JSON document.
+    pub async fn doc<T, F>(what: &str, call: F) -> Outcome
+    where
+        T: serde::Serialize,
+        F: std::future::Future<Output = Result<T, BollardError>>,
+    {
+        let v = Self::call(what, call).await?;
+        serde_json::to_value(v)
+            .map(Answer::Document)
+            .map_err(|e| EvidenceError::Unavailable(format!("{what}: {e}")))
+    }
+
+    /// A running container as runtime monitoring needs it: who it is and its init pid.
+    pub async fn running_container(&self, id: &str) -> Result<RunningContainer, EvidenceError> {
+        let d = self.docker().await?;
+        let i = Self::call("container inspect", d.inspect_container(id, None)).await?;
+        let state = i.state.unwrap_or_default();
+        Ok(RunningContainer {
+            id: i.id.unwrap_or_default(),
+            name: i
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            image: i.config.and_then(|c| c.image).unwrap_or_default(),
+            pid: state.pid.unwrap_or(0),
+            running: state.running.unwrap_or(false),
+        })
+    }
+
+    /// Ids of the running containers.
+    pub async fn running_ids(&self) -> Result<Vec<String>, EvidenceError> {
+        let d = self.docker().await?;
+        let opts = bollard::query_parameters::ListContainersOptionsBuilder::default().build();
+        let list = Self::call("container list", d.list_containers(Some(opts))).await?;
+        Ok(list.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    /// Container start and die events, as (action, container id), until the stream ends.
+    pub async fn container_events(
+        &self,
+    ) -> Result<
+        impl futures_util::Stream<Item = Result<(String, String), EvidenceError>> + '_,
+        EvidenceError,
+    > {
+        use futures_util::StreamExt;
+        let d = self.docker().await?;
+        let mut filters = HashMap::new();
+        filters.insert("type".to_string(), vec!["container".to_string()]);
+        filters.insert(
+            "event".to_string(),
+            vec!["start".to_string(), "die".to_string()],
+        );
+        let opts = bollard::query_parameters::EventsOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        Ok(d.events(Some(opts)).map(|e| {
+            e.map(|m| {
+                let action = m.action.unwrap_or_default();
+                let id = m.actor.and_then(|a| a.id).unwrap_or_default();
+                (action, id)
+            })
+            .map_err(|e| docker_error("events", e))
+        }))
+    }
+}
+
+/// A daemon error as evidence: 404 is "not found", the rest "unavailable".
+fn docker_error(what: &str, e: BollardError) -> EvidenceError {
+    match e {
+        BollardError::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } => EvidenceError::NotFound(format!("{what}: {message}")),
+        // The swarm endpoint answers 503 on a node that is not a manager.
+        BollardError::DockerResponseServerError {
+            status_code: 503,
+            message,
+        } if what == "swarm" => EvidenceError::NotFound(format!("{what}: {message}")),
+        other => EvidenceError::Unavailable(format!("{what}: {other}")),
+    }
+}

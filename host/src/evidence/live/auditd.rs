@@ -1,0 +1,58 @@
+//! Audit rules: the kernel's loaded rules when `auditctl -l` can list them, else the
+//! on-disk rules files.
+
+use super::super::EvidenceError;
+use crate::abi::ev;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The kernel's loaded audit rules when auditctl can list them, else the on-disk rules.
+pub(super) async fn audit_rules() -> Result<ev::AuditRuleSet, EvidenceError> {
+    let listed = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::process::Command::new("auditctl").arg("-l").output(),
+    )
+    .await;
+    if let Ok(Ok(out)) = listed {
+        if out.status.success() {
+            return Ok(ev::AuditRuleSet {
+                source: "auditctl".to_string(),
+                rules: rule_lines(&String::from_utf8_lossy(&out.stdout)),
+            });
+        }
+    }
+    let mut files: Vec<PathBuf> = vec![PathBuf::from("/etc/audit/audit.rules")];
+    if let Ok(dir) = std::fs::read_dir("/etc/audit/rules.d") {
+        let mut more: Vec<PathBuf> = dir
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rules"))
+            .collect();
+        more.sort();
+        files.extend(more);
+    }
+    let mut rules = Vec::new();
+    let mut found = false;
+    for f in files {
+        match std::fs::read_to_string(&f) {
+            Ok(t) => {
+                found = true;
+                rules.extend(rule_lines(&t));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(EvidenceError::Unavailable(format!("{}: {e}", f.display()))),
+        }
+    }
+    Ok(ev::AuditRuleSet {
+        source: if found { "rules-file" } else { "none" }.to_string(),
+        rules,
+    })
+}
+
+fn rule_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && *l != "No rules")
+        .map(str::to_string)
+        .collect()
+}

@@ -1,0 +1,96 @@
+//! Live collectors: each evidence kind is answered by one room — the Docker Engine API
+//! ([`docker`]), procfs ([`procfs`]), files ([`files`]), accounts ([`accounts`]), sockets
+//! ([`net`]), audit rules ([`auditd`]) and the daemon's real configuration ([`dockerd`]).
+
+mod accounts;
+mod auditd;
+mod docker;
+mod dockerd;
+mod files;
+mod net;
+mod procfs;
+
+pub use procfs::cap_set;
+
+use super::{Answer, EvidenceError, Outcome, Query};
+use std::collections::HashMap;
+use std::path::Path;
+use tokio::sync::OnceCell;
+
+/// Answers questions about the host it runs on (and the daemon at its endpoint).
+pub struct Collector {
+    docker: crate::docker::Client,
+    /// Container id → pids of its processes, built from /proc/*/cgroup once per audit.
+    proc_index: OnceCell<HashMap<String, Vec<i32>>>,
+}
+
+impl Collector {
+    /// `endpoint`: an explicit `--host`, else `DOCKER_HOST`, else the default socket.
+    pub fn new(endpoint: Option<String>) -> Self {
+        Collector {
+            docker: crate::docker::Client::new(endpoint),
+            proc_index: OnceCell::new(),
+        }
+    }
+
+    pub fn endpoint(&self) -> &str {
+        self.docker.endpoint()
+    }
+
+    pub async fn collect(&self, q: &Query) -> Outcome {
+        match q {
+            Query::DockerInfo
+            | Query::DockerVersion
+            | Query::ContainerList
+            | Query::ContainerInspect { .. }
+            | Query::ImageList
+            | Query::ImageInspect { .. }
+            | Query::ImageHistory { .. }
+            | Query::NetworkList
+            | Query::SwarmInspect
+            | Query::SwarmList { .. } => docker::collect(&self.docker, q).await,
+            Query::GroupMembers { group } => accounts::group_members(group).map(Answer::Names),
+            Query::Listeners => net::listeners().map(Answer::Listeners),
+            Query::FileStat { path } => files::file_stat(Path::new(path)).map(Answer::File),
+            Query::DirList { path } => files::dir_list(Path::new(path)).map(Answer::Names),
+            Query::FileRead { path } => files::file_read(Path::new(path)).map(Answer::Bytes),
+            Query::ContainerProcesses { id } => self.container_processes(id).await,
+            Query::Process { pid } => procfs::process_info(*pid as i32).map(Answer::Process),
+            Query::AuditRules => auditd::audit_rules().await.map(Answer::AuditRules),
+            Query::DaemonConfig => dockerd::daemon_config(self.endpoint()).map(Answer::Daemon),
+            Query::Auditor => Ok(Answer::Auditor(accounts::auditor())),
+            Query::AuditorEnv { name } => Ok(Answer::Env(std::env::var(name).ok())),
+            // Observations are seeded by `audit --observe`; live collection cannot make them.
+            Query::ObservedProfile { .. } => Err(EvidenceError::Unavailable(
+                "no observation: run the audit with --observe DURATION".to_string(),
+            )),
+        }
+    }
+
+    async fn container_processes(&self, id: &str) -> Outcome {
+        if id.len() < 12 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(EvidenceError::NotFound(format!(
+                "{id:?} is not a full container id"
+            )));
+        }
+        let index = self
+            .proc_index
+            .get_or_init(|| async {
+                tokio::task::spawn_blocking(procfs::index_container_processes)
+                    .await
+                    .unwrap_or_default()
+            })
+            .await;
+        let pids = index.get(id).cloned().unwrap_or_default();
+        let mut out = Vec::with_capacity(pids.len());
+        for pid in pids {
+            match procfs::process_info(pid) {
+                Ok(p) => out.push(p),
+                // A process that exited since the index was built is simply gone.
+                Err(EvidenceError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Answer::Processes(out))
+    }
+}

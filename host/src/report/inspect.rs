@@ -1,0 +1,53 @@
+//! `bulwark plugin inspect`: what a plugin file is, before anything of it runs — its
+//! manifest, requested scopes, imports, exports, size, digest and signature status.
+
+use super::sanitize as s;
+use crate::runtime::manifest::{check_imports, Inspection};
+use crate::runtime::Manifest;
+
+/// The inspection of `file` as text; `signature` is its already-checked signature status.
+pub fn plugin(file: &str, seen: &Inspection, signature: &str) -> String {
+    let mut out = format!(
+        "file:       {}\nsize:       {} bytes\nsha256:     {}\n",
+        s(file),
+        seen.size,
+        seen.sha256
+    );
+    match seen.manifest.as_deref().map(Manifest::parse) {
+        Some(Ok(m)) => out.push_str(&manifest(&m)),
+        Some(Err(e)) => out.push_str(&format!("manifest:   invalid ({})\n", s(&e))),
+        None => out.push_str("manifest:   none (only built-in plugins may omit it)\n"),
+    }
+    let imports = check_imports(&seen.imports, crate::abi::ABI_VERSION);
+    out.push_str(&format!(
+        "imports:    {}{}\nexports:    {}\n",
+        s(&seen.imports.join(", ")),
+        match imports {
+            Ok(()) => String::new(),
+            Err(e) => format!(" (refused: {})", s(&e)),
+        },
+        s(&seen.exports.join(", "))
+    ));
+    out.push_str(&format!("signature:  {signature}\n"));
+    out
+}
+
+fn manifest(m: &Manifest) -> String {
+    format!(
+        "name:       {}\nversion:    {}\nauthor:     {}\nabi:        bulwark:plugin@{}{}\nchecks:     {}\nrequests:   {}\n",
+        s(&m.name),
+        s(&m.version),
+        s(&m.author),
+        s(&m.abi),
+        match m.check_abi(crate::abi::ABI_VERSION) {
+            Ok(()) => String::new(),
+            Err(e) => format!(" (refused: {e})"),
+        },
+        s(&m.checks.join(", ")),
+        if m.grants.is_empty() {
+            "no evidence".to_string()
+        } else {
+            s(&m.grants.iter().map(|g| g.describe()).collect::<Vec<_>>().join("; "))
+        }
+    )
+}
