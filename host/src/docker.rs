@@ -2,7 +2,6 @@
 //! collection and `watch`): endpoint choice, connection and version negotiation, a timeout
 //! on every call, and the mapping of daemon errors to evidence errors.
 
-use crate::evidence::{Answer, EvidenceError, Outcome};
 use bollard::errors::Error as BollardError;
 use bollard::Docker;
 use std::collections::HashMap;
@@ -28,11 +27,30 @@ pub struct RunningContainer {
     pub running: bool,
 }
 
+/// Why a Docker call gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error("cannot reach the Docker daemon at {endpoint}: {reason}")]
+    Unreachable { endpoint: String, reason: String },
+    #[error("{what}: no answer from the daemon within {secs} s")]
+    Timeout { what: String, secs: u64 },
+    /// The object does not exist (404), or the swarm endpoint on a node that is no manager.
+    #[error("{what}: {message}")]
+    NotFound { what: String, message: String },
+    #[error("{what}: {source}")]
+    Api {
+        what: String,
+        #[source]
+        source: BollardError,
+    },
+}
+
 /// A lazily connected client: the first call connects; a failure to connect is kept and
 /// answered to every later call, so an unreachable daemon costs one timeout, not one each.
 pub struct Client {
     endpoint: String,
-    docker: OnceCell<Result<Docker, EvidenceError>>,
+    /// The connection, or why connecting failed (kept: it is not retried).
+    docker: OnceCell<Result<Docker, String>>,
 }
 
 impl Client {
@@ -52,60 +70,45 @@ impl Client {
     }
 
     /// The connected daemon (connecting on first use).
-    pub async fn docker(&self) -> Result<&Docker, EvidenceError> {
+    pub async fn docker(&self) -> Result<&Docker, DockerError> {
         self.docker
             .get_or_init(|| async {
-                let unreachable = |e: String| {
-                    EvidenceError::Unavailable(format!(
-                        "cannot reach the Docker daemon at {}: {e}",
-                        self.endpoint
-                    ))
-                };
                 let d = if let Some(path) = self.endpoint.strip_prefix("unix://") {
                     Docker::connect_with_unix(path, 30, bollard::API_DEFAULT_VERSION)
                 } else {
                     Docker::connect_with_host(&self.endpoint)
                 }
-                .map_err(|e| unreachable(e.to_string()))?;
+                .map_err(|e| e.to_string())?;
                 match tokio::time::timeout(CONNECT_TIMEOUT, d.negotiate_version()).await {
                     Ok(Ok(d)) => Ok(d),
-                    Ok(Err(e)) => Err(unreachable(e.to_string())),
-                    Err(_) => Err(unreachable("no answer within 10 s".to_string())),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err("no answer within 10 s".to_string()),
                 }
             })
             .await
             .as_ref()
-            .map_err(Clone::clone)
+            .map_err(|reason| DockerError::Unreachable {
+                endpoint: self.endpoint.clone(),
+                reason: reason.clone(),
+            })
     }
 
     /// Run one Docker API call under the timeout, with its errors made evidence errors.
-    pub async fn call<T, F>(what: &str, call: F) -> Result<T, EvidenceError>
+    pub async fn call<T, F>(what: &str, call: F) -> Result<T, DockerError>
     where
         F: std::future::Future<Output = Result<T, BollardError>>,
     {
         match tokio::time::timeout(CALL_TIMEOUT, call).await {
-            Err(_) => Err(EvidenceError::Unavailable(format!(
-                "{what}: no answer from the daemon within {} s",
-                CALL_TIMEOUT.as_secs()
-            ))),
+            Err(_) => Err(DockerError::Timeout {
+                what: what.to_string(),
+                secs: CALL_TIMEOUT.as_secs(),
+            }),
             Ok(r) => r.map_err(|e| docker_error(what, e)),
         }
     }
 
-    /// Run one Docker API call and turn its result into a JSON document.
-    pub async fn doc<T, F>(what: &str, call: F) -> Outcome
-    where
-        T: serde::Serialize,
-        F: std::future::Future<Output = Result<T, BollardError>>,
-    {
-        let v = Self::call(what, call).await?;
-        serde_json::to_value(v)
-            .map(Answer::Document)
-            .map_err(|e| EvidenceError::Unavailable(format!("{what}: {e}")))
-    }
-
     /// A running container as runtime monitoring needs it: who it is and its init pid.
-    pub async fn running_container(&self, id: &str) -> Result<RunningContainer, EvidenceError> {
+    pub async fn running_container(&self, id: &str) -> Result<RunningContainer, DockerError> {
         let d = self.docker().await?;
         let i = Self::call("container inspect", d.inspect_container(id, None)).await?;
         let state = i.state.unwrap_or_default();
@@ -123,7 +126,7 @@ impl Client {
     }
 
     /// Ids of the running containers.
-    pub async fn running_ids(&self) -> Result<Vec<String>, EvidenceError> {
+    pub async fn running_ids(&self) -> Result<Vec<String>, DockerError> {
         let d = self.docker().await?;
         let opts = bollard::query_parameters::ListContainersOptionsBuilder::default().build();
         let list = Self::call("container list", d.list_containers(Some(opts))).await?;
@@ -134,8 +137,8 @@ impl Client {
     pub async fn container_events(
         &self,
     ) -> Result<
-        impl futures_util::Stream<Item = Result<(String, String), EvidenceError>> + '_,
-        EvidenceError,
+        impl futures_util::Stream<Item = Result<(String, String), DockerError>> + '_,
+        DockerError,
     > {
         use futures_util::StreamExt;
         let d = self.docker().await?;
@@ -159,18 +162,19 @@ impl Client {
     }
 }
 
-/// A daemon error as evidence: 404 is "not found", the rest "unavailable".
-fn docker_error(what: &str, e: BollardError) -> EvidenceError {
+/// A daemon error: 404 is "not found", the rest the API's own error.
+fn docker_error(what: &str, e: BollardError) -> DockerError {
+    let what = what.to_string();
     match e {
         BollardError::DockerResponseServerError {
             status_code: 404,
             message,
-        } => EvidenceError::NotFound(format!("{what}: {message}")),
+        } => DockerError::NotFound { what, message },
         // The swarm endpoint answers 503 on a node that is not a manager.
         BollardError::DockerResponseServerError {
             status_code: 503,
             message,
-        } if what == "swarm" => EvidenceError::NotFound(format!("{what}: {message}")),
-        other => EvidenceError::Unavailable(format!("{what}: {other}")),
+        } if what == "swarm" => DockerError::NotFound { what, message },
+        source => DockerError::Api { what, source },
     }
 }

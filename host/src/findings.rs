@@ -1,7 +1,6 @@
 //! The findings model: what an audit concluded, check by check, and how one run went.
-//! The audit ([`crate::audit`]) produces a [`Report`]; suppressions ([`crate::suppress`])
-//! mark it; the reporters ([`crate::report`]) render it. All three depend on this room
-//! and nothing here depends on them.
+//! The audit produces a [`Report`]; the operator's suppressions mark it; the reporters
+//! render it. All three depend on this room and nothing here depends on them.
 
 use crate::abi::types;
 use crate::profile::Shown;
@@ -294,7 +293,7 @@ pub fn id_key(id: &str) -> Vec<(u8, u64, String)> {
         .collect()
 }
 
-/// A finding an operator has accepted (parsed and applied by [`crate::suppress`]).
+/// A finding an operator has accepted (parsed and applied by the `suppress` room).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Suppression {
     pub id: String,

@@ -50,6 +50,17 @@ pub enum EvidenceError {
 
 pub type Outcome = Result<Answer, EvidenceError>;
 
+/// Evidence keeps the daemon's error as text (it is recorded in snapshots and shown in
+/// provenance): what was missing is "not found", anything else "unavailable".
+impl From<crate::docker::DockerError> for EvidenceError {
+    fn from(e: crate::docker::DockerError) -> Self {
+        match e {
+            crate::docker::DockerError::NotFound { .. } => EvidenceError::NotFound(e.to_string()),
+            other => EvidenceError::Unavailable(other.to_string()),
+        }
+    }
+}
+
 /// Where answers come from.
 pub enum Source {
     Live(Box<live::Collector>),

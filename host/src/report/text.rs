@@ -2,7 +2,7 @@
 
 use super::dbs::{flag, score};
 use super::sanitize;
-use crate::findings::{Report, Status};
+use crate::findings::{Finding, Report, Status};
 use std::fmt::Write as _;
 
 fn colour(status: Status) -> &'static str {
@@ -29,9 +29,20 @@ impl Painter {
     }
 }
 
+/// The whole text report: header, results (A), remediation when asked (B), score (C).
 pub fn text(report: &Report, colour: bool, remediation: bool) -> String {
     let p = Painter { colour };
     let mut out = String::new();
+    header(&mut out, report);
+    results(&mut out, &p, report);
+    if remediation {
+        remediations(&mut out, &p, report);
+    }
+    score_section(&mut out, &p, report);
+    out
+}
+
+fn header(out: &mut String, report: &Report) {
     let rule = "# ".to_string() + &"-".repeat(78);
     let _ = writeln!(out, "{rule}");
     let _ = writeln!(
@@ -54,6 +65,10 @@ pub fn text(report: &Report, colour: bool, remediation: bool) -> String {
         "\nInitializing {when} ({} evidence)\n",
         report.evidence
     );
+}
+
+/// Section A: each finding under its section's heading, with its message and details.
+fn results(out: &mut String, p: &Painter, report: &Report) {
     let _ = writeln!(out, "Section A - Check results\n");
     let mut section = None;
     for f in &report.findings {
@@ -70,52 +85,62 @@ pub fn text(report: &Report, colour: bool, remediation: bool) -> String {
                 sanitize(&f.check.section_title)
             );
         }
+        finding(out, p, f);
+    }
+}
+
+fn finding(out: &mut String, p: &Painter, f: &Finding) {
+    let _ = writeln!(
+        out,
+        "{} {} - {}{}",
+        p.tag(f.status),
+        sanitize(&f.check.id),
+        sanitize(&f.check.title),
+        flag(f)
+    );
+    let pad = " ".repeat(6);
+    // The message carries the verdict's substance when there are no detail lines.
+    let show_message = !f.message.is_empty()
+        && (f.status == Status::Error || (f.status != Status::Pass && f.details.is_empty()));
+    if show_message {
+        let _ = writeln!(out, "{}{pad}* {}", p.tag(f.status), sanitize(&f.message));
+    }
+    if let Some(r) = f.reason.as_ref().filter(|r| **r != f.message) {
+        let _ = writeln!(out, "{}{pad}* {}", p.tag(f.status), sanitize(r));
+    }
+    for d in &f.details {
+        let _ = writeln!(out, "{}{pad}* {}", p.tag(f.status), sanitize(d));
+    }
+}
+
+/// Section B: the remediation of every check that did not pass.
+fn remediations(out: &mut String, p: &Painter, report: &Report) {
+    let _ = writeln!(out, "\nSection B - Remediation measures\n");
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.status != Status::Pass && !f.check.remediation.is_empty())
+    {
         let _ = writeln!(
             out,
-            "{} {} - {}{}",
-            p.tag(f.status),
+            "{} {} - {}",
+            p.tag(Status::Info),
             sanitize(&f.check.id),
-            sanitize(&f.check.title),
-            flag(f)
+            sanitize(&f.check.remediation)
         );
-        let pad = " ".repeat(6);
-        // The message carries the verdict's substance when there are no detail lines.
-        let show_message = !f.message.is_empty()
-            && (f.status == Status::Error || (f.status != Status::Pass && f.details.is_empty()));
-        if show_message {
-            let _ = writeln!(out, "{}{pad}* {}", p.tag(f.status), sanitize(&f.message));
-        }
-        if let Some(r) = f.reason.as_ref().filter(|r| **r != f.message) {
-            let _ = writeln!(out, "{}{pad}* {}", p.tag(f.status), sanitize(r));
-        }
-        for d in &f.details {
-            let _ = writeln!(out, "{}{pad}* {}", p.tag(f.status), sanitize(d));
-        }
-    }
-    if remediation {
-        let _ = writeln!(out, "\nSection B - Remediation measures\n");
-        for f in report
-            .findings
-            .iter()
-            .filter(|f| f.status != Status::Pass && !f.check.remediation.is_empty())
-        {
+        if !f.check.remediation_impact.is_empty() {
             let _ = writeln!(
                 out,
-                "{} {} - {}",
+                "{}        Impact: {}",
                 p.tag(Status::Info),
-                sanitize(&f.check.id),
-                sanitize(&f.check.remediation)
+                sanitize(&f.check.remediation_impact)
             );
-            if !f.check.remediation_impact.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "{}        Impact: {}",
-                    p.tag(Status::Info),
-                    sanitize(&f.check.remediation_impact)
-                );
-            }
         }
     }
+}
+
+/// Section C: Docker Bench's score, then verdicts by status.
+fn score_section(out: &mut String, p: &Painter, report: &Report) {
     let (checks, score) = score(report);
     let _ = writeln!(out, "\nSection C - Score\n");
     let _ = writeln!(out, "{} Checks: {checks}", p.tag(Status::Info));
@@ -138,5 +163,4 @@ pub fn text(report: &Report, colour: bool, remediation: bool) -> String {
         p.tag(Status::Info),
         summary.join(", ")
     );
-    out
 }

@@ -6,35 +6,45 @@ use crate::abi::ev;
 use crate::docker::Client;
 use bollard::query_parameters as params;
 
+/// Run one Docker API call and turn its result into a JSON document.
+async fn doc<T, F>(what: &str, call: F) -> Outcome
+where
+    T: serde::Serialize,
+    F: std::future::Future<Output = Result<T, bollard::errors::Error>>,
+{
+    let v = Client::call(what, call).await?;
+    serde_json::to_value(v)
+        .map(Answer::Document)
+        .map_err(|e| EvidenceError::Unavailable(format!("{what}: {e}")))
+}
+
 /// Answer a Docker question (the others are not this collector's to answer).
 pub(super) async fn collect(client: &Client, q: &Query) -> Outcome {
     let d = client.docker().await?;
     match q {
-        Query::DockerInfo => Client::doc("docker info", d.info()).await,
-        Query::DockerVersion => Client::doc("docker version", d.version()).await,
+        Query::DockerInfo => doc("docker info", d.info()).await,
+        Query::DockerVersion => doc("docker version", d.version()).await,
         Query::ContainerList => container_list(d).await,
         Query::ContainerInspect { id } => {
-            Client::doc(&format!("container {id}"), d.inspect_container(id, None)).await
+            doc(&format!("container {id}"), d.inspect_container(id, None)).await
         }
         Query::ImageList => {
             // Like `docker images`: tagged and dangling images, not intermediate layers.
             let opts = params::ListImagesOptionsBuilder::default().build();
-            Client::doc("image list", d.list_images(Some(opts))).await
+            doc("image list", d.list_images(Some(opts))).await
         }
-        Query::ImageInspect { name } => {
-            Client::doc(&format!("image {name}"), d.inspect_image(name)).await
-        }
+        Query::ImageInspect { name } => doc(&format!("image {name}"), d.inspect_image(name)).await,
         Query::ImageHistory { name } => {
-            Client::doc(&format!("image history {name}"), d.image_history(name)).await
+            doc(&format!("image history {name}"), d.image_history(name)).await
         }
         Query::NetworkList => {
-            Client::doc(
+            doc(
                 "network list",
                 d.list_networks(None::<params::ListNetworksOptions>),
             )
             .await
         }
-        Query::SwarmInspect => Client::doc("swarm", d.inspect_swarm()).await,
+        Query::SwarmInspect => doc("swarm", d.inspect_swarm()).await,
         Query::SwarmList { kind } => swarm_list(d, kind).await,
         other => Err(EvidenceError::Unavailable(format!(
             "{} is not a Docker Engine question",
@@ -46,21 +56,21 @@ pub(super) async fn collect(client: &Client, q: &Query) -> Outcome {
 async fn swarm_list(d: &bollard::Docker, kind: &str) -> Outcome {
     match kind {
         "nodes" => {
-            Client::doc(
+            doc(
                 "swarm nodes",
                 d.list_nodes(None::<params::ListNodesOptions>),
             )
             .await
         }
         "services" => {
-            Client::doc(
+            doc(
                 "swarm services",
                 d.list_services(None::<params::ListServicesOptions>),
             )
             .await
         }
         "secrets" => {
-            Client::doc(
+            doc(
                 "swarm secrets",
                 d.list_secrets(None::<params::ListSecretsOptions>),
             )
