@@ -44,12 +44,12 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DistributeError + '_ {
 /// A component's inspection and its (required) manifest; `label` names it in errors.
 fn plugin_manifest(bytes: &[u8], label: &str) -> Result<(Inspection, Manifest), DistributeError> {
     let not = |e: String| DistributeError::NotAPlugin(label.to_string(), e);
-    let seen = inspect(bytes).map_err(not)?;
+    let seen = inspect(bytes).map_err(|e| not(e.to_string()))?;
     let raw = seen
         .manifest
         .as_deref()
         .ok_or_else(|| not("it has no manifest".to_string()))?;
-    let manifest = Manifest::parse(raw).map_err(not)?;
+    let manifest = Manifest::parse(raw).map_err(|e| not(e.to_string()))?;
     Ok((seen, manifest))
 }
 

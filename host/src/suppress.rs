@@ -24,6 +24,9 @@ use chrono::NaiveDate;
 pub enum SuppressError {
     #[error("{place}: {message}")]
     Syntax { place: String, message: String },
+    /// A suppression given by id alone that is no check id.
+    #[error("{0:?} is not a check id")]
+    Id(String),
 }
 
 fn syntax(source: &str, message: impl Into<String>) -> SuppressError {
@@ -41,11 +44,11 @@ fn valid_id(id: &str) -> bool {
 }
 
 impl Suppression {
-    /// `--ignore ID`: the whole check, no expiry.
+    /// A suppression of a whole check by id, no expiry (`--ignore ID`).
     pub fn for_id(id: &str) -> Result<Self, SuppressError> {
         let id = id.trim();
         if !valid_id(id) {
-            return Err(syntax("--ignore", format!("{id:?} is not a check id")));
+            return Err(SuppressError::Id(id.to_string()));
         }
         Ok(Suppression {
             id: id.to_string(),

@@ -198,7 +198,7 @@ fn load_suppressions(a: &AuditArgs) -> Result<Vec<Suppression>> {
         list.extend(suppress::parse(&text, &f.display().to_string())?);
     }
     for id in &a.ignore {
-        list.push(Suppression::for_id(id)?);
+        list.push(Suppression::for_id(id).map_err(|e| anyhow::anyhow!("--ignore: {e}"))?);
     }
     Ok(list)
 }

@@ -15,7 +15,7 @@ pub fn plugin(file: &str, seen: &Inspection, signature: &str) -> String {
     );
     match seen.manifest.as_deref().map(Manifest::parse) {
         Some(Ok(m)) => out.push_str(&manifest(&m)),
-        Some(Err(e)) => out.push_str(&format!("manifest:   invalid ({})\n", s(&e))),
+        Some(Err(e)) => out.push_str(&format!("manifest:   invalid ({})\n", s(&e.to_string()))),
         None => out.push_str("manifest:   none (only built-in plugins may omit it)\n"),
     }
     let imports = check_imports(&seen.imports, crate::abi::ABI_VERSION);
@@ -24,7 +24,7 @@ pub fn plugin(file: &str, seen: &Inspection, signature: &str) -> String {
         s(&seen.imports.join(", ")),
         match imports {
             Ok(()) => String::new(),
-            Err(e) => format!(" (refused: {})", s(&e)),
+            Err(e) => format!(" (refused: {})", s(&e.to_string())),
         },
         s(&seen.exports.join(", "))
     ));

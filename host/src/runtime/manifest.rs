@@ -27,33 +27,60 @@ pub struct Manifest {
     pub grants: Vec<Grant>,
 }
 
+/// Why a component file's manifest, structure or imports are refused. The texts read
+/// after "plugin NAME cannot be loaded:".
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("its manifest is malformed: {0}")]
+    Malformed(#[source] serde_json::Error),
+    #[error("its manifest has format {0}, this host reads format {FORMAT}")]
+    Format(u32),
+    #[error("its manifest names it {0:?}: not a plugin name")]
+    Name(String),
+    #[error("its manifest asks for the path {0:?}: not an absolute glob")]
+    Path(String),
+    #[error("it was built for ABI bulwark:plugin@{plugin}; this host speaks {host}")]
+    Abi { plugin: String, host: String },
+    #[error("not a valid WebAssembly file: {0}")]
+    NotWasm(#[source] wasmparser::BinaryReaderError),
+    #[error("unreadable {what}: {source}")]
+    Unreadable {
+        what: &'static str,
+        #[source]
+        source: wasmparser::BinaryReaderError,
+    },
+    #[error("it has two manifest sections")]
+    TwoManifests,
+    #[error("a core WebAssembly module, not a component (build it with `cargo xtask plugin`)")]
+    CoreModule,
+    #[error("it imports {0:?}, outside the Bulwark ABI (plugins get no WASI or other host APIs)")]
+    ForeignImport(String),
+    #[error("it imports {import:?}: built for ABI {version}, this host speaks {host}")]
+    ImportAbi {
+        import: String,
+        version: String,
+        host: String,
+    },
+}
+
 impl Manifest {
-    pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
-        let m: Manifest =
-            serde_json::from_slice(bytes).map_err(|e| format!("its manifest is malformed: {e}"))?;
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        let m: Manifest = serde_json::from_slice(bytes).map_err(ManifestError::Malformed)?;
         if m.manifest != FORMAT {
-            return Err(format!(
-                "its manifest has format {}, this host reads format {FORMAT}",
-                m.manifest
-            ));
+            return Err(ManifestError::Format(m.manifest));
         }
         let safe = |s: &str| {
             s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         };
         if m.name.is_empty() || m.name.len() > 64 || !safe(&m.name) {
-            return Err(format!(
-                "its manifest names it {:?}: not a plugin name",
-                m.name
-            ));
+            return Err(ManifestError::Name(m.name));
         }
         for g in &m.grants {
             if let Grant::Files { paths } | Grant::FileContents { paths } = g {
                 for p in paths {
                     if !p.starts_with('/') || glob::Pattern::new(p).is_err() {
-                        return Err(format!(
-                            "its manifest asks for the path {p:?}: not an absolute glob"
-                        ));
+                        return Err(ManifestError::Path(p.clone()));
                     }
                 }
             }
@@ -70,12 +97,12 @@ impl Manifest {
     }
 
     /// Refuse a manifest for another ABI major version (minor versions only add).
-    pub fn check_abi(&self, host_abi: &str) -> Result<(), String> {
+    pub fn check_abi(&self, host_abi: &str) -> Result<(), ManifestError> {
         if abi_major(&self.abi) != abi_major(host_abi) {
-            return Err(format!(
-                "it was built for ABI bulwark:plugin@{}; this host speaks {host_abi}",
-                self.abi
-            ));
+            return Err(ManifestError::Abi {
+                plugin: self.abi.clone(),
+                host: host_abi.to_string(),
+            });
         }
         Ok(())
     }
@@ -103,7 +130,7 @@ pub struct Inspection {
 }
 
 /// Read a component's top-level custom sections, imports and exports.
-pub fn inspect(bytes: &[u8]) -> Result<Inspection, String> {
+pub fn inspect(bytes: &[u8]) -> Result<Inspection, ManifestError> {
     use wasmparser::{Parser, Payload};
     let mut out = Inspection {
         size: bytes.len(),
@@ -115,7 +142,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, String> {
     let mut depth = 0usize;
     let mut component = false;
     for payload in Parser::new(0).parse_all(bytes) {
-        let payload = payload.map_err(|e| format!("not a valid WebAssembly file: {e}"))?;
+        let payload = payload.map_err(ManifestError::NotWasm)?;
         match payload {
             Payload::Version { encoding, .. } if depth == 0 => {
                 component = matches!(encoding, wasmparser::Encoding::Component);
@@ -124,19 +151,25 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, String> {
             Payload::End(_) => depth = depth.saturating_sub(1),
             Payload::CustomSection(r) if depth == 0 && r.name() == SECTION => {
                 if out.manifest.is_some() {
-                    return Err("it has two manifest sections".to_string());
+                    return Err(ManifestError::TwoManifests);
                 }
                 out.manifest = Some(r.data().to_vec());
             }
             Payload::ComponentImportSection(r) if depth == 0 => {
                 for i in r {
-                    let i = i.map_err(|e| format!("unreadable import: {e}"))?;
+                    let i = i.map_err(|source| ManifestError::Unreadable {
+                        what: "import",
+                        source,
+                    })?;
                     out.imports.push(i.name.name.to_string());
                 }
             }
             Payload::ComponentExportSection(r) if depth == 0 => {
                 for e in r {
-                    let e = e.map_err(|e| format!("unreadable export: {e}"))?;
+                    let e = e.map_err(|source| ManifestError::Unreadable {
+                        what: "export",
+                        source,
+                    })?;
                     out.exports.push(e.name.name.to_string());
                 }
             }
@@ -144,28 +177,25 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, String> {
         }
     }
     if !component {
-        return Err(
-            "a core WebAssembly module, not a component (build it with `cargo xtask plugin`)"
-                .to_string(),
-        );
+        return Err(ManifestError::CoreModule);
     }
     Ok(out)
 }
 
 /// Imports a plugin may have: the Bulwark interfaces of this ABI, nothing else (no WASI,
 /// no other host APIs).
-pub fn check_imports(imports: &[String], host_abi: &str) -> Result<(), String> {
+pub fn check_imports(imports: &[String], host_abi: &str) -> Result<(), ManifestError> {
     for i in imports {
         let Some(rest) = i.strip_prefix("bulwark:plugin/") else {
-            return Err(format!(
-                "it imports {i:?}, outside the Bulwark ABI (plugins get no WASI or other host APIs)"
-            ));
+            return Err(ManifestError::ForeignImport(i.clone()));
         };
         let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("");
         if abi_major(version) != abi_major(host_abi) {
-            return Err(format!(
-                "it imports {i:?}: built for ABI {version}, this host speaks {host_abi}"
-            ));
+            return Err(ManifestError::ImportAbi {
+                import: i.clone(),
+                version: version.to_string(),
+                host: host_abi.to_string(),
+            });
         }
     }
     Ok(())
@@ -201,9 +231,13 @@ mod tests {
         let host = "0.1.0";
         assert!(check_imports(&["bulwark:plugin/evidence@0.1.0".into()], host).is_ok());
         assert!(check_imports(&["bulwark:plugin/evidence@0.1.2".into()], host).is_ok());
-        let e = check_imports(&["wasi:cli/environment@0.2.0".into()], host).unwrap_err();
+        let e = check_imports(&["wasi:cli/environment@0.2.0".into()], host)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("WASI"), "{e}");
-        let e = check_imports(&["bulwark:plugin/evidence@1.0.0".into()], host).unwrap_err();
+        let e = check_imports(&["bulwark:plugin/evidence@1.0.0".into()], host)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("built for ABI 1.0.0"), "{e}");
     }
 }

@@ -15,7 +15,7 @@ pub mod validate;
 pub use engine::Limits;
 pub use grants::{Grant, GrantError, GrantPolicy, Grants};
 pub use host::{QueryLog, State};
-pub use manifest::Manifest;
+pub use manifest::{Manifest, ManifestError};
 
 use crate::abi::{types, CheckPlugin, CheckPluginPre};
 use crate::evidence::Evidence;
@@ -303,12 +303,13 @@ fn admit(
         return Err("not a WebAssembly file (truncated or corrupt)".to_string());
     }
     let abi = crate::abi::ABI_VERSION;
-    let seen = manifest::inspect(bytes)?;
-    manifest::check_imports(&seen.imports, abi)?;
+    let text = |e: manifest::ManifestError| e.to_string();
+    let seen = manifest::inspect(bytes).map_err(text)?;
+    manifest::check_imports(&seen.imports, abi).map_err(text)?;
     let manifest = match &seen.manifest {
         Some(raw) => {
-            let m = Manifest::parse(raw)?;
-            m.check_abi(abi)?;
+            let m = Manifest::parse(raw).map_err(text)?;
+            m.check_abi(abi).map_err(text)?;
             Some(m)
         }
         None if matches!(origin, Origin::Builtin) => None,
