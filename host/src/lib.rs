@@ -1,7 +1,12 @@
-//! Bulwark host library: evidence collection, the sandboxed plugin runtime, the audit that
-//! joins them, and the reporters. Data flows one way:
-//! collectors ([`evidence`]) → plugins ([`runtime`]) → findings ([`audit`], then the
-//! operator's [`suppress`]ions) → [`report`].
+//! Bulwark host library. Data flows one way, and each room imports only rooms upstream:
+//!
+//! collectors ([`evidence::live`], [`docker`]) → [`evidence`] (queries, memo, snapshots)
+//! → [`runtime`] (the wasm sandbox plugins run in) → [`audit`] (plan, run, assemble)
+//! → [`findings`] (the model; [`suppress`] marks it) → [`report`] (every output format).
+//!
+//! Runtime monitoring: [`probes`] (eBPF) → [`watch`] (events to rules to alerts), with
+//! [`metrics`] for Prometheus. Around them: [`select`] (`-c`/`-e`), [`profile`] (benchmark
+//! versions), [`trust`] (signatures), [`distribute`] (OCI registries), [`abi`] (the WIT).
 
 pub mod abi;
 pub mod audit;
