@@ -1,55 +1,47 @@
-//! Builds the built-in plugins (and the sandbox test fixtures) as wasm components, so that
-//! `cargo build` alone yields a complete `bulwark` binary.
+//! Builds the built-in plugins as wasm components, and the kernel probes when bpf-linker is
+//! installed, so that `cargo build` alone yields a complete `bulwark` binary. Test fixture
+//! plugins are not built here: the tests build them on first use.
 
-#[path = "../xtask/src/plugin_build.rs"]
-mod plugin_build;
-
-use std::path::PathBuf;
+use bulwark_build::{bpf_linker, build_probes, PluginBuild};
+use std::path::{Path, PathBuf};
 
 /// Built-in plugins embedded in the binary, in report order.
 const BUILTIN: &[&str] = &[
-    "bulwark-plugin-cis-host",
-    "bulwark-plugin-cis-daemon",
-    "bulwark-plugin-cis-files",
-    "bulwark-plugin-cis-images",
-    "bulwark-plugin-cis-runtime",
-    "bulwark-plugin-cis-swarm",
-    "bulwark-plugin-community",
-    "bulwark-plugin-runtime-rules",
-];
-/// Plugins only the tests use: (crate directory, feature, output name).
-const FIXTURES: &[(&str, Option<&str>, &str)] = &[
-    ("plugins/example", None, "example"),
-    ("tests/plugins/hostile", Some("looper"), "looper"),
-    ("tests/plugins/hostile", Some("hog"), "hog"),
-    ("tests/plugins/hostile", Some("garbage"), "garbage"),
-    ("tests/plugins/hostile", Some("stack"), "stack"),
-    ("tests/plugins/hostile", Some("panic"), "panic"),
-    ("tests/plugins/hostile", Some("flood"), "flood"),
-    ("tests/plugins/hostile", Some("huge"), "huge"),
-    ("tests/plugins/hostile", Some("snoop"), "snoop"),
-    ("tests/plugins/hostile", Some("spam"), "spam"),
-    ("tests/plugins/tally", None, "tally"),
+    "cis-host",
+    "cis-daemon",
+    "cis-files",
+    "cis-images",
+    "cis-runtime",
+    "cis-swarm",
+    "community",
+    "runtime-rules",
 ];
 
-fn main() -> anyhow::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let workspace = manifest.parent().map(PathBuf::from).unwrap_or_default();
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    // A target dir of its own: the outer cargo holds the lock on the main one.
-    let target_dir = workspace.join("target").join("wasm-build");
-
-    for dir in ["plugin-sdk", "plugins", "tests/plugins", "Cargo.lock"] {
+    for dir in ["plugin-sdk", "plugins", "Cargo.lock", "ebpf"] {
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }
-    println!("cargo:rerun-if-changed=../xtask/src/plugin_build.rs");
+    builtin_plugins(&workspace, &out)?;
+    probes(&workspace, &out)
+}
 
+fn builtin_plugins(workspace: &Path, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    // A target dir of its own: the outer cargo holds the lock on the main one.
+    let target_dir = workspace.join("target").join("wasm-build");
     let mut list = String::from("&[\n");
-    for pkg in BUILTIN {
-        let name = pkg.trim_start_matches("bulwark-plugin-");
+    for name in BUILTIN {
         let path = out.join("builtin").join(format!("{name}.wasm"));
-        let crate_dir = workspace.join("plugins").join(name);
-        plugin_build::build_plugin(&workspace, &workspace, &target_dir, &crate_dir, None, &path)?;
+        PluginBuild {
+            workspace,
+            crate_dir: &workspace.join("plugins").join(name),
+            target_dir: &target_dir,
+            feature: None,
+            out: &path,
+        }
+        .run()?;
         list.push_str(&format!(
             "    ({name:?}, include_bytes!({:?})),\n",
             path.display().to_string()
@@ -57,29 +49,12 @@ fn main() -> anyhow::Result<()> {
     }
     list.push(']');
     std::fs::write(out.join("builtin.rs"), list)?;
+    Ok(())
+}
 
-    let fixtures = out.join("fixtures");
-    for (dir, feature, name) in FIXTURES {
-        plugin_build::build_plugin(
-            &workspace,
-            &workspace,
-            &target_dir,
-            &workspace.join(dir),
-            *feature,
-            &fixtures.join(format!("{name}.wasm")),
-        )?;
-    }
-    println!(
-        "cargo:rustc-env=BULWARK_FIXTURE_PLUGINS={}",
-        fixtures.display()
-    );
-
-    // The kernel probes, when bpf-linker is installed; otherwise an empty object, and
-    // `bulwark watch` says what is missing.
-    println!(
-        "cargo:rerun-if-changed={}",
-        workspace.join("ebpf").display()
-    );
+/// The kernel probes, when bpf-linker is installed; otherwise an empty object, and
+/// `bulwark watch` says what is missing.
+fn probes(workspace: &Path, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     // Installing bpf-linker later must rebuild with the probes.
     for var in ["CARGO_HOME", "HOME"] {
         if let Some(h) = std::env::var_os(var) {
@@ -88,9 +63,9 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let probes = out.join("bulwark-probes.o");
-    match plugin_build::bpf_linker() {
-        Some(linker) => plugin_build::build_probes(
-            &workspace,
+    match bpf_linker() {
+        Some(linker) => build_probes(
+            workspace,
             &workspace.join("target").join("ebpf-build"),
             &linker,
             &probes,

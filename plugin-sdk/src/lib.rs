@@ -1,9 +1,10 @@
 //! # Bulwark plugin SDK
 //!
 //! Write Bulwark checks in Rust, build them for `wasm32-unknown-unknown`, and turn the
-//! module into a component with `cargo xtask componentize` (the host's build does this
-//! for the built-in plugins). A plugin has no ambient authority: everything it knows
-//! comes from the evidence queries in [`Ctx`].
+//! module into a component with `cargo xtask plugin` (the host's build does this for the
+//! built-in plugins). A plugin has no ambient authority: everything it knows comes from
+//! the evidence queries in [`Ctx`], answered by the host ([`evidence`]); native unit tests
+//! answer them from a snapshot instead ([`testing`]).
 //!
 //! ```no_run
 //! use bulwark_sdk::prelude::*;
@@ -20,10 +21,13 @@
 
 pub mod daemon;
 pub mod docker;
+pub mod evidence;
 mod finding;
 pub mod locate;
 pub mod rules;
 mod runtime;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 
 pub use finding::Finding;
 pub use rules::{__describe_rules, __on_events, Rule};
@@ -37,6 +41,8 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "__export_check_plugin",
         default_bindings_module: "bulwark_sdk::bindings",
+        // Native tests read evidence records from snapshots (see `testing`).
+        additional_derives: [serde::Deserialize],
         generate_all,
     });
 }

@@ -1,12 +1,12 @@
 //! Check declarations, the per-run context with memoized typed evidence, and dispatch.
 
-use crate::bindings::bulwark::plugin::evidence as ev;
 use crate::bindings::bulwark::plugin::types::{CheckMeta, RunContext};
 use crate::daemon::DaemonOptions;
 use crate::docker::{
     ContainerInspect, DockerInfo, DockerVersion, HistoryItem, ImageInspect, ImageSummary,
     NetworkSummary, SwarmInspect,
 };
+use crate::evidence::{Answer, Backend, Query};
 use crate::{ContainerRef, ContainerSummary, Finding, QueryError, Status, Subject};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -85,11 +85,13 @@ type Memo<T> = Option<Result<Rc<T>, QueryError>>;
 
 /// What a check sees: the operator's options and typed, memoized evidence.
 ///
-/// Every accessor goes through the host's evidence interface once per plugin run; the
-/// result (or the error) is reused by later checks.
+/// Every accessor asks the evidence [`Backend`] (the host, in a plugin) at most once per
+/// plugin run; the result (or the error) is reused by later checks. Each names the query it
+/// asked in the finding's provenance, by the same [`Query`] key the host records.
 pub struct Ctx {
     audit_start: u64,
     options: Vec<(String, String)>,
+    backend: Box<dyn Backend>,
     info: Memo<DockerInfo>,
     version: Memo<DockerVersion>,
     containers: Memo<Vec<ContainerSummary>>,
@@ -99,27 +101,18 @@ pub struct Ctx {
     trace: Vec<String>,
 }
 
-fn parse<T: DeserializeOwned>(
-    what: &str,
-    doc: Result<String, QueryError>,
-) -> Result<T, QueryError> {
-    let doc = doc?;
-    serde_json::from_str(&doc)
+fn parse<T: DeserializeOwned>(what: &str, doc: &str) -> Result<T, QueryError> {
+    serde_json::from_str(doc)
         .map_err(|e| QueryError::Unavailable(format!("malformed {what} document: {e}")))
 }
 
-fn memo<T>(
-    slot: &mut Memo<T>,
-    fetch: impl FnOnce() -> Result<T, QueryError>,
-) -> Result<Rc<T>, QueryError> {
-    slot.get_or_insert_with(|| fetch().map(Rc::new)).clone()
-}
-
 impl Ctx {
-    pub fn new(ctx: RunContext) -> Self {
+    /// The context of a run, asking `backend` for evidence.
+    pub fn new(ctx: RunContext, backend: Box<dyn Backend>) -> Self {
         Ctx {
             audit_start: ctx.audit_start,
             options: ctx.options,
+            backend,
             info: None,
             version: None,
             containers: None,
@@ -130,14 +123,28 @@ impl Ctx {
     }
 
     /// Note that the running check used this evidence (see the WIT `finding.evidence`).
-    fn used(&mut self, kind: &str, arg: Option<&str>) {
-        let key = match arg {
-            Some(a) => format!("{kind}:{a}"),
-            None => kind.to_string(),
-        };
+    fn used(&mut self, q: &Query) {
+        let key = q.key();
         if !self.trace.contains(&key) {
             self.trace.push(key);
         }
+    }
+
+    /// Ask one question, noting it for provenance.
+    fn ask(&mut self, q: &Query) -> Result<Answer, QueryError> {
+        self.used(q);
+        self.backend.ask(q)
+    }
+
+    /// A JSON document, parsed into `T`.
+    fn doc<T: DeserializeOwned>(&mut self, what: &str, q: Query) -> Result<T, QueryError> {
+        let doc = self.ask(&q)?.document(&q)?;
+        parse(what, &doc)
+    }
+
+    /// The provenance keys noted since the last call (the check that just ran).
+    pub(crate) fn take_trace(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.trace)
     }
 
     /// Unix time at which the audit started (the plugin's only clock).
@@ -153,151 +160,167 @@ impl Ctx {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A memoized question: the answer in `slot`, or `fetch`ed once and kept there.
+    fn memoized<T>(
+        &mut self,
+        q: Query,
+        slot: fn(&mut Ctx) -> &mut Memo<T>,
+        fetch: impl FnOnce(&mut Ctx, &Query) -> Result<T, QueryError>,
+    ) -> Result<Rc<T>, QueryError> {
+        if let Some(hit) = slot(self).clone() {
+            self.used(&q);
+            return hit;
+        }
+        let got = fetch(self, &q).map(Rc::new);
+        *slot(self) = Some(got.clone());
+        got
+    }
+
     pub fn info(&mut self) -> Result<Rc<DockerInfo>, QueryError> {
-        self.used("docker-info", None);
-        memo(&mut self.info, || parse("docker info", ev::docker_info()))
+        self.memoized(Query::DockerInfo, |c| &mut c.info, |c, q| {
+            c.doc("docker info", q.clone())
+        })
     }
 
     pub fn version(&mut self) -> Result<Rc<DockerVersion>, QueryError> {
-        self.used("docker-version", None);
-        memo(&mut self.version, || {
-            parse("docker version", ev::docker_version())
+        self.memoized(Query::DockerVersion, |c| &mut c.version, |c, q| {
+            c.doc("docker version", q.clone())
         })
     }
 
     /// The containers selected for this audit.
     pub fn containers(&mut self) -> Result<Rc<Vec<ContainerSummary>>, QueryError> {
-        self.used("container-list", None);
-        memo(&mut self.containers, ev::containers)
+        self.memoized(Query::ContainerList, |c| &mut c.containers, |c, q| {
+            c.ask(q)?.containers(q)
+        })
     }
 
     pub fn inspect(&mut self, id: &str) -> Result<Rc<ContainerInspect>, QueryError> {
-        self.used("container-inspect", Some(id));
-        self.inspects
-            .entry(id.to_string())
-            .or_insert_with(|| parse("container inspect", ev::container_inspect(id)).map(Rc::new))
-            .clone()
+        let q = Query::ContainerInspect { id: id.to_string() };
+        if let Some(hit) = self.inspects.get(id).cloned() {
+            self.used(&q);
+            return hit;
+        }
+        let got = self.doc("container inspect", q).map(Rc::new);
+        self.inspects.insert(id.to_string(), got.clone());
+        got
     }
 
     /// The daemon's effective options (command line and the daemon.json it uses). A
     /// daemon.json that does not parse is reported as unavailable evidence.
     pub fn daemon(&mut self) -> Result<Rc<DaemonOptions>, QueryError> {
-        self.used("daemon-config", None);
-        memo(&mut self.daemon, || {
-            DaemonOptions::parse(&ev::daemon_config()?).map_err(QueryError::Unavailable)
+        self.memoized(Query::DaemonConfig, |c| &mut c.daemon, |c, q| {
+            let d = c.ask(q)?.daemon(q)?;
+            DaemonOptions::parse(&d).map_err(QueryError::Unavailable)
         })
     }
 
     pub fn file_stat(&mut self, path: &str) -> Result<crate::FileInfo, QueryError> {
-        self.used("file-stat", Some(path));
-        ev::file_stat(path)
+        let q = Query::FileStat { path: path.into() };
+        self.ask(&q)?.file(&q)
     }
 
     /// Entry names of a directory, sorted.
     pub fn dir_list(&mut self, path: &str) -> Result<Vec<String>, QueryError> {
-        self.used("dir-list", Some(path));
-        ev::dir_list(path)
+        let q = Query::DirList { path: path.into() };
+        self.ask(&q)?.names(&q)
     }
 
     /// A file's contents (at most 1 MiB). Needs the `file-contents` grant for the path.
     pub fn file_read(&mut self, path: &str) -> Result<Vec<u8>, QueryError> {
-        self.used("file-read", Some(path));
-        ev::file_read(path)
+        let q = Query::FileRead { path: path.into() };
+        self.ask(&q)?.bytes(&q)
     }
 
     pub fn container_processes(&mut self, id: &str) -> Result<Vec<crate::ProcessInfo>, QueryError> {
-        self.used("container-processes", Some(id));
-        ev::container_processes(id)
+        let q = Query::ContainerProcesses { id: id.into() };
+        self.ask(&q)?.processes(&q)
     }
 
     /// Users in a group (listed members and users whose primary group it is).
     pub fn group_members(&mut self, group: &str) -> Result<Vec<String>, QueryError> {
-        self.used("group-members", Some(group));
-        ev::group_members(group)
+        let q = Query::GroupMembers {
+            group: group.into(),
+        };
+        self.ask(&q)?.names(&q)
     }
 
     /// Listening TCP sockets of the host.
     pub fn listeners(&mut self) -> Result<Vec<crate::Listener>, QueryError> {
-        self.used("listeners", None);
-        ev::listeners()
+        let q = Query::Listeners;
+        self.ask(&q)?.listeners(&q)
     }
 
     /// Swarm objects on a manager ("nodes", "services", "secrets") as JSON arrays.
     pub fn swarm_list_json(&mut self, kind: &str) -> Result<String, QueryError> {
-        self.used("swarm-list", Some(kind));
-        ev::swarm_list(kind)
+        let q = Query::SwarmList { kind: kind.into() };
+        self.ask(&q)?.document(&q)
     }
 
     /// A host process by pid.
     pub fn process(&mut self, pid: u32) -> Result<crate::ProcessInfo, QueryError> {
-        self.used("process", Some(&pid.to_string()));
-        ev::process(pid)
+        let q = Query::Process { pid };
+        self.ask(&q)?.process(&q)
     }
 
     pub fn audit_rules(&mut self) -> Result<crate::AuditRuleSet, QueryError> {
-        self.used("audit-rules", None);
-        ev::audit_rules()
+        let q = Query::AuditRules;
+        self.ask(&q)?.audit_rules(&q)
     }
 
     pub fn auditor(&mut self) -> Result<crate::AuditorInfo, QueryError> {
-        self.used("auditor", None);
-        ev::auditor()
+        let q = Query::Auditor;
+        self.ask(&q)?.auditor(&q)
     }
 
     /// What a container did while observed (`audit --observe`); needs the `traces` grant.
     pub fn observed(&mut self, id: &str) -> Result<crate::ObservedProfile, QueryError> {
-        self.used("observed-profile", Some(id));
-        ev::observation(id)
+        let q = Query::ObservedProfile { id: id.into() };
+        self.ask(&q)?.observed(&q)
     }
 
     pub fn auditor_env(&mut self, name: &str) -> Result<Option<String>, QueryError> {
-        self.used("auditor-env", Some(name));
-        ev::auditor_env(name)
+        let q = Query::AuditorEnv { name: name.into() };
+        self.ask(&q)?.env(&q)
     }
 
     /// All images (`GET /images/json`).
     pub fn images(&mut self) -> Result<Vec<ImageSummary>, QueryError> {
-        self.used("image-list", None);
-        parse("image list", ev::image_list())
+        self.doc("image list", Query::ImageList)
     }
     pub fn image(&mut self, name: &str) -> Result<ImageInspect, QueryError> {
-        self.used("image-inspect", Some(name));
-        parse("image inspect", ev::image_inspect(name))
+        self.doc("image inspect", Query::ImageInspect { name: name.into() })
     }
     pub fn image_history(&mut self, name: &str) -> Result<Vec<HistoryItem>, QueryError> {
-        self.used("image-history", Some(name));
-        parse("image history", ev::image_history(name))
+        self.doc("image history", Query::ImageHistory { name: name.into() })
     }
     pub fn networks(&mut self) -> Result<Vec<NetworkSummary>, QueryError> {
-        self.used("network-list", None);
-        parse("network list", ev::network_list())
+        self.doc("network list", Query::NetworkList)
     }
     /// The swarm; `not-found` when this node is not a swarm manager.
     pub fn swarm(&mut self) -> Result<SwarmInspect, QueryError> {
-        self.used("swarm-inspect", None);
-        parse("swarm", ev::swarm_inspect())
+        self.doc("swarm", Query::SwarmInspect)
     }
 
     /// Raw JSON documents, for fields the typed structs do not model.
     pub fn image_list_json(&mut self) -> Result<String, QueryError> {
-        self.used("image-list", None);
-        ev::image_list()
+        self.raw(Query::ImageList)
     }
     pub fn image_inspect_json(&mut self, name: &str) -> Result<String, QueryError> {
-        self.used("image-inspect", Some(name));
-        ev::image_inspect(name)
+        self.raw(Query::ImageInspect { name: name.into() })
     }
     pub fn image_history_json(&mut self, name: &str) -> Result<String, QueryError> {
-        self.used("image-history", Some(name));
-        ev::image_history(name)
+        self.raw(Query::ImageHistory { name: name.into() })
     }
     pub fn network_list_json(&mut self) -> Result<String, QueryError> {
-        self.used("network-list", None);
-        ev::network_list()
+        self.raw(Query::NetworkList)
     }
     pub fn swarm_inspect_json(&mut self) -> Result<String, QueryError> {
-        self.used("swarm-inspect", None);
-        ev::swarm_inspect()
+        self.raw(Query::SwarmInspect)
+    }
+
+    fn raw(&mut self, q: Query) -> Result<String, QueryError> {
+        self.ask(&q)?.document(&q)
     }
 
     /// The per-image counterpart of [`Ctx::each_container_as`]: `judge` returns `Some(why)`
@@ -434,24 +457,107 @@ pub fn __describe(checks: &[Check]) -> Vec<CheckMeta> {
     checks.iter().map(|c| c.meta.clone()).collect()
 }
 
+/// Run the checks `ids` in order against `ctx`: each finding with the evidence it used.
+pub(crate) fn run_checks(checks: &[Check], ctx: &mut Ctx, ids: &[String]) -> Vec<(Finding, Vec<String>)> {
+    ids.iter()
+        .map(|id| match checks.iter().find(|c| c.meta.id == *id) {
+            Some(c) => {
+                ctx.take_trace();
+                let f = match (c.run)(ctx) {
+                    Ok(f) | Err(f) => f,
+                };
+                (f, ctx.take_trace())
+            }
+            None => (
+                Finding::undecided(format!("this plugin has no check {id}")),
+                Vec::new(),
+            ),
+        })
+        .collect()
+}
+
 #[doc(hidden)]
 pub fn __run(
     checks: &[Check],
     ctx: RunContext,
     ids: Vec<String>,
 ) -> Vec<crate::bindings::bulwark::plugin::types::Finding> {
-    let mut ctx = Ctx::new(ctx);
-    ids.iter()
-        .map(|id| match checks.iter().find(|c| c.meta.id == *id) {
-            Some(c) => {
-                ctx.trace.clear();
-                let f = match (c.run)(&mut ctx) {
-                    Ok(f) | Err(f) => f,
-                };
-                f.into_wit(id, std::mem::take(&mut ctx.trace))
-            }
-            None => Finding::undecided(format!("this plugin has no check {id}"))
-                .into_wit(id, Vec::new()),
-        })
+    let mut ctx = Ctx::new(ctx, Box::new(crate::evidence::Host));
+    run_checks(checks, &mut ctx, &ids)
+        .into_iter()
+        .zip(&ids)
+        .map(|((f, trace), id)| f.into_wit(id, trace))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Answers nothing, and remembers what it was asked.
+    struct Recorder(Rc<RefCell<Vec<Query>>>);
+
+    impl Backend for Recorder {
+        fn ask(&mut self, q: &Query) -> Result<Answer, QueryError> {
+            self.0.borrow_mut().push(q.clone());
+            Err(QueryError::Unavailable("recorder".into()))
+        }
+    }
+
+    /// Every accessor asks exactly the query whose key it names in provenance, so the host
+    /// (which keeps only keys of queries it answered) never drops a check's evidence. The
+    /// match has no wildcard: a new query kind must be given its accessor here.
+    #[test]
+    fn every_accessor_names_the_query_it_asks() {
+        for q in Query::examples() {
+            let asked = Rc::new(RefCell::new(Vec::new()));
+            let run = RunContext {
+                audit_start: 0,
+                options: vec![],
+            };
+            let mut ctx = Ctx::new(run, Box::new(Recorder(asked.clone())));
+            let _ = match &q {
+                Query::DockerInfo => ctx.info().map(drop),
+                Query::DockerVersion => ctx.version().map(drop),
+                Query::ContainerList => ctx.containers().map(drop),
+                Query::ContainerInspect { id } => ctx.inspect(id).map(drop),
+                Query::ImageList => ctx.images().map(drop),
+                Query::ImageInspect { name } => ctx.image(name).map(drop),
+                Query::ImageHistory { name } => ctx.image_history(name).map(drop),
+                Query::NetworkList => ctx.networks().map(drop),
+                Query::SwarmInspect => ctx.swarm().map(drop),
+                Query::SwarmList { kind } => ctx.swarm_list_json(kind).map(drop),
+                Query::FileStat { path } => ctx.file_stat(path).map(drop),
+                Query::DirList { path } => ctx.dir_list(path).map(drop),
+                Query::FileRead { path } => ctx.file_read(path).map(drop),
+                Query::ContainerProcesses { id } => ctx.container_processes(id).map(drop),
+                Query::Process { pid } => ctx.process(*pid).map(drop),
+                Query::AuditRules => ctx.audit_rules().map(drop),
+                Query::GroupMembers { group } => ctx.group_members(group).map(drop),
+                Query::Listeners => ctx.listeners().map(drop),
+                Query::DaemonConfig => ctx.daemon().map(drop),
+                Query::Auditor => ctx.auditor().map(drop),
+                Query::AuditorEnv { name } => ctx.auditor_env(name).map(drop),
+                Query::ObservedProfile { id } => ctx.observed(id).map(drop),
+            };
+            assert_eq!(*asked.borrow(), vec![q.clone()]);
+            assert_eq!(ctx.take_trace(), vec![q.key()]);
+        }
+    }
+
+    #[test]
+    fn memo_hits_are_named_but_not_asked_again() {
+        let asked = Rc::new(RefCell::new(Vec::new()));
+        let run = RunContext {
+            audit_start: 0,
+            options: vec![],
+        };
+        let mut ctx = Ctx::new(run, Box::new(Recorder(asked.clone())));
+        assert!(ctx.info().is_err());
+        ctx.take_trace();
+        assert!(ctx.info().is_err());
+        assert_eq!(asked.borrow().len(), 1);
+        assert_eq!(ctx.take_trace(), vec!["docker-info".to_string()]);
+    }
 }

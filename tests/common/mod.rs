@@ -442,7 +442,42 @@ pub fn verdicts(report: &Value) -> Value {
     report["findings"].clone()
 }
 
-/// Directory of the test fixture plugins built by the host's build script.
+/// Plugins only the tests use: (crate directory, feature, output name). Built on first use
+/// (never by a release build), with cargo's own up-to-date checks.
+const FIXTURES: &[(&str, Option<&str>, &str)] = &[
+    ("plugins/example", None, "example"),
+    ("tests/plugins/hostile", Some("looper"), "looper"),
+    ("tests/plugins/hostile", Some("hog"), "hog"),
+    ("tests/plugins/hostile", Some("garbage"), "garbage"),
+    ("tests/plugins/hostile", Some("stack"), "stack"),
+    ("tests/plugins/hostile", Some("panic"), "panic"),
+    ("tests/plugins/hostile", Some("flood"), "flood"),
+    ("tests/plugins/hostile", Some("huge"), "huge"),
+    ("tests/plugins/hostile", Some("snoop"), "snoop"),
+    ("tests/plugins/hostile", Some("spam"), "spam"),
+    ("tests/plugins/tally", None, "tally"),
+];
+
+/// The component of a fixture plugin (see [`FIXTURES`]), built on first use.
 pub fn fixture_plugin(name: &str) -> PathBuf {
-    PathBuf::from(env!("BULWARK_FIXTURE_PLUGINS")).join(format!("{name}.wasm"))
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the host crate sits in the workspace");
+    let dir = BUILT.get_or_init(|| {
+        let out = workspace.join("target/fixtures");
+        for (krate, feature, file) in FIXTURES {
+            bulwark_build::PluginBuild {
+                workspace,
+                crate_dir: &workspace.join(krate),
+                target_dir: &workspace.join("target/wasm-build"),
+                feature: *feature,
+                out: &out.join(format!("{file}.wasm")),
+            }
+            .run()
+            .unwrap_or_else(|e| panic!("building fixture plugin {file}: {e:?}"));
+        }
+        out
+    });
+    dir.join(format!("{name}.wasm"))
 }

@@ -7,10 +7,6 @@
 //! - `cargo xtask plugin DIR [-o OUT]`     build a plugin crate into a component
 //! - `cargo xtask componentize IN OUT`     turn a core wasm module into a component
 
-// Shared with host/build.rs, which uses the parts xtask does not (the probes build).
-#[allow(dead_code)]
-mod plugin_build;
-
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -90,7 +86,7 @@ fn run() -> Result<()> {
         "componentize" => match rest {
             [input, output] => {
                 let core = std::fs::read(input).with_context(|| format!("reading {input}"))?;
-                std::fs::write(output, plugin_build::componentize(&core)?)
+                std::fs::write(output, bulwark_build::componentize(&core)?)
                     .with_context(|| format!("writing {output}"))
             }
             _ => bail!("usage: cargo xtask componentize IN.wasm OUT.wasm"),
@@ -139,8 +135,8 @@ fn setup(for_tests: bool) -> Result<()> {
         .args(["target", "list", "--installed"])
         .output()
         .context("rustup is needed to add the wasm target")?;
-    if !String::from_utf8_lossy(&targets.stdout).contains(plugin_build::WASM_TARGET) {
-        run_checked(Command::new("rustup").args(["target", "add", plugin_build::WASM_TARGET]))?;
+    if !String::from_utf8_lossy(&targets.stdout).contains(bulwark_build::WASM_TARGET) {
+        run_checked(Command::new("rustup").args(["target", "add", bulwark_build::WASM_TARGET]))?;
     }
     if for_tests {
         ensure_ebpf_toolchain(root)?;
@@ -189,7 +185,7 @@ fn ensure_ebpf_toolchain(root: bool) -> Result<()> {
     if !String::from_utf8_lossy(&comps.stdout).contains("rust-src") {
         run_checked(Command::new("rustup").args(["component", "add", "rust-src"]))?;
     }
-    if plugin_build::bpf_linker().is_none() {
+    if bulwark_build::bpf_linker().is_none() {
         eprintln!("xtask: installing bpf-linker 0.13.0 (links the eBPF probes)");
         run_checked(
             Command::new("cargo")
@@ -266,17 +262,17 @@ fn plugin(args: &[String], root: &Path) -> Result<()> {
         _ => bail!("usage: cargo xtask plugin DIR [-o OUT.wasm]"),
     };
     let dir = std::fs::canonicalize(&dir).with_context(|| format!("{}", dir.display()))?;
-    let name = plugin_build::package_name(&dir)?;
+    let name = bulwark_build::package_name(&dir)?;
     let short = name.trim_start_matches("bulwark-plugin-").to_string();
     let out = out.unwrap_or_else(|| root.join("target/plugins").join(format!("{short}.wasm")));
-    plugin_build::build_plugin(
-        root,
-        &dir,
-        &root.join("target/wasm-build"),
-        &dir,
-        None,
-        &out,
-    )?;
+    bulwark_build::PluginBuild {
+        workspace: &dir,
+        crate_dir: &dir,
+        target_dir: &root.join("target/wasm-build"),
+        feature: None,
+        out: &out,
+    }
+    .run()?;
     println!("{}", out.display());
     Ok(())
 }

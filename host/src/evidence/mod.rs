@@ -3,11 +3,11 @@
 //! question is asked once however many plugins ask it; every answer is recordable.
 
 pub mod live;
-pub mod query;
 pub mod selection;
 pub mod snapshot;
 
-pub use query::{Query, Scope, UnknownScope};
+/// The questions themselves are shared with the SDK (the `bulwark-query` crate).
+pub use bulwark_query::{Query, Scope, UnknownScope};
 pub use selection::Selection;
 
 use crate::abi::ev;

@@ -1,6 +1,8 @@
-//! The questions a plugin can ask about the host, declared once: each [`Query`] variant's
-//! kind names its provenance key, its snapshot entry (the serde tag) and its [`Scope`], so
-//! adding an evidence kind is one line here plus its collector and its SDK accessor.
+//! The questions a plugin can ask about the host, declared once for the host, the plugin
+//! SDK and snapshots: each [`Query`] variant's kind names its provenance key, its snapshot
+//! entry (the serde tag) and its [`Scope`]. Adding an evidence kind is one line here, its
+//! WIT function, its collector in the host and its accessor in the SDK; the compiler finds
+//! every match that must learn the new variant.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
