@@ -177,22 +177,28 @@ impl Ctx {
     }
 
     pub fn info(&mut self) -> Result<Rc<DockerInfo>, QueryError> {
-        self.memoized(Query::DockerInfo, |c| &mut c.info, |c, q| {
-            c.doc("docker info", q.clone())
-        })
+        self.memoized(
+            Query::DockerInfo,
+            |c| &mut c.info,
+            |c, q| c.doc("docker info", q.clone()),
+        )
     }
 
     pub fn version(&mut self) -> Result<Rc<DockerVersion>, QueryError> {
-        self.memoized(Query::DockerVersion, |c| &mut c.version, |c, q| {
-            c.doc("docker version", q.clone())
-        })
+        self.memoized(
+            Query::DockerVersion,
+            |c| &mut c.version,
+            |c, q| c.doc("docker version", q.clone()),
+        )
     }
 
     /// The containers selected for this audit.
     pub fn containers(&mut self) -> Result<Rc<Vec<ContainerSummary>>, QueryError> {
-        self.memoized(Query::ContainerList, |c| &mut c.containers, |c, q| {
-            c.ask(q)?.containers(q)
-        })
+        self.memoized(
+            Query::ContainerList,
+            |c| &mut c.containers,
+            |c, q| c.ask(q)?.containers(q),
+        )
     }
 
     pub fn inspect(&mut self, id: &str) -> Result<Rc<ContainerInspect>, QueryError> {
@@ -209,10 +215,14 @@ impl Ctx {
     /// The daemon's effective options (command line and the daemon.json it uses). A
     /// daemon.json that does not parse is reported as unavailable evidence.
     pub fn daemon(&mut self) -> Result<Rc<DaemonOptions>, QueryError> {
-        self.memoized(Query::DaemonConfig, |c| &mut c.daemon, |c, q| {
-            let d = c.ask(q)?.daemon(q)?;
-            DaemonOptions::parse(&d).map_err(QueryError::Unavailable)
-        })
+        self.memoized(
+            Query::DaemonConfig,
+            |c| &mut c.daemon,
+            |c, q| {
+                let d = c.ask(q)?.daemon(q)?;
+                DaemonOptions::parse(&d).map_err(QueryError::Unavailable)
+            },
+        )
     }
 
     pub fn file_stat(&mut self, path: &str) -> Result<crate::FileInfo, QueryError> {
@@ -458,7 +468,11 @@ pub fn __describe(checks: &[Check]) -> Vec<CheckMeta> {
 }
 
 /// Run the checks `ids` in order against `ctx`: each finding with the evidence it used.
-pub(crate) fn run_checks(checks: &[Check], ctx: &mut Ctx, ids: &[String]) -> Vec<(Finding, Vec<String>)> {
+pub(crate) fn run_checks(
+    checks: &[Check],
+    ctx: &mut Ctx,
+    ids: &[String],
+) -> Vec<(Finding, Vec<String>)> {
     ids.iter()
         .map(|id| match checks.iter().find(|c| c.meta.id == *id) {
             Some(c) => {

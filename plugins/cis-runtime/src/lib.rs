@@ -407,3 +407,6 @@ bulwark_sdk::plugin! {
         .automated().scored()
         .remediation("Do not mount the Docker socket (or a directory holding it) into containers."),
 }
+
+#[cfg(test)]
+mod tests;
