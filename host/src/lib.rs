@@ -10,6 +10,7 @@
 
 pub mod abi;
 pub mod audit;
+pub mod capability;
 pub mod distribute;
 pub mod docker;
 pub mod evidence;

@@ -3,16 +3,51 @@
 //! array the host fills (tracepoint field offsets read from tracefs at load time).
 #![no_std]
 
-/// Kinds of [`Event`].
-pub const EXEC: u32 = 1;
-pub const FORK: u32 = 2;
-pub const EXIT: u32 = 3;
-/// A syscall the host marked interesting, on entry: `nr` and `args` are set.
-pub const SYSCALL: u32 = 4;
-/// The same syscall on exit: `nr` and `ret` are set.
-pub const SYSCALL_EXIT: u32 = 5;
-/// `capability/cap_capable`: `nr` is the capability, `ret` 0 when granted.
-pub const CAPABLE: u32 = 6;
+/// What an [`Event`] reports (its `kind` field holds `Kind as u32`). The one list of event
+/// kinds: the probes write them, the host reads them with [`Kind::from_raw`].
+#[repr(u32)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// `sched_process_exec`: `path` and `argv` are set.
+    Exec = 1,
+    /// `sched_process_fork`: `args[0]` the parent pid, `args[1]` the child's.
+    Fork = 2,
+    Exit = 3,
+    /// A syscall the host marked interesting, on entry: `nr` and `args` are set.
+    Syscall = 4,
+    /// The same syscall on exit: `nr` and `ret` are set.
+    SyscallExit = 5,
+    /// `capability/cap_capable`: `nr` is the capability, `ret` 0 when granted.
+    Capable = 6,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Exec,
+        Kind::Fork,
+        Kind::Exit,
+        Kind::Syscall,
+        Kind::SyscallExit,
+        Kind::Capable,
+    ];
+
+    /// The kind of a raw `kind` field; `None` for a value no probe writes.
+    pub fn from_raw(raw: u32) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| *k as u32 == raw)
+    }
+
+    /// Its name in reports and metrics labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Exec => "exec",
+            Kind::Fork => "fork",
+            Kind::Exit => "exit",
+            Kind::Syscall => "syscall",
+            Kind::SyscallExit => "syscall-exit",
+            Kind::Capable => "capable",
+        }
+    }
+}
 
 pub const PATH_LEN: usize = 128;
 /// The argv head of an exec: up to `ARGV_ARGS` arguments of up to `ARGV_ARG_LEN` bytes
@@ -25,6 +60,7 @@ pub const ARGV_LEN: usize = ARGV_ARGS * ARGV_ARG_LEN;
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Event {
+    /// A [`Kind`], as `u32`.
     pub kind: u32,
     /// Thread-group id (the process id as user space sees it).
     pub pid: u32,

@@ -23,8 +23,8 @@ use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEU
 use aya_ebpf::maps::ring_buf::RingBufEntry;
 use aya_ebpf::EbpfContext;
 use bulwark_probes_common::{
-    action, cfg, CountKey, Event, Watched, ARGV_ARGS, ARGV_ARG_LEN, ARGV_LEN, CAPABLE,
-    DIRECT_LEN, EXEC, EXIT, FORK, MAX_SYSCALLS, NO_SLOT, OVERFLOWED, SYSCALL, SYSCALL_EXIT,
+    action, cfg, CountKey, Event, Kind, Watched, ARGV_ARGS, ARGV_ARG_LEN, ARGV_LEN, DIRECT_LEN,
+    MAX_SYSCALLS, NO_SLOT, OVERFLOWED,
 };
 
 /// Watched cgroups, direct-mapped by `cgroup & (DIRECT_LEN - 1)`: the kernel inlines
@@ -103,7 +103,7 @@ fn lost() {
 
 /// Reserve an event with the common fields filled; `None` (counted) when the buffer is full.
 #[inline(always)]
-fn reserve(kind: u32, cgroup: u64) -> Option<RingBufEntry<Event>> {
+fn reserve(kind: Kind, cgroup: u64) -> Option<RingBufEntry<Event>> {
     let Some(mut entry) = EVENTS.reserve::<Event>(0) else {
         lost();
         return None;
@@ -112,7 +112,7 @@ fn reserve(kind: u32, cgroup: u64) -> Option<RingBufEntry<Event>> {
     let ev = entry.as_mut_ptr();
     // SAFETY: `ev` points at a reserved, exclusively owned Event-sized slot.
     unsafe {
-        (*ev).kind = kind;
+        (*ev).kind = kind as u32;
         (*ev).pid = (pid_tgid >> 32) as u32;
         (*ev).tid = pid_tgid as u32;
         (*ev).uid = bpf_get_current_uid_gid() as u32;
@@ -196,7 +196,7 @@ fn reg_arg(ctx: &RawTracePointContext, i: u32) -> u64 {
 
 #[inline(always)]
 fn syscall_event(ctx: &RawTracePointContext, cg: u64, nr: i64) {
-    let Some(mut entry) = reserve(SYSCALL, cg) else {
+    let Some(mut entry) = reserve(Kind::Syscall, cg) else {
         return;
     };
     let ev = entry.as_mut_ptr();
@@ -249,7 +249,7 @@ fn keep_argv(ctx: &RawTracePointContext, at: u32) {
 #[tracepoint]
 pub fn sys_exit(ctx: TracePointContext) -> u32 {
     let Some(cg) = watched() else { return 0 };
-    let Some(mut entry) = reserve(SYSCALL_EXIT, cg) else {
+    let Some(mut entry) = reserve(Kind::SyscallExit, cg) else {
         return 0;
     };
     let ev = entry.as_mut_ptr();
@@ -267,7 +267,7 @@ pub fn process_exec(ctx: TracePointContext) -> u32 {
     let Some(cg) = watched() else { return 0 };
     // SAFETY: offset from the format file.
     let tid = unsafe { ctx.read_at::<i32>(config(cfg::EXEC_OLD_PID)) }.unwrap_or(0) as u32;
-    let Some(mut entry) = reserve(EXEC, cg) else {
+    let Some(mut entry) = reserve(Kind::Exec, cg) else {
         let _ = ARGV.remove(&tid);
         return 0;
     };
@@ -289,7 +289,7 @@ pub fn process_exec(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn process_fork(ctx: TracePointContext) -> u32 {
     let Some(cg) = watched() else { return 0 };
-    let Some(mut entry) = reserve(FORK, cg) else {
+    let Some(mut entry) = reserve(Kind::Fork, cg) else {
         return 0;
     };
     let ev = entry.as_mut_ptr();
@@ -305,7 +305,7 @@ pub fn process_fork(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn process_exit(_ctx: TracePointContext) -> u32 {
     let Some(cg) = watched() else { return 0 };
-    if let Some(entry) = reserve(EXIT, cg) {
+    if let Some(entry) = reserve(Kind::Exit, cg) {
         submit(entry);
     }
     0
@@ -314,7 +314,7 @@ pub fn process_exit(_ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn cap_capable(ctx: TracePointContext) -> u32 {
     let Some(cg) = watched() else { return 0 };
-    let Some(mut entry) = reserve(CAPABLE, cg) else {
+    let Some(mut entry) = reserve(Kind::Capable, cg) else {
         return 0;
     };
     let ev = entry.as_mut_ptr();

@@ -62,50 +62,17 @@ pub async fn run(w: WatchArgs) -> Result<()> {
     let summary = watch::run(watcher, runtime, plugins, &opts, stop, |a| {
         let line = match format {
             WatchFormat::Jsonl => serde_json::to_string(&a).unwrap_or_default(),
-            WatchFormat::Text => format!(
-                "{} [{}] {} container={} image={} pid={} comm={}: {}",
-                humantime::format_rfc3339_seconds(
-                    std::time::UNIX_EPOCH + Duration::from_secs_f64(a.time)
-                ),
-                a.rule.severity.to_uppercase(),
-                report::sanitize(&a.rule.id),
-                report::sanitize(&a.container.name),
-                report::sanitize(&a.container.image),
-                a.process.pid,
-                report::sanitize(&a.process.comm),
-                report::sanitize(&a.message)
-            ),
+            WatchFormat::Text => a.text_line(),
         };
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     })
     .await?;
     match format {
-        WatchFormat::Jsonl => {
-            println!("{}", serde_json::json!({ "summary": summary }));
-        }
+        WatchFormat::Jsonl => println!("{}", serde_json::json!({ "summary": summary })),
         WatchFormat::Text => {
-            eprintln!(
-                "bulwark: {} events, {} lost, {} alerts",
-                summary.events, summary.lost, summary.alerts
-            );
-            let mut names: Vec<&String> = summary.syscalls.keys().collect();
-            names.sort();
-            for name in names {
-                let counts = &summary.syscalls[name];
-                let mut top: Vec<(&String, &u64)> = counts.iter().collect();
-                top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-                let top: Vec<String> = top
-                    .iter()
-                    .take(5)
-                    .map(|(s, n)| format!("{s} {n}"))
-                    .collect();
-                eprintln!(
-                    "bulwark: {}: {} syscalls (most: {})",
-                    report::sanitize(name),
-                    counts.values().sum::<u64>(),
-                    top.join(", ")
-                );
+            for line in summary.text_lines() {
+                eprintln!("bulwark: {line}");
             }
         }
     }

@@ -46,20 +46,12 @@ pub(super) fn proc_error(pid: i32, e: procfs::ProcError) -> EvidenceError {
     }
 }
 
-/// Names of the capabilities in a mask, via the caps crate's table.
+/// A capability mask with its names.
 pub fn cap_set(mask: u64) -> ev::CapSet {
-    let known = caps::all();
-    let names = (0..64u8)
-        .filter(|bit| mask & (1u64 << bit) != 0)
-        .map(|bit| {
-            known
-                .iter()
-                .find(|c| c.index() == bit)
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| format!("CAP_{bit}"))
-        })
-        .collect();
-    ev::CapSet { mask, names }
+    ev::CapSet {
+        mask,
+        names: crate::capability::names(mask),
+    }
 }
 
 pub(super) fn process_info(pid: i32) -> Result<ev::ProcessInfo, EvidenceError> {

@@ -1,0 +1,163 @@
+//! The running kernel's layouts, read at load time so that none is compiled in: where
+//! tracefs is, tracepoint field offsets from its `format` files, and where syscall
+//! arguments sit in `struct pt_regs` from the kernel's BTF.
+
+use super::syscalls::ARG_REGISTERS;
+use super::ProbeError;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The kernel's BTF.
+pub const BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// Where tracefs is mounted (`$BULWARK_TRACEFS` names a non-standard mount point).
+pub fn tracefs() -> Result<PathBuf, ProbeError> {
+    if let Some(p) = std::env::var_os("BULWARK_TRACEFS") {
+        let p = PathBuf::from(p);
+        return if p.join("events").is_dir() {
+            Ok(p)
+        } else {
+            Err(ProbeError::NoTracefs)
+        };
+    }
+    ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.join("events").is_dir())
+        .ok_or(ProbeError::NoTracefs)
+}
+
+/// Field offsets of a tracepoint (`category/name`), from its tracefs `format` file.
+pub struct Fields {
+    tracepoint: String,
+    offsets: HashMap<String, u32>,
+}
+
+impl Fields {
+    pub fn read(tracefs: &Path, tracepoint: &str) -> Result<Fields, ProbeError> {
+        let path = tracefs.join("events").join(tracepoint).join("format");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            ProbeError::Format(tracepoint.to_string(), format!("{}: {e}", path.display()))
+        })?;
+        Ok(Fields {
+            tracepoint: tracepoint.to_string(),
+            offsets: parse_format(&text),
+        })
+    }
+
+    /// The offset of `field`, or an error naming the tracepoint.
+    pub fn offset(&self, field: &str) -> Result<u32, ProbeError> {
+        self.offsets
+            .get(field)
+            .copied()
+            .ok_or_else(|| ProbeError::Format(self.tracepoint.clone(), format!("no field {field}")))
+    }
+
+    /// (nr, ret) offsets of a `sys_exit_*` record.
+    pub fn exit_layout(&self) -> Option<(u32, u32)> {
+        Some((
+            *self.offsets.get("__syscall_nr")?,
+            *self.offsets.get("ret")?,
+        ))
+    }
+}
+
+/// `field:TYPE NAME[...];\toffset:N;\tsize:N;...` lines → name → offset.
+fn parse_format(text: &str) -> HashMap<String, u32> {
+    let mut out = HashMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.trim().strip_prefix("field:") else {
+            continue;
+        };
+        let mut parts = rest.split(';');
+        let decl = parts.next().unwrap_or("");
+        let name = decl
+            .split_whitespace()
+            .last()
+            .unwrap_or("")
+            .split('[')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let offset = parts
+            .find_map(|p| p.trim().strip_prefix("offset:"))
+            .and_then(|o| o.parse().ok());
+        if let (false, Some(o)) = (name.is_empty(), offset) {
+            out.insert(name, o);
+        }
+    }
+    out
+}
+
+/// Where syscall arguments 0..4 live in the kernel's `struct pt_regs`, from its BTF. A
+/// register named `array[i]` is element `i` (8 bytes each) of that member.
+pub fn syscall_arg_offsets(btf: &Path) -> Result<[u32; 4], ProbeError> {
+    let bad = |m: String| ProbeError::Format("BTF struct pt_regs".into(), m);
+    let btf = btf_rs::Btf::from_file(btf).map_err(|e| bad(e.to_string()))?;
+    let regs = btf
+        .resolve_types_by_name("pt_regs")
+        .map_err(|e| bad(e.to_string()))?
+        .into_iter()
+        .find_map(|t| match t {
+            btf_rs::Type::Struct(s) => Some(s),
+            _ => None,
+        })
+        .ok_or_else(|| bad("not found".into()))?;
+    let mut out = [0u32; 4];
+    for (slot, reg) in out.iter_mut().zip(ARG_REGISTERS) {
+        let (member, index) = match reg.split_once('[') {
+            Some((m, i)) => (m, i.trim_end_matches(']').parse::<u32>().unwrap_or(0)),
+            None => (reg, 0),
+        };
+        let base =
+            member_offset(&btf, &regs, member).ok_or_else(|| bad(format!("no member {member}")))?;
+        *slot = base + index * 8;
+    }
+    Ok(out)
+}
+
+/// Byte offset of a member, looking through anonymous structs and unions.
+fn member_offset(btf: &btf_rs::Btf, s: &btf_rs::Struct, name: &str) -> Option<u32> {
+    for m in &s.members {
+        let this = btf.resolve_name(m).unwrap_or_default();
+        if this == name {
+            return Some(m.bit_offset() / 8);
+        }
+        if this.is_empty() {
+            if let Ok(btf_rs::Type::Struct(inner) | btf_rs::Type::Union(inner)) =
+                btf.resolve_chained_type(m)
+            {
+                if let Some(o) = member_offset(btf, &inner, name) {
+                    return Some(m.bit_offset() / 8 + o);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_files_give_offsets() {
+        let text = "name: sched_process_exec\nID: 365\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\n\tfield:__data_loc char[] filename;\toffset:8;\tsize:4;\tsigned:0;\n\tfield:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;\n";
+        let m = parse_format(text);
+        assert_eq!(m["filename"], 8);
+        assert_eq!(m["args"], 16);
+        assert_eq!(m["common_type"], 0);
+    }
+
+    #[test]
+    fn syscall_arguments_are_found_in_this_kernels_btf() {
+        // Every machine Bulwark's tests run on has BTF (the probes need it).
+        let offs = syscall_arg_offsets(Path::new(BTF)).expect("pt_regs in BTF");
+        assert!(offs.iter().all(|o| o % 8 == 0), "{offs:?}");
+        let mut sorted = offs;
+        sorted.sort();
+        sorted
+            .windows(2)
+            .for_each(|w| assert!(w[0] < w[1], "{offs:?}"));
+    }
+}

@@ -1,0 +1,200 @@
+//! `bulwark watch`: runtime monitoring. The probes report what processes in watched
+//! cgroups do; a watch keeps the cgroup → container map current from Docker's event stream
+//! and the cgroup filesystem, and hands kernel events to the rule plugins.
+//!
+//! - [`cgroup`]: which container an event belongs to.
+//! - `stream`: the one event loop (ring buffer → a sink, on wakeups and on a timer).
+//! - `judge`: batches of events through the rule plugins, alerts out.
+//! - [`format`]: alerts and the summary as records and text.
+//! - [`observe`]: what containers did, as evidence for `audit --observe`.
+
+pub mod cgroup;
+pub mod format;
+mod judge;
+pub mod observe;
+mod stream;
+
+pub use cgroup::{cgroup2_root, cgroup_id_of, Attribution, ContainerInfo};
+pub use format::{AlertRecord, EventRecord, ProcessRecord, RuleRecord, Summary};
+pub use observe::observe;
+
+use crate::docker::{Client as Collector, RunningContainer};
+use crate::metrics::WatchMetrics;
+use crate::probes::{syscalls, ProbeError, ProbeOptions, Probes};
+use crate::runtime::{Plugin, Runtime};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
+    #[error("cgroup: {0}")]
+    Cgroup(String),
+    #[error("{0}")]
+    Docker(String),
+}
+
+/// Options of a watch.
+pub struct WatchOptions {
+    pub duration: Option<Duration>,
+    pub probe: ProbeOptions,
+    /// How often events are handed to the rules.
+    pub batch: Duration,
+    /// Prometheus metrics to keep, when served.
+    pub metrics: Option<Arc<WatchMetrics>>,
+}
+
+/// Monitoring state shared by the tasks of a watch.
+pub struct Watcher {
+    probes: Mutex<Probes>,
+    attribution: Mutex<Attribution>,
+    collector: Collector,
+    cgroup_root: PathBuf,
+}
+
+impl Watcher {
+    /// Check what watching needs and load the probes (nothing is attached to containers yet).
+    pub fn new(host: Option<String>, opts: &WatchOptions) -> Result<Watcher, WatchError> {
+        let probes = Probes::load(opts.probe)?;
+        Ok(Watcher {
+            probes: Mutex::new(probes),
+            attribution: Mutex::new(Attribution::default()),
+            collector: Collector::new(host),
+            cgroup_root: cgroup2_root()?,
+        })
+    }
+
+    pub(super) fn lock_probes(&self) -> std::sync::MutexGuard<'_, Probes> {
+        self.probes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn lock_attr(&self) -> std::sync::MutexGuard<'_, Attribution> {
+        self.attribution.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Start watching a container: its cgroup joins the in-kernel filter.
+    pub async fn add(&self, id: &str) -> Result<(), WatchError> {
+        let c: RunningContainer = self
+            .collector
+            .running_container(id)
+            .await
+            .map_err(|e| WatchError::Docker(e.to_string()))?;
+        if !c.running || c.pid <= 0 {
+            return Ok(());
+        }
+        let cg = cgroup_id_of(&self.cgroup_root, c.pid)?;
+        self.lock_probes().watch(cg, true)?;
+        tracing::info!(container = %c.name, cgroup = cg, "watching");
+        self.lock_attr().insert(
+            cg,
+            ContainerInfo {
+                id: c.id,
+                name: c.name,
+                image: c.image,
+            },
+        );
+        Ok(())
+    }
+
+    /// Stop filtering for a container that died. Its attribution is kept, so late events
+    /// still name it.
+    pub fn remove(&self, id: &str) -> Result<(), WatchError> {
+        let cg = self.lock_attr().cgroup_of(id);
+        if let Some(cg) = cg {
+            self.lock_probes().watch(cg, false)?;
+        }
+        Ok(())
+    }
+
+    /// Watch every running container, then follow starts and deaths until the stream ends.
+    pub async fn follow_containers(self: Arc<Self>) -> Result<(), WatchError> {
+        use futures_util::StreamExt;
+        let stream = self
+            .collector
+            .container_events()
+            .await
+            .map_err(|e| WatchError::Docker(e.to_string()))?;
+        // Subscribe first, then list: a container starting in between is not missed.
+        for id in self
+            .collector
+            .running_ids()
+            .await
+            .map_err(|e| WatchError::Docker(e.to_string()))?
+        {
+            if let Err(e) = self.add(&id).await {
+                tracing::warn!("container {id}: {e}");
+            }
+        }
+        futures_util::pin_mut!(stream);
+        while let Some(ev) = stream.next().await {
+            match ev {
+                Ok((action, id)) if action == "start" => {
+                    if let Err(e) = self.add(&id).await {
+                        tracing::warn!("container {id}: {e}");
+                    }
+                }
+                Ok((_, id)) => {
+                    if let Err(e) = self.remove(&id) {
+                        tracing::warn!("container {id}: {e}");
+                    }
+                }
+                Err(e) => return Err(WatchError::Docker(e.to_string())),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn summary_counts(&self) -> Result<HashMap<String, BTreeMap<String, u64>>, WatchError> {
+        let counts = self.lock_probes().counts()?;
+        let a = self.lock_attr();
+        let mut out: HashMap<String, BTreeMap<String, u64>> = HashMap::new();
+        for ((cg, nr), n) in counts {
+            let name = a
+                .get(cg)
+                .map(|c| c.name.clone())
+                .unwrap_or_else(|| format!("cgroup:{cg}"));
+            *out.entry(name)
+                .or_default()
+                .entry(syscalls::name(nr as i64).into_owned())
+                .or_default() += n;
+        }
+        Ok(out)
+    }
+
+    pub fn lost(&self) -> Result<u64, WatchError> {
+        Ok(self.lock_probes().lost()?)
+    }
+}
+
+/// Run a watch: events are read from the ring buffer, batched, judged by `plugins`' rules,
+/// and each alert is passed to `on_alert`. Ends after the duration, or when `stop` resolves.
+pub async fn run(
+    watcher: Arc<Watcher>,
+    runtime: Arc<Runtime>,
+    plugins: Vec<Arc<Plugin>>,
+    opts: &WatchOptions,
+    stop: impl std::future::Future<Output = ()>,
+    on_alert: impl FnMut(AlertRecord),
+) -> Result<Summary, WatchError> {
+    let ring = watcher.lock_probes().take_events().ok_or_else(|| {
+        WatchError::Probe(ProbeError::Ebpf("the ring buffer was already taken".into()))
+    })?;
+    let follower = tokio::spawn(watcher.clone().follow_containers());
+    let mut judge = judge::Judge::new(
+        &watcher,
+        runtime,
+        plugins,
+        opts.metrics.as_deref(),
+        on_alert,
+    );
+    let pumped = stream::pump(ring, opts.batch, opts.duration, stop, &mut judge).await;
+    follower.abort();
+    pumped?;
+    let mut summary = std::mem::take(&mut judge.summary);
+    summary.lost = watcher.lost()?;
+    summary.syscalls = watcher.summary_counts()?;
+    Ok(summary)
+}
