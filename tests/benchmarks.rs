@@ -2,9 +2,7 @@
 //! same verdicts under the renumbered ids; 1.8.0's new 2.7 (devicemapper) passes here and
 //! warns on a snapshot whose daemon reports devicemapper; every output names the benchmark.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

@@ -2,9 +2,7 @@
 //! loopback. Push a signed plugin, pull it elsewhere, run it; a tampered artifact is
 //! refused at load; an unsigned one loads only with --allow-unsigned.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,9 +1,7 @@
 //! CIS section 2 against real daemon states: private dockerd instances started with a
 //! hardened daemon.json, with weak command-line flags, and with TLS on TCP.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::Command;
 
 fn all_section2(r: &serde_json::Value) -> Vec<(String, String)> {

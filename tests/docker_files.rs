@@ -1,9 +1,7 @@
 //! CIS section 3 on real files: the daemon.json, TLS files and socket of a private dockerd
 //! in their good and bad states, and host files flipped and restored.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 

@@ -1,9 +1,7 @@
 //! CIS section 5 against a real dockerd with real containers: a hardened container passes
 //! every check; containers that break one rule each are named, and only they are.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Everything a container needs to pass section 5 (on a user-defined network).
 const HARDENED: &[&str] = &[

@@ -1,9 +1,7 @@
 //! CIS sections 1, 4, 6, 7 and 8 and the community checks on real daemon states: images
 //! built locally, audit rules files, a swarm initialised on a private daemon.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::Command;
 
 #[test]

@@ -1,10 +1,12 @@
 //! Every output format from one real audit: Bulwark's JSON against its published schema,
 //! SARIF against the official SARIF 2.1.0 schema, JUnit parsed back, HTML rendered in
 //! headless Chromium; exit codes for each threshold; suppressions and their expiry.
+//!
+//! The subject is the formats, not Docker: the audits replay the recorded snapshot
+//! (containers `web-1`, `web-2` with a memory limit, and `db`), edited where a test needs a
+//! state of its own.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -39,13 +41,15 @@ struct Outputs {
     _dir: tempfile::TempDir,
 }
 
-fn audit_all_formats(d: &TestDaemon, extra: &[&str]) -> (Outputs, std::process::Output) {
+fn audit_all_formats(snapshot: &Path, extra: &[&str]) -> (Outputs, std::process::Output) {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
     let out = |f: &str, n: &str| format!("{f}={}", p(n).display());
     let o = bulwark()
         .current_dir(dir.path())
-        .args(["audit", "-H", &d.host(), "-f", "text", "-q"])
+        .args(["audit", "--snapshot"])
+        .arg(snapshot)
+        .args(["-f", "text", "-q"])
         .args(["--out", &out("json", "r.json")])
         .args(["--out", &out("sarif", "r.sarif")])
         .args(["--out", &out("junit", "r.xml")])
@@ -131,26 +135,47 @@ fn chromium_dom(url: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// A file record as the evidence collector answers `file-stat`.
+fn stat_answer(path: &str, kind: &str, mode: u32) -> Value {
+    serde_json::json!({"type": "file", "value": {"path": path, "kind": kind, "mode": mode,
+        "uid": 0, "gid": 0, "user": "root", "group": "root", "size": 1, "device": 1}})
+}
+
 #[test]
 fn every_format_from_one_audit() {
-    let certs = Path::new("/etc/docker/certs.d/bulwark-outputs.invalid");
-    std::fs::create_dir_all(certs).unwrap();
-    struct Cleanup;
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all("/etc/docker/certs.d/bulwark-outputs.invalid");
+    // A registry certificate whose name is markup and a terminal escape, mode 0644.
+    let registry = "/etc/docker/certs.d/bulwark-outputs.invalid";
+    let cert = format!("{registry}/{HOSTILE_CERT}");
+    let snap = edited_snapshot(|entries| {
+        entries.retain(|e| e["query"]["path"] != "/etc/docker/certs.d");
+        for (query, path, answer) in [
+            (
+                "dir-list",
+                "/etc/docker/certs.d",
+                serde_json::json!({"type": "names", "value": ["bulwark-outputs.invalid"]}),
+            ),
+            (
+                "file-stat",
+                registry,
+                stat_answer(registry, "Directory", 0o755),
+            ),
+            (
+                "dir-list",
+                registry,
+                serde_json::json!({"type": "names", "value": [HOSTILE_CERT]}),
+            ),
+            (
+                "file-stat",
+                cert.as_str(),
+                stat_answer(&cert, "File", 0o644),
+            ),
+        ] {
+            entries.push(
+                serde_json::json!({"query": {"query": query, "path": path}, "answer": answer}),
+            );
         }
-    }
-    let _c = Cleanup;
-    let cert = certs.join(HOSTILE_CERT);
-    std::fs::write(&cert, "x").unwrap();
-    std::fs::set_permissions(&cert, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-
-    let d = TestDaemon::start(&["--iptables=false"], None);
-    d.run_container("web-1", &[], &[]);
-    d.run_container("web-2", &["--memory", "64m"], &[]);
-    d.run_container("db", &[], &[]);
-    let (out, o) = audit_all_formats(&d, &[]);
+    });
+    let (out, o) = audit_all_formats(snap.path(), &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
         o.stderr.is_empty(),
@@ -289,21 +314,12 @@ fn every_format_from_one_audit() {
 
 #[test]
 fn exit_codes_and_suppressions() {
-    let d = TestDaemon::start(&["--iptables=false"], None);
-    d.run_container("web-1", &[], &[]);
-    d.run_container("db", &[], &[]);
+    let snap = fixture_snapshot();
     let code = |args: &[&str]| {
         bulwark()
-            .args([
-                "audit",
-                "-H",
-                &d.host(),
-                "-q",
-                "-f",
-                "json",
-                "-c",
-                "5.11,5.28",
-            ])
+            .args(["audit", "--snapshot"])
+            .arg(&snap)
+            .args(["-q", "-f", "json", "-c", "5.11,5.28"])
             .args(args)
             .output()
             .unwrap()
@@ -334,15 +350,28 @@ fn exit_codes_and_suppressions() {
         "# accepted\n5.11 web-* expires: 2999-01-01 reason: web tier is capped by its cgroup parent\n5.28 expires: 2001-01-01 reason: old\n",
     )
     .unwrap();
-    let run = |extra: &[&str]| {
+    // The same host once db is gone.
+    let without_db = edited_snapshot(|entries| {
+        for e in entries.iter_mut() {
+            if e["query"]["query"] == "container-list" {
+                if let Some(list) = e["answer"]["value"].as_array_mut() {
+                    list.retain(|c| c["name"] != "db");
+                }
+            }
+        }
+    });
+    let run_on = |snapshot: &Path, extra: &[&str]| {
         bulwark()
             .current_dir(dir.path())
-            .args(["audit", "-H", &d.host(), "-f", "json", "-c", "5.11,5.28"])
+            .args(["audit", "--snapshot"])
+            .arg(snapshot)
+            .args(["-f", "json", "-c", "5.11,5.28"])
             .args(extra)
             .output()
             .unwrap()
     };
-    let o = run(&[]);
+    let run = |extra: &[&str]| run_on(without_db.path(), extra);
+    let o = run_on(&snap, &[]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("expired on 2001-01-01"));
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     validate(&repo("host/schema/findings-v1.json"), &r);
@@ -353,7 +382,6 @@ fn exit_codes_and_suppressions() {
     assert_eq!(r["expired_suppressions"][0]["id"], "5.28");
     assert!(finding(&r, "5.28").get("suppression").is_none());
 
-    d.docker(&["rm", "-f", "db"]);
     let r: Value = serde_json::from_slice(&run(&["-q"]).stdout).unwrap();
     let s = &finding(&r, "5.11")["suppression"];
     assert_eq!(s["reason"], "web tier is capped by its cgroup parent");

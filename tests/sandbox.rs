@@ -2,10 +2,10 @@
 //! built-in packs. The audit completes, every built-in finding is byte-identical to a clean
 //! run, and the hostile plugin gets an error finding naming it and the cause (or, for
 //! evidence outside its grants, typed denials recorded in the findings' provenance).
+//!
+//! The subject is the sandbox, not Docker: the audits replay the recorded snapshot.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::Path;
 
@@ -39,24 +39,40 @@ fn plugin_error(r: &Value, plugin: &str) -> String {
     f["message"].as_str().unwrap().to_string()
 }
 
-/// Audit with the third-party plugins in `dir` (unsigned allowed unless `args` say more).
-fn audit_with(host: &str, dir: &Path, args: &[&str]) -> Value {
-    let dp = dir.display().to_string();
-    let mut all = vec!["-H", host, "--plugins", &dp, "--allow-unsigned"];
+/// `--snapshot` and the recorded snapshot, for an audit's arguments.
+fn snap() -> [String; 2] {
+    [
+        "--snapshot".to_string(),
+        fixture_snapshot().display().to_string(),
+    ]
+}
+
+/// An audit of the recorded snapshot with `args`.
+fn audit_snap(args: &[&str]) -> Value {
+    let s = snap();
+    let mut all = vec![s[0].as_str(), s[1].as_str()];
     all.extend_from_slice(args);
     audit_json(&all)
 }
 
+/// Audit with the third-party plugins in `dir` (unsigned allowed unless `args` say more).
+fn audit_with(dir: &Path, args: &[&str]) -> Value {
+    let dp = dir.display().to_string();
+    let mut all = vec!["--plugins", &dp, "--allow-unsigned"];
+    all.extend_from_slice(args);
+    audit_snap(&all)
+}
+
+/// The containers of the recorded snapshot, all running as root.
+const ROOT_CONTAINERS: &[&str] = &["db", "web-1", "web-2"];
+
 #[test]
 fn hostile_plugins_are_contained() {
-    let d = TestDaemon::start(&["--iptables=false"], None);
-    d.run_container("web", &["--memory", "32m"], &[]);
-    let host = d.host();
-    let clean = audit_json(&["-H", &host]);
+    let clean = audit_snap(&[]);
     assert!(builtin_verdicts(&clean).len() >= 90);
     let contained = |plugin: &str, args: &[&str], cause: &str| {
         let dir = plugin_dir(&[plugin]);
-        let r = audit_with(&host, dir.path(), args);
+        let r = audit_with(dir.path(), args);
         let msg = plugin_error(&r, plugin);
         assert!(
             msg.contains(plugin) && msg.contains(cause),
@@ -96,12 +112,10 @@ fn hostile_plugins_are_contained() {
 
 #[test]
 fn evidence_outside_the_grants_is_denied_and_recorded() {
-    let d = TestDaemon::start(&["--iptables=false"], None);
-    d.run_container("web", &[], &[]);
     let dir = plugin_dir(&["snoop", "example"]);
-    let clean = audit_json(&["-H", &d.host()]);
+    let clean = audit_snap(&[]);
     // Even an operator granting everything cannot grant what the manifest did not ask.
-    let r = audit_with(&d.host(), dir.path(), &["--grant", "all"]);
+    let r = audit_with(dir.path(), &["--grant", "all"]);
     assert_eq!(builtin_verdicts(&r), builtin_verdicts(&clean));
     let f = finding(&r, "HOSTILE.SNOOP");
     let details = f["details"].to_string();
@@ -143,15 +157,7 @@ fn evidence_outside_the_grants_is_denied_and_recorded() {
 
     // The example asks for containers: without the operator's grant it cannot decide ...
     let dp = dir.path().display().to_string();
-    let ex = audit_json(&[
-        "-H",
-        &d.host(),
-        "--plugins",
-        &dp,
-        "--allow-unsigned",
-        "-c",
-        "EX",
-    ]);
+    let ex = audit_snap(&["--plugins", &dp, "--allow-unsigned", "-c", "EX"]);
     assert_eq!(
         status(&ex, "EX.1"),
         "undecided",
@@ -159,9 +165,7 @@ fn evidence_outside_the_grants_is_denied_and_recorded() {
         finding(&ex, "EX.1")
     );
     // ... with it, it runs.
-    let ex = audit_json(&[
-        "-H",
-        &d.host(),
+    let ex = audit_snap(&[
         "--plugins",
         &dp,
         "--allow-unsigned",
@@ -171,7 +175,7 @@ fn evidence_outside_the_grants_is_denied_and_recorded() {
         "example:containers",
     ]);
     assert_eq!(status(&ex, "EX.1"), "warn");
-    assert_eq!(offenders(&ex, "EX.1"), set(&["web"]));
+    assert_eq!(offenders(&ex, "EX.1"), set(ROOT_CONTAINERS));
 }
 
 /// Minimal WAT components that are refused before any code runs.
@@ -184,9 +188,7 @@ const OTHER_ABI_COMPONENT: &str = r#"(component
 
 #[test]
 fn malformed_foreign_and_unsigned_files_never_run() {
-    let d = TestDaemon::start(&["--iptables=false"], None);
-    d.run_container("rooty", &[], &[]);
-    let clean = audit_json(&["-H", &d.host()]);
+    let clean = audit_snap(&[]);
     let dir = plugin_dir(&["example"]);
     let p = |n: &str| dir.path().join(n);
     let bytes = std::fs::read(fixture_plugin("example")).unwrap();
@@ -199,7 +201,7 @@ fn malformed_foreign_and_unsigned_files_never_run() {
     std::fs::write(p("abi1.wasm"), wat::parse_str(OTHER_ABI_COMPONENT).unwrap()).unwrap();
     std::fs::write(p("nomanifest.wasm"), wat::parse_str("(component)").unwrap()).unwrap();
     std::fs::write(p("core.wasm"), wat::parse_str("(module)").unwrap()).unwrap();
-    let r = audit_with(&d.host(), dir.path(), &["--grant", "example:containers"]);
+    let r = audit_with(dir.path(), &["--grant", "example:containers"]);
     assert_eq!(builtin_verdicts(&r), builtin_verdicts(&clean));
     for (plugin, cause) in [
         ("truncated", "not a valid WebAssembly file"),
@@ -215,7 +217,7 @@ fn malformed_foreign_and_unsigned_files_never_run() {
     }
     // The example plugin, loaded from a directory like any third-party pack, works.
     assert_eq!(status(&r, "EX.1"), "warn");
-    assert_eq!(offenders(&r, "EX.1"), set(&["rooty"]));
+    assert_eq!(offenders(&r, "EX.1"), set(ROOT_CONTAINERS));
     let ex = r["plugins"]
         .as_array()
         .unwrap()
@@ -245,7 +247,7 @@ fn malformed_foreign_and_unsigned_files_never_run() {
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
     // (A plugin that does not load provides no checks to select: run another.)
-    let r = audit_json(&["-H", &d.host(), "--plugins", &sd, "-c", "5.1"]);
+    let r = audit_snap(&["--plugins", &sd, "-c", "5.1"]);
     assert!(plugin_error(&r, "example").contains("not signed"));
     ok(&["plugin", "keygen", key.to_str().unwrap()]);
     ok(&[
@@ -272,10 +274,10 @@ fn malformed_foreign_and_unsigned_files_never_run() {
     ]);
     assert!(inspect.contains("requests:   containers"), "{inspect}");
     assert!(inspect.contains("signature:  verified"), "{inspect}");
-    let host = d.host();
+    let s = snap();
     let args = [
-        "-H",
-        host.as_str(),
+        s[0].as_str(),
+        s[1].as_str(),
         "--plugins",
         sd.as_str(),
         "--trusted-key",
@@ -290,9 +292,7 @@ fn malformed_foreign_and_unsigned_files_never_run() {
     // Someone else's key is not trusted.
     let other = keys.path().join("other");
     ok(&["plugin", "keygen", other.to_str().unwrap()]);
-    let r = audit_json(&[
-        "-H",
-        &host,
+    let r = audit_snap(&[
         "--plugins",
         &sd,
         "-c",

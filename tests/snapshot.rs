@@ -1,9 +1,7 @@
 //! Evidence snapshots: audit live, collect, replay without the host, same findings; and
 //! verdict tests for states this machine cannot produce, named as snapshot-based.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::path::Path;
 

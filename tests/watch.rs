@@ -2,9 +2,7 @@
 //! what the built-in rules look for, alerts naming the right container; nothing for the
 //! benign one; lost events counted when the ring buffer is forced tiny.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};

@@ -28,8 +28,8 @@ pub enum DistributeError {
     },
     #[error("{0} is not a Bulwark plugin: {1}")]
     NotAPlugin(String, String),
-    #[error("registry: {0}")]
-    Registry(String),
+    #[error("registry")]
+    Registry(#[source] oci_client::errors::OciDistributionError),
     #[error("{0} holds no {WASM_MEDIA_TYPE} layer: not a Wasm artifact")]
     NoComponent(String),
 }
@@ -130,7 +130,7 @@ pub async fn push(
     let resp = client(&r, insecure)
         .push(&r, &layers, config, &auth(), None)
         .await
-        .map_err(|e| DistributeError::Registry(format!("{e}")))?;
+        .map_err(DistributeError::Registry)?;
     Ok(resp.manifest_url)
 }
 
@@ -145,7 +145,7 @@ pub async fn pull(
     let image = client(&r, insecure)
         .pull(&r, &auth(), vec![WASM_MEDIA_TYPE, SIGNATURE_MEDIA_TYPE])
         .await
-        .map_err(|e| DistributeError::Registry(format!("{e}")))?;
+        .map_err(DistributeError::Registry)?;
     let component = image
         .layers
         .iter()

@@ -27,11 +27,24 @@ pub struct RunningContainer {
     pub running: bool,
 }
 
+/// Why connecting to the daemon failed (kept, and shared by every later call).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Api(#[from] std::sync::Arc<BollardError>),
+    #[error("no answer within {} s", CONNECT_TIMEOUT.as_secs())]
+    Timeout,
+}
+
 /// Why a Docker call gave no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
-    #[error("cannot reach the Docker daemon at {endpoint}: {reason}")]
-    Unreachable { endpoint: String, reason: String },
+    #[error("cannot reach the Docker daemon at {endpoint}: {source}")]
+    Unreachable {
+        endpoint: String,
+        #[source]
+        source: ConnectError,
+    },
     #[error("{what}: no answer from the daemon within {secs} s")]
     Timeout { what: String, secs: u64 },
     /// The object does not exist (404), or the swarm endpoint on a node that is no manager.
@@ -50,7 +63,7 @@ pub enum DockerError {
 pub struct Client {
     endpoint: String,
     /// The connection, or why connecting failed (kept: it is not retried).
-    docker: OnceCell<Result<Docker, String>>,
+    docker: OnceCell<Result<Docker, ConnectError>>,
 }
 
 impl Client {
@@ -78,18 +91,18 @@ impl Client {
                 } else {
                     Docker::connect_with_host(&self.endpoint)
                 }
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| ConnectError::Api(e.into()))?;
                 match tokio::time::timeout(CONNECT_TIMEOUT, d.negotiate_version()).await {
                     Ok(Ok(d)) => Ok(d),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err("no answer within 10 s".to_string()),
+                    Ok(Err(e)) => Err(ConnectError::Api(e.into())),
+                    Err(_) => Err(ConnectError::Timeout),
                 }
             })
             .await
             .as_ref()
-            .map_err(|reason| DockerError::Unreachable {
+            .map_err(|source| DockerError::Unreachable {
                 endpoint: self.endpoint.clone(),
-                reason: reason.clone(),
+                source: source.clone(),
             })
     }
 

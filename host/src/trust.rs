@@ -35,8 +35,8 @@ pub enum TrustError {
     UntrustedKey(String),
     #[error("signature does not match: the component or its manifest was changed after signing")]
     Mismatch,
-    #[error("cannot generate a key: {0}")]
-    Random(String),
+    #[error("cannot generate a key")]
+    Random(#[source] getrandom::Error),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrustError + '_ {
@@ -81,7 +81,7 @@ impl PublicKey {
 /// Generate a key pair: `path` (secret, mode 0600) and `path.pub`. Returns the key id.
 pub fn keygen(path: &Path) -> Result<String, TrustError> {
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| TrustError::Random(e.to_string()))?;
+    getrandom::fill(&mut seed).map_err(TrustError::Random)?;
     let sk = SigningKey::from_bytes(&seed);
     let vk = sk.verifying_key();
     let id = key_id(&vk);

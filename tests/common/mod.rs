@@ -437,6 +437,26 @@ pub fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
+/// The snapshot recorded from a real dockerd for tests whose subject needs no Docker: the
+/// host's daemon with three running containers, `web-1` and `db` (defaults) and `web-2`
+/// (`--memory 64m`). See `tests/fixtures/README.md` for how to record it again.
+pub fn fixture_snapshot() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/host.snap.json")
+}
+
+/// A copy of the fixture snapshot with its entries edited by `f`.
+pub fn edited_snapshot(f: impl FnOnce(&mut Vec<Value>)) -> tempfile::NamedTempFile {
+    let mut doc: Value =
+        serde_json::from_slice(&std::fs::read(fixture_snapshot()).expect("fixture snapshot"))
+            .expect("fixture snapshot JSON");
+    if let Some(entries) = doc["entries"].as_array_mut() {
+        f(entries);
+    }
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), serde_json::to_vec(&doc).expect("JSON")).expect("write");
+    file
+}
+
 /// The findings with run-dependent fields removed, for comparing two audits.
 pub fn verdicts(report: &Value) -> Value {
     report["findings"].clone()

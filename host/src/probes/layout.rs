@@ -36,8 +36,10 @@ pub struct Fields {
 impl Fields {
     pub fn read(tracefs: &Path, tracepoint: &str) -> Result<Fields, ProbeError> {
         let path = tracefs.join("events").join(tracepoint).join("format");
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            ProbeError::Format(tracepoint.to_string(), format!("{}: {e}", path.display()))
+        let text = std::fs::read_to_string(&path).map_err(|source| ProbeError::FormatFile {
+            tracepoint: tracepoint.to_string(),
+            path: path.clone(),
+            source,
         })?;
         Ok(Fields {
             tracepoint: tracepoint.to_string(),
@@ -50,7 +52,7 @@ impl Fields {
         self.offsets
             .get(field)
             .copied()
-            .ok_or_else(|| ProbeError::Format(self.tracepoint.clone(), format!("no field {field}")))
+            .ok_or_else(|| ProbeError::Field(self.tracepoint.clone(), field.to_string()))
     }
 
     /// (nr, ret) offsets of a `sys_exit_*` record.
@@ -92,11 +94,11 @@ fn parse_format(text: &str) -> HashMap<String, u32> {
 /// Where syscall arguments 0..4 live in the kernel's `struct pt_regs`, from its BTF. A
 /// register named `array[i]` is element `i` (8 bytes each) of that member.
 pub fn syscall_arg_offsets(btf: &Path) -> Result<[u32; 4], ProbeError> {
-    let bad = |m: String| ProbeError::Format("BTF struct pt_regs".into(), m);
-    let btf = btf_rs::Btf::from_file(btf).map_err(|e| bad(e.to_string()))?;
+    let bad = |m: String| ProbeError::BtfLayout(format!("struct pt_regs: {m}"));
+    let btf = btf_rs::Btf::from_file(btf).map_err(ProbeError::Btf)?;
     let regs = btf
         .resolve_types_by_name("pt_regs")
-        .map_err(|e| bad(e.to_string()))?
+        .map_err(ProbeError::Btf)?
         .into_iter()
         .find_map(|t| match t {
             btf_rs::Type::Struct(s) => Some(s),

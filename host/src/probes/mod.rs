@@ -35,25 +35,63 @@ pub enum ProbeError {
     NoTracefs,
     #[error("the kernel has no BTF (/sys/kernel/btf/vmlinux is missing)")]
     NoBtf,
-    #[error("tracepoint {0}: {1}")]
-    Format(String, String),
-    #[error("eBPF: {0}")]
-    Ebpf(String),
-}
-
-fn ebpf_err(e: impl std::fmt::Display) -> ProbeError {
-    ProbeError::Ebpf(e.to_string())
+    #[error("tracepoint {tracepoint}: cannot read {path}")]
+    FormatFile {
+        tracepoint: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("tracepoint {0}: no field {1}")]
+    Field(String, String),
+    #[error("cannot read the kernel's BTF")]
+    Btf(#[source] btf_rs::Error),
+    #[error("the kernel's BTF: {0}")]
+    BtfLayout(String),
+    #[error("loading the eBPF object")]
+    Load(#[source] Box<aya::EbpfError>),
+    #[error("the eBPF object has no {0}")]
+    Missing(String),
+    #[error("eBPF map {map}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+    #[error("eBPF program {program}")]
+    Program {
+        program: String,
+        #[source]
+        source: Box<aya::programs::ProgramError>,
+    },
+    #[error("attaching {program} to {tracepoint}")]
+    Attach {
+        program: String,
+        tracepoint: String,
+        #[source]
+        source: Box<aya::programs::ProgramError>,
+    },
+    #[error("counting CPUs ({0})")]
+    Cpus(&'static str, #[source] std::io::Error),
 }
 
 /// A map of the loaded object, by name.
-fn map<'a>(ebpf: &'a Ebpf, name: &str) -> Result<&'a aya::maps::Map, ProbeError> {
+fn map<'a>(ebpf: &'a Ebpf, name: &'static str) -> Result<&'a aya::maps::Map, ProbeError> {
     ebpf.map(name)
-        .ok_or_else(|| ebpf_err(format!("no {name} map")))
+        .ok_or_else(|| ProbeError::Missing(format!("map {name}")))
 }
 
-fn map_mut<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut aya::maps::Map, ProbeError> {
+fn map_mut<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut aya::maps::Map, ProbeError> {
     ebpf.map_mut(name)
-        .ok_or_else(|| ebpf_err(format!("no {name} map")))
+        .ok_or_else(|| ProbeError::Missing(format!("map {name}")))
+}
+
+/// A map error, naming the map.
+fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> ProbeError {
+    move |source| ProbeError::Map { map, source }
 }
 
 #[repr(transparent)]
@@ -154,7 +192,7 @@ fn config(tracefs: &Path, exit: (u32, u32), ring: u32) -> Result<Vec<(u32, u32)>
     let fork = Fields::read(tracefs, "sched/sched_process_fork")?;
     let cap = Fields::read(tracefs, "capability/cap_capable")?;
     let capset = syscalls::number("capset")
-        .ok_or_else(|| ebpf_err("this architecture's table has no capset"))?;
+        .ok_or_else(|| ProbeError::Missing("capset in this architecture's syscall table".into()))?;
     Ok(vec![
         (cfg::EXIT_ID, exit.0),
         (cfg::EXIT_RET, exit.1),
@@ -188,15 +226,24 @@ fn actions(watched: &[(u32, &'static str)]) -> Vec<(u32, u8)> {
 /// Attach the programs: the entry program on `raw_syscalls/sys_enter`, the others on
 /// their tracepoints.
 fn attach(ebpf: &mut Ebpf, exits: &[&str]) -> Result<(), ProbeError> {
+    let program = |p: &str| {
+        let p = p.to_string();
+        move |source: aya::programs::ProgramError| ProbeError::Program {
+            program: p.clone(),
+            source: Box::new(source),
+        }
+    };
     let p: &mut RawTracePoint = ebpf
         .program_mut("count_syscall")
-        .ok_or_else(|| ebpf_err("no program count_syscall"))?
+        .ok_or_else(|| ProbeError::Missing("program count_syscall".into()))?
         .try_into()
-        .map_err(ebpf_err)?;
-    p.load()
-        .map_err(|e| ebpf_err(format!("count_syscall: {e}")))?;
-    p.attach("sys_enter")
-        .map_err(|e| ebpf_err(format!("attaching raw tracepoint sys_enter: {e}")))?;
+        .map_err(program("count_syscall"))?;
+    p.load().map_err(program("count_syscall"))?;
+    p.attach("sys_enter").map_err(|source| ProbeError::Attach {
+        program: "count_syscall".into(),
+        tracepoint: "raw_syscalls/sys_enter".into(),
+        source: Box::new(source),
+    })?;
     let mut targets: Vec<(&str, &str, String)> = exits
         .iter()
         .map(|name| ("sys_exit", "syscalls", format!("sys_exit_{name}")))
@@ -213,24 +260,32 @@ fn attach(ebpf: &mut Ebpf, exits: &[&str]) -> Result<(), ProbeError> {
     for (prog, category, name) in &targets {
         let p: &mut TracePoint = ebpf
             .program_mut(prog)
-            .ok_or_else(|| ebpf_err(format!("no program {prog}")))?
+            .ok_or_else(|| ProbeError::Missing(format!("program {prog}")))?
             .try_into()
-            .map_err(ebpf_err)?;
+            .map_err(program(prog))?;
         if !loaded.contains(prog) {
-            p.load().map_err(|e| ebpf_err(format!("{prog}: {e}")))?;
+            p.load().map_err(program(prog))?;
             loaded.push(prog);
         }
         p.attach(category, name)
-            .map_err(|e| ebpf_err(format!("attaching {category}/{name}: {e}")))?;
+            .map_err(|source| ProbeError::Attach {
+                program: prog.to_string(),
+                tracepoint: format!("{category}/{name}"),
+                source: Box::new(source),
+            })?;
     }
     Ok(())
 }
 
 /// Write `values` into the array map `name`.
-fn fill<T: Pod>(ebpf: &mut Ebpf, name: &str, values: &[(u32, T)]) -> Result<(), ProbeError> {
-    let mut a: Array<_, T> = Array::try_from(map_mut(ebpf, name)?).map_err(ebpf_err)?;
+fn fill<T: Pod>(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+    values: &[(u32, T)],
+) -> Result<(), ProbeError> {
+    let mut a: Array<_, T> = Array::try_from(map_mut(ebpf, name)?).map_err(map_err(name))?;
     for (i, v) in values {
-        a.set(*i, *v, 0).map_err(ebpf_err)?;
+        a.set(*i, *v, 0).map_err(map_err(name))?;
     }
     Ok(())
 }
@@ -244,7 +299,7 @@ impl Probes {
             .map_max_entries("EVENTS", ring)
             .map_max_entries("COUNTS", rows * MAX_SYSCALLS)
             .load(OBJECT)
-            .map_err(ebpf_err)?;
+            .map_err(|e| ProbeError::Load(Box::new(e)))?;
         // Watched syscalls are taken at entry by the counting program, by number; their
         // results come from each one's own sys_exit tracepoint.
         let watched = syscalls::watched();
@@ -254,8 +309,8 @@ impl Probes {
         attach(&mut ebpf, &exits)?;
         let events = ebpf
             .take_map("EVENTS")
-            .ok_or_else(|| ebpf_err("no EVENTS map"))
-            .and_then(|m| RingBuf::try_from(m).map_err(ebpf_err))?;
+            .ok_or_else(|| ProbeError::Missing("map EVENTS".into()))
+            .and_then(|m| RingBuf::try_from(m).map_err(map_err("EVENTS")))?;
         Ok(Probes {
             ebpf,
             events: Some(events),
@@ -282,25 +337,29 @@ impl Probes {
             Op::Direct(idx, w) => fill(&mut self.ebpf, "DIRECT", &[(idx, Entry(w))]),
             Op::OverflowInsert(cg, row) => {
                 let mut m: BpfHashMap<_, u64, u32> =
-                    BpfHashMap::try_from(map_mut(&mut self.ebpf, "OVERFLOW")?).map_err(ebpf_err)?;
-                m.insert(cg, row, 0).map_err(ebpf_err)
+                    BpfHashMap::try_from(map_mut(&mut self.ebpf, "OVERFLOW")?)
+                        .map_err(map_err("OVERFLOW"))?;
+                m.insert(cg, row, 0).map_err(map_err("OVERFLOW"))
             }
             Op::OverflowRemove(cg) => {
                 let mut m: BpfHashMap<_, u64, u32> =
-                    BpfHashMap::try_from(map_mut(&mut self.ebpf, "OVERFLOW")?).map_err(ebpf_err)?;
+                    BpfHashMap::try_from(map_mut(&mut self.ebpf, "OVERFLOW")?)
+                        .map_err(map_err("OVERFLOW"))?;
                 match m.remove(&cg) {
                     Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
-                    Err(e) => Err(ebpf_err(e)),
+                    Err(e) => Err(map_err("OVERFLOW")(e)),
                 }
             }
             Op::Clear(row) => {
                 let mut m: PerCpuArray<_, u64> =
-                    PerCpuArray::try_from(map_mut(&mut self.ebpf, "COUNTS")?).map_err(ebpf_err)?;
-                let cpus = aya::util::nr_cpus().map_err(|(_, e)| ebpf_err(e))?;
+                    PerCpuArray::try_from(map_mut(&mut self.ebpf, "COUNTS")?)
+                        .map_err(map_err("COUNTS"))?;
+                let cpus = aya::util::nr_cpus().map_err(|(what, e)| ProbeError::Cpus(what, e))?;
                 for nr in 0..MAX_SYSCALLS {
-                    let zero =
-                        aya::maps::PerCpuValues::try_from(vec![0u64; cpus]).map_err(ebpf_err)?;
-                    m.set(row * MAX_SYSCALLS + nr, zero, 0).map_err(ebpf_err)?;
+                    let zero = aya::maps::PerCpuValues::try_from(vec![0u64; cpus])
+                        .map_err(|e| ProbeError::Cpus("per-CPU values", e))?;
+                    m.set(row * MAX_SYSCALLS + nr, zero, 0)
+                        .map_err(map_err("COUNTS"))?;
                 }
                 Ok(())
             }
@@ -316,12 +375,12 @@ impl Probes {
     /// The non-zero counts of one row, summed over CPUs.
     fn row(&self, row: u32) -> Result<Vec<(u32, u64)>, ProbeError> {
         let m: PerCpuArray<_, u64> =
-            PerCpuArray::try_from(map(&self.ebpf, "COUNTS")?).map_err(ebpf_err)?;
+            PerCpuArray::try_from(map(&self.ebpf, "COUNTS")?).map_err(map_err("COUNTS"))?;
         let mut out = Vec::new();
         for nr in 0..MAX_SYSCALLS {
             let n: u64 = m
                 .get(&(row * MAX_SYSCALLS + nr), 0)
-                .map_err(ebpf_err)?
+                .map_err(map_err("COUNTS"))?
                 .iter()
                 .sum();
             if n > 0 {
@@ -339,8 +398,8 @@ impl Probes {
     /// Events lost to a full ring buffer, all CPUs.
     pub fn lost(&self) -> Result<u64, ProbeError> {
         let m: PerCpuArray<_, u64> =
-            PerCpuArray::try_from(map(&self.ebpf, "LOST")?).map_err(ebpf_err)?;
-        let v = m.get(&0, 0).map_err(ebpf_err)?;
+            PerCpuArray::try_from(map(&self.ebpf, "LOST")?).map_err(map_err("LOST"))?;
+        let v = m.get(&0, 0).map_err(map_err("LOST"))?;
         Ok(v.iter().sum())
     }
 
@@ -356,9 +415,9 @@ impl Probes {
             }
         }
         let m: PerCpuHashMap<_, Key, u64> =
-            PerCpuHashMap::try_from(map(&self.ebpf, "SPILL")?).map_err(ebpf_err)?;
+            PerCpuHashMap::try_from(map(&self.ebpf, "SPILL")?).map_err(map_err("SPILL"))?;
         for item in m.iter() {
-            let (k, v) = item.map_err(ebpf_err)?;
+            let (k, v) = item.map_err(map_err("SPILL"))?;
             *out.entry((k.0.cgroup, k.0.nr)).or_default() += v.iter().sum::<u64>();
         }
         Ok(out)

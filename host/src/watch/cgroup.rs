@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 /// Where the unified (v2) cgroup hierarchy is mounted: `/sys/fs/cgroup` on pure v2 hosts,
 /// `/sys/fs/cgroup/unified` on hybrid ones.
 pub fn cgroup2_root() -> Result<PathBuf, WatchError> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| WatchError::Cgroup(format!("/proc/self/mountinfo: {e}")))?;
-    cgroup2_mount_in(&info)
-        .ok_or_else(|| WatchError::Cgroup("no cgroup2 hierarchy is mounted".into()))
+    let path = Path::new("/proc/self/mountinfo");
+    let info = std::fs::read_to_string(path).map_err(|source| WatchError::Read {
+        path: path.into(),
+        source,
+    })?;
+    cgroup2_mount_in(&info).ok_or(WatchError::NoCgroup2)
 }
 
 /// The mount point of the first cgroup2 filesystem in a mountinfo text.
@@ -34,14 +36,14 @@ fn v2_path_in(proc_cgroup: &str) -> Option<&str> {
 
 /// The cgroup id (inode of its v2 cgroup directory) of a process.
 pub fn cgroup_id_of(root: &Path, pid: i64) -> Result<u64, WatchError> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-        .map_err(|e| WatchError::Cgroup(format!("/proc/{pid}/cgroup: {e}")))?;
-    let path = v2_path_in(&text)
-        .ok_or_else(|| WatchError::Cgroup(format!("process {pid} has no cgroup v2 path")))?;
+    let file = PathBuf::from(format!("/proc/{pid}/cgroup"));
+    let text =
+        std::fs::read_to_string(&file).map_err(|source| WatchError::Read { path: file, source })?;
+    let path = v2_path_in(&text).ok_or(WatchError::NoCgroupPath(pid))?;
     let dir = root.join(path.trim_start_matches('/'));
     std::fs::metadata(&dir)
         .map(|m| m.ino())
-        .map_err(|e| WatchError::Cgroup(format!("{}: {e}", dir.display())))
+        .map_err(|source| WatchError::Read { path: dir, source })
 }
 
 /// Who a cgroup belongs to.

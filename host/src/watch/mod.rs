@@ -31,10 +31,24 @@ use std::time::Duration;
 pub enum WatchError {
     #[error(transparent)]
     Probe(#[from] ProbeError),
-    #[error("cgroup: {0}")]
-    Cgroup(String),
-    #[error("{0}")]
-    Docker(String),
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no cgroup2 hierarchy is mounted (containers are told apart by their v2 cgroup)")]
+    NoCgroup2,
+    #[error("process {0} has no cgroup v2 path")]
+    NoCgroupPath(i64),
+    #[error(transparent)]
+    Docker(#[from] crate::docker::DockerError),
+    #[error("the Docker event stream ended")]
+    EventsEnded,
+    #[error("reading the ring buffer")]
+    Ring(#[source] std::io::Error),
+    #[error("the ring buffer was already taken")]
+    RingTaken,
 }
 
 /// Options of a watch.
@@ -77,11 +91,7 @@ impl Watcher {
 
     /// Start watching a container: its cgroup joins the in-kernel filter.
     pub async fn add(&self, id: &str) -> Result<(), WatchError> {
-        let c: RunningContainer = self
-            .collector
-            .running_container(id)
-            .await
-            .map_err(|e| WatchError::Docker(e.to_string()))?;
+        let c: RunningContainer = self.collector.running_container(id).await?;
         if !c.running || c.pid <= 0 {
             return Ok(());
         }
@@ -112,18 +122,9 @@ impl Watcher {
     /// Watch every running container, then follow starts and deaths until the stream ends.
     pub async fn follow_containers(self: Arc<Self>) -> Result<(), WatchError> {
         use futures_util::StreamExt;
-        let stream = self
-            .collector
-            .container_events()
-            .await
-            .map_err(|e| WatchError::Docker(e.to_string()))?;
+        let stream = self.collector.container_events().await?;
         // Subscribe first, then list: a container starting in between is not missed.
-        for id in self
-            .collector
-            .running_ids()
-            .await
-            .map_err(|e| WatchError::Docker(e.to_string()))?
-        {
+        for id in self.collector.running_ids().await? {
             if let Err(e) = self.add(&id).await {
                 tracing::warn!("container {id}: {e}");
             }
@@ -141,7 +142,7 @@ impl Watcher {
                         tracing::warn!("container {id}: {e}");
                     }
                 }
-                Err(e) => return Err(WatchError::Docker(e.to_string())),
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(())
@@ -179,9 +180,10 @@ pub async fn run(
     stop: impl std::future::Future<Output = ()>,
     on_alert: impl FnMut(AlertRecord),
 ) -> Result<Summary, WatchError> {
-    let ring = watcher.lock_probes().take_events().ok_or_else(|| {
-        WatchError::Probe(ProbeError::Ebpf("the ring buffer was already taken".into()))
-    })?;
+    let ring = watcher
+        .lock_probes()
+        .take_events()
+        .ok_or(WatchError::RingTaken)?;
     let follower = tokio::spawn(watcher.clone().follow_containers());
     let mut judge = judge::Judge::new(
         &watcher,

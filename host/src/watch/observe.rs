@@ -5,7 +5,7 @@ use super::stream::{pump, Sink};
 use super::{WatchError, WatchOptions, Watcher};
 use crate::abi::ev::{CapabilityUse, ObservedProfile};
 use crate::probes::event::{Kind, Raw};
-use crate::probes::{syscalls, ProbeError, ProbeOptions};
+use crate::probes::{syscalls, ProbeOptions};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -56,7 +56,7 @@ pub async fn observe(
     let ring = watcher
         .lock_probes()
         .take_events()
-        .ok_or_else(|| WatchError::Probe(ProbeError::Ebpf("no ring buffer".into())))?;
+        .ok_or(WatchError::RingTaken)?;
     let mut caps = Capabilities::default();
     pump(
         ring,

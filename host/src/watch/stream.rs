@@ -5,7 +5,6 @@
 
 use super::WatchError;
 use crate::probes::event::{self, Raw};
-use crate::probes::ProbeError;
 use aya::maps::{MapData, RingBuf};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
@@ -16,10 +15,6 @@ pub(super) trait Sink {
     fn event(&mut self, ev: Raw);
     /// The batch timer fired (after the waiting events were taken), or the watch ends.
     async fn tick(&mut self) -> Result<(), WatchError>;
-}
-
-fn io_err(e: impl std::fmt::Display) -> WatchError {
-    WatchError::Probe(ProbeError::Ebpf(e.to_string()))
 }
 
 /// Every event waiting in the ring buffer, decoded, to the sink.
@@ -42,7 +37,7 @@ pub(super) async fn pump(
 ) -> Result<(), WatchError> {
     // SAFETY: the ring buffer owns its map fd and lives inside the AsyncFd, which
     // deregisters it before dropping it.
-    let mut fd = unsafe { AsyncFd::register(ring) }.map_err(io_err)?;
+    let mut fd = unsafe { AsyncFd::register(ring) }.map_err(|e| WatchError::Ring(e.into()))?;
     let deadline = duration.map(|d| tokio::time::Instant::now() + d);
     let mut tick = tokio::time::interval(batch);
     tokio::pin!(stop);
@@ -57,7 +52,7 @@ pub(super) async fn pump(
             _ = &mut stop => break,
             _ = until_deadline => break,
             guard = fd.readable_mut() => {
-                let mut guard = guard.map_err(io_err)?;
+                let mut guard = guard.map_err(WatchError::Ring)?;
                 drain(guard.get_inner_mut(), sink);
                 guard.clear_ready();
             }

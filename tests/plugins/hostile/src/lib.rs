@@ -18,6 +18,7 @@
 use bulwark_sdk::prelude::*;
 
 #[cfg(feature = "stack")]
+#[allow(unconditional_recursion)] // The point: it overflows the stack.
 fn deeper(n: u64) -> u64 {
     // black_box keeps the recursion from being turned into a loop.
     std::hint::black_box(deeper(std::hint::black_box(n + 1))) + 1
