@@ -14,8 +14,8 @@ use std::process::{Command, ExitStatus};
 
 /// The target plugins are built for.
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
-/// Plugins build with the release profile.
-pub const PROFILE: &str = "release";
+/// Plugins build with the workspace's `plugin` profile (release, tuned for size).
+pub const PROFILE: &str = "plugin";
 /// Component custom section carrying the plugin's manifest (JSON).
 pub const MANIFEST_SECTION: &str = "bulwark-manifest";
 /// Component custom section carrying the documentation of the plugin's checks (JSON).
