@@ -1,6 +1,7 @@
 //! `bulwark watch` on the real kernel: eBPF probes on tracepoints, real containers doing
 //! what the built-in rules look for, alerts naming the right container; nothing for the
-//! benign one; lost events counted when the ring buffer is forced tiny.
+//! benign one; lost events counted when the ring buffer is forced tiny; by default only
+//! what the rules need, off the syscall path, and containers watched from their start.
 
 use crate::common::*;
 use serde_json::Value;
@@ -10,6 +11,12 @@ use std::time::{Duration, Instant};
 
 /// Start `bulwark watch` and wait until it is watching.
 fn start_watch(d: &TestDaemon, args: &[&str]) -> Child {
+    start_watch_saying(d, args).0
+}
+
+/// [`start_watch`], with what it said before it started watching.
+fn start_watch_saying(d: &TestDaemon, args: &[&str]) -> (Child, Vec<String>) {
+    let mut said = Vec::new();
     let mut child = bulwark()
         .args(["watch", "-H", &d.host(), "-f", "jsonl"])
         .args(args)
@@ -19,18 +26,19 @@ fn start_watch(d: &TestDaemon, args: &[&str]) -> Child {
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Generous: a cold plugin cache compiles every plugin first.
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         match lines.next() {
             Some(Ok(l)) if l.contains("watching containers") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("bulwark watch did not start"),
+            Some(Ok(l)) => said.push(l),
+            _ => panic!("bulwark watch did not start: {said:#?}"),
         }
         assert!(Instant::now() < deadline);
     }
     // Keep draining stderr so the child never blocks on it.
     std::thread::spawn(move || for _ in lines {});
-    child
+    (child, said)
 }
 
 /// Wait for the watch to end and parse its JSON lines: (alerts, summary).
@@ -63,17 +71,21 @@ fn each_rule_fires_on_the_right_container_and_not_on_the_benign_one() {
             "while true; do cat /etc/hostname >/dev/null; sleep 0.2; done",
         ],
     );
-    let watch = start_watch(&d, &["--duration", "14"]);
+    // Every rule, whatever its tier, and every syscall counted.
+    let watch = start_watch(
+        &d,
+        &["--duration", "14", "--rules", "all", "--count-syscalls"],
+    );
     std::thread::sleep(Duration::from_millis(1500));
-    // Started after: found through Docker's event stream. Seccomp off so the attempts
-    // reach the kernel (Docker's profile blocks most of them before any tracepoint).
+    // Started after: seen from its cgroup's creation. Seccomp off so the attempts reach
+    // the kernel (Docker's profile blocks most of them before any tracepoint).
     d.run_container(
         "bad",
         &["-u", "1000", "--tmpfs", "/tmp:mode=1777", "--security-opt", "seccomp=unconfined"],
         &[
             "/bin/sh",
             "-c",
-            "sleep 2; /bin/bwtool thread-exec-sh; /bin/bwtool setuid0 unshare mount chmod-suid ptrace capset bpf module exec-sh; sleep 3600",
+            "sleep 2; /bin/bwtool thread-exec-sh; /bin/bwtool setuid0 unshare clone-ns mount chmod-suid ptrace capset bpf module exec-sh; /bin/bwtool-suid setuid0 exec-sh; sleep 3600",
         ],
     );
     let (alerts, summary) = finish(watch);
@@ -86,7 +98,9 @@ fn each_rule_fires_on_the_right_container_and_not_on_the_benign_one() {
     };
     for rule in [
         "R.SHELL",
+        "R.ROOT_SHELL",
         "R.SETUID_ROOT",
+        "R.CLONE_NS",
         "R.NAMESPACE",
         "R.MOUNT",
         "R.SETUID_BITS",
@@ -162,9 +176,19 @@ fn a_tiny_ring_buffer_counts_what_it_loses() {
     let d = TestDaemon::start(&["--iptables=false"], None);
     d.run_container("stormy", &["--tmpfs", "/tmp:mode=1777"], &[]);
     let addr = free_loopback_addr();
+    // The chmod storm becomes events only for a rule that watches chmod (tier 2).
     let watch = start_watch(
         &d,
-        &["--duration", "8", "--ring-buffer", "4", "--metrics", &addr],
+        &[
+            "--duration",
+            "8",
+            "--ring-buffer",
+            "4",
+            "--metrics",
+            &addr,
+            "--rules",
+            "all",
+        ],
     );
     std::thread::sleep(Duration::from_millis(1500));
     d.docker(&["exec", "stormy", "/bin/bwtool", "storm"]);
@@ -195,7 +219,7 @@ fn an_exec_storm_arrives_whole_and_sigterm_ends_the_watch() {
     let d = TestDaemon::start(&["--iptables=false"], None);
     d.run_container("execs", &[], &[]);
     let addr = free_loopback_addr();
-    let watch = start_watch(&d, &["--metrics", &addr]);
+    let watch = start_watch(&d, &["--metrics", &addr, "--count-syscalls"]);
     std::thread::sleep(Duration::from_millis(1500));
     d.docker(&["exec", "execs", "/bin/bwtool", "execstorm"]);
     // The reader drains on its 100 ms tick.
@@ -258,6 +282,119 @@ fn rule_plugins_remember_across_batches() {
         .collect();
     seen.sort();
     assert_eq!(seen, ["exec #1", "exec #2", "exec #3"], "{alerts:#?}");
+}
+
+/// The default watch attaches only what its rules need off the syscall path, says which
+/// rules do not run and why, and sees a container from its first exec: the entrypoint of
+/// one started during the watch fires the shell rule, and a non-root process that gains
+/// root through a setuid-root binary and runs a shell fires the root-shell rule.
+#[test]
+fn by_default_only_the_first_tier_and_containers_from_their_start() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    let addr = free_loopback_addr();
+    let (watch, said) = start_watch_saying(&d, &["--duration", "9", "--metrics", &addr]);
+    let said = said.join("\n");
+    assert!(
+        said.contains("rule R.MOUNT does not run: needs tier 2"),
+        "{said}"
+    );
+    assert!(
+        said.contains("attached process exec/fork/exit [tier 1") && said.contains("R.ROOT_SHELL"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("tier 2 (per") || !said.contains("attached syscalls"),
+        "{said}"
+    );
+    let m = scrape(&addr);
+    let attached: Vec<&String> = m
+        .keys()
+        .filter(|k| k.starts_with("bulwark_probe_attached{"))
+        .collect();
+    assert!(
+        attached
+            .iter()
+            .any(|k| k.contains("sched/sched_process_exec")),
+        "{attached:#?}"
+    );
+    assert!(
+        attached.iter().all(|k| k.contains("tier=\"1\"")),
+        "nothing on the syscall path: {attached:#?}"
+    );
+    assert!(
+        m.contains_key(
+            "bulwark_rule_running{rule=\"R.SHELL\",plugin=\"runtime-rules\",tier=\"1\"}"
+        ),
+        "{m:#?}"
+    );
+    // The example: the entrypoint execs a shell at once, then another, then sleep.
+    d.docker(&[
+        "run",
+        "--rm",
+        "--name",
+        "starter",
+        IMAGE,
+        "sh",
+        "-c",
+        "exec /bin/sh -c \"sleep 2; exec /bin/sleep 1\"",
+    ]);
+    d.docker(&[
+        "run",
+        "--rm",
+        "--name",
+        "climber",
+        "-u",
+        "1000",
+        IMAGE,
+        "/bin/bwtool-suid",
+        "setuid0",
+        "exec-sh",
+    ]);
+    let (alerts, _) = finish(watch);
+    let shells: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule"]["id"] == "R.SHELL" && a["container"]["name"] == "starter")
+        .map(|a| &a["event"]["argv"])
+        .collect();
+    assert!(
+        shells.contains(&&serde_json::json!([
+            "sh",
+            "-c",
+            "exec /bin/sh -c \"sleep 2; exec /bin/sleep 1\""
+        ])),
+        "the entrypoint's own exec: {alerts:#?}"
+    );
+    assert!(
+        shells.contains(&&serde_json::json!([
+            "/bin/sh",
+            "-c",
+            "sleep 2; exec /bin/sleep 1"
+        ])),
+        "{alerts:#?}"
+    );
+    let root: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule"]["id"] == "R.ROOT_SHELL")
+        .collect();
+    assert_eq!(root.len(), 1, "{alerts:#?}");
+    assert_eq!(root[0]["container"]["name"], "climber");
+    assert!(
+        root[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("uid 1000 gained root"),
+        "{root:#?}"
+    );
+    assert!(
+        alerts.iter().any(|a| a["rule"]["id"] == "R.SETUID_ROOT"
+            && a["container"]["name"] == "climber"
+            && a["event"]["kind"] == "exec"),
+        "the setuid-root binary: {alerts:#?}"
+    );
+    assert!(
+        alerts.iter().all(|a| a["rule"]["id"] != "R.MOUNT"),
+        "{alerts:#?}"
+    );
 }
 
 #[test]

@@ -1,10 +1,12 @@
 //! Prometheus metrics of `bulwark watch` (`--metrics ADDR`): events by kind, events lost in
-//! the kernel, rule matches, and each rule plugin's fuel and time. Served as the text
-//! exposition format at `GET /metrics`.
+//! the kernel or dropped in user space, rule matches, each rule plugin's fuel and time,
+//! what the probes attached and for which rules, and (with BPF statistics on) each
+//! program's runs and run time. Served as the text exposition format at `GET /metrics`.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -27,6 +29,25 @@ pub struct PluginLabel {
     pub plugin: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProgramLabel {
+    pub program: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttachLabels {
+    pub program: String,
+    pub tracepoint: String,
+    pub tier: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleRunLabels {
+    pub rule: String,
+    pub plugin: String,
+    pub tier: String,
+}
+
 pub struct WatchMetrics {
     registry: Registry,
     pub events: Family<KindLabel, Counter>,
@@ -35,6 +56,11 @@ pub struct WatchMetrics {
     pub plugin_fuel: Family<PluginLabel, Counter>,
     pub plugin_seconds: Family<PluginLabel, Counter<f64, AtomicU64>>,
     pub plugin_failures: Family<PluginLabel, Counter>,
+    pub dropped: Counter,
+    pub attached: Family<AttachLabels, Gauge>,
+    pub rules: Family<RuleRunLabels, Gauge>,
+    runs: Family<ProgramLabel, Counter>,
+    run_seconds: Family<ProgramLabel, Counter<f64, AtomicU64>>,
 }
 
 impl Default for WatchMetrics {
@@ -48,6 +74,11 @@ impl Default for WatchMetrics {
             plugin_fuel: Family::default(),
             plugin_seconds: Family::default(),
             plugin_failures: Family::default(),
+            dropped: Counter::default(),
+            attached: Family::default(),
+            rules: Family::default(),
+            runs: Family::default(),
+            run_seconds: Family::default(),
         };
         registry.register(
             "events",
@@ -79,11 +110,52 @@ impl Default for WatchMetrics {
             "Rule plugin runs stopped by the sandbox",
             m.plugin_failures.clone(),
         );
+        registry.register(
+            "dropped_events",
+            "Events dropped in user space because the rules could not keep up",
+            m.dropped.clone(),
+        );
+        registry.register(
+            "probe_attached",
+            "Probe programs attached, by tracepoint and cost tier (1 while attached)",
+            m.attached.clone(),
+        );
+        registry.register(
+            "rule_running",
+            "Rules that run, by cost tier of what they need (1 while running)",
+            m.rules.clone(),
+        );
+        registry.register(
+            "probe_program_runs",
+            "Runs of each probe program (counted while BPF statistics are on)",
+            m.runs.clone(),
+        );
+        registry.register(
+            "probe_program_run_seconds",
+            "Time spent in each probe program (counted while BPF statistics are on)",
+            m.run_seconds.clone(),
+        );
         WatchMetrics { registry, ..m }
     }
 }
 
 impl WatchMetrics {
+    pub fn program_runs(&self, program: &str) -> Counter {
+        self.runs
+            .get_or_create(&ProgramLabel {
+                program: program.to_string(),
+            })
+            .clone()
+    }
+
+    pub fn program_seconds(&self, program: &str) -> Counter<f64, AtomicU64> {
+        self.run_seconds
+            .get_or_create(&ProgramLabel {
+                program: program.to_string(),
+            })
+            .clone()
+    }
+
     /// The text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();

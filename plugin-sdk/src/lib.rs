@@ -30,7 +30,7 @@ mod runtime;
 pub mod testing;
 
 pub use finding::Finding;
-pub use rules::{__describe_rules, __on_events, Rule};
+pub use rules::{__describe_rules, __describe_sources, __on_events, Rule};
 pub use runtime::{__describe, __run, Check, Ctx, Verdict};
 
 /// Raw bindings generated from `wit/bulwark.wit`. Prefer the typed API in [`Ctx`].
@@ -68,7 +68,9 @@ impl QueryError {
 pub mod prelude {
     pub use crate::daemon::DaemonOptions;
     pub use crate::docker::{ContainerInspect, DockerInfo, DockerVersion};
-    pub use crate::rules::{is_syscall, Kind, RuleEvent};
+    pub use crate::rules::{
+        is_syscall, Kind, Results, RuleEvent, DENIED, GRANTED, GRANTED_OR_DENIED,
+    };
     pub use crate::{
         Check, ContainerRef, Ctx, Finding, QueryError, Rule, Status, Subject, Verdict,
     };
@@ -98,6 +100,11 @@ macro_rules! plugin {
                 events: ::std::vec::Vec<$crate::bindings::exports::bulwark::plugin::rules::Event>,
             ) -> ::std::vec::Vec<$crate::bindings::exports::bulwark::plugin::rules::Alert> {
                 $crate::__on_events(&__bulwark_rules(), events)
+            }
+        }
+        impl $crate::bindings::exports::bulwark::plugin::sources::Guest for __BulwarkPlugin {
+            fn describe_sources() -> ::std::vec::Vec<$crate::bindings::exports::bulwark::plugin::sources::RuleSources> {
+                $crate::__describe_sources(&__bulwark_rules())
             }
         }
         $crate::__plugin_checks!();

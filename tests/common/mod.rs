@@ -159,6 +159,11 @@ impl TestDaemon {
         }
         std::fs::copy(sshd_stand_in(), root.join("usr/sbin/sshd")).expect("copy sshd");
         std::fs::copy(bwtool(), root.join("bin/bwtool")).expect("copy bwtool");
+        // A setuid-root copy: what a non-root process gains root through.
+        let suid = root.join("bin/bwtool-suid");
+        std::fs::copy(bwtool(), &suid).expect("copy bwtool");
+        std::fs::set_permissions(&suid, std::os::unix::fs::PermissionsExt::from_mode(0o4755))
+            .expect("setuid bit");
         let tar = run(Command::new("tar")
             .arg("-C")
             .arg(&root)
@@ -322,7 +327,17 @@ fn main() {
                     let data: [u32; 6] = [u32::MAX, u32::MAX, 0, u32::MAX, u32::MAX, 0];
                     syscall(126, header.as_ptr(), data.as_ptr());
                 }
-                "bpf" => { syscall(321, 0i64, 0usize, 0u32); }
+                "bpf" => {
+                    // BPF_MAP_CREATE of a one-entry array: far enough for the kernel's checks.
+                    let attr: [u32; 5] = [2, 4, 4, 1, 0];
+                    syscall(321, 0i64, attr.as_ptr(), 20u32);
+                }
+                "clone-ns" => {
+                    // clone(CLONE_NEWUSER | SIGCHLD): a child in a new user namespace.
+                    let pid = syscall(56, 0x1000_0000i64 | 17, 0usize, 0usize, 0usize, 0usize);
+                    if pid == 0 { _exit(0); }
+                    if pid > 0 { let mut st = 0; waitpid(pid as i32, &mut st, 0); }
+                }
                 "module" => { let e = c(""); syscall(313, -1i64, e.as_ptr(), 0i64); }
                 "storm" => { let p = c("/tmp"); for _ in 0..200_000 { chmod(p.as_ptr(), 0o1777); } }
                 "spin" => { for _ in 0..5_000_000 { syscall(110); } }

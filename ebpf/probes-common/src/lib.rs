@@ -1,34 +1,47 @@
-//! What Bulwark's eBPF probes and the host share: the event record written to the ring
-//! buffer, the keys of the in-kernel syscall counts, and the layout of the configuration
-//! array the host fills (tracepoint field offsets read from tracefs at load time).
+//! What Bulwark's eBPF probes and the host share: the records written to the ring buffer,
+//! the keys of the in-kernel counts, the layout of the configuration array the host fills
+//! (tracepoint field offsets and kernel struct offsets read from tracefs and BTF at load
+//! time), and the per-number action tables.
 #![no_std]
 
-/// What an [`Event`] reports (its `kind` field holds `Kind as u32`). The one list of event
+/// What a record reports (its `kind` field holds `Kind as u32`). The one list of record
 /// kinds: the probes write them, the host reads them with [`Kind::from_raw`].
 #[repr(u32)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
-    /// `sched_process_exec`: `path` and `argv` are set.
+    /// `sched_process_exec` (an [`ExecEvent`]): `path` and `argv` are set; `args[0]` is
+    /// the effective uid after the exec, `args[1]` the effective gid.
     Exec = 1,
     /// `sched_process_fork`: `args[0]` the parent pid, `args[1]` the child's.
     Fork = 2,
     Exit = 3,
-    /// A syscall the host marked interesting, on entry: `nr` and `args` are set.
+    /// A syscall the host asked for, on entry: `nr` and `args` are set.
     Syscall = 4,
     /// The same syscall on exit: `nr` and `ret` are set.
     SyscallExit = 5,
     /// `capability/cap_capable`: `nr` is the capability, `ret` 0 when granted.
     Capable = 6,
+    /// `task/task_newtask` creating namespaces: `args[0]` the clone flags, `args[1]` the
+    /// new task's pid.
+    NewTask = 7,
+    /// `module/module_load`: the module's name in `path` (an [`ExecEvent`]).
+    ModuleLoad = 8,
+    /// `cgroup/cgroup_mkdir` of a container's cgroup: its id in `cgroup`, its path in
+    /// `path` (an [`ExecEvent`]). For the host's attribution; never shown to rules.
+    CgroupMkdir = 9,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Exec,
         Kind::Fork,
         Kind::Exit,
         Kind::Syscall,
         Kind::SyscallExit,
         Kind::Capable,
+        Kind::NewTask,
+        Kind::ModuleLoad,
+        Kind::CgroupMkdir,
     ];
 
     /// The kind of a raw `kind` field; `None` for a value no probe writes.
@@ -45,18 +58,26 @@ impl Kind {
             Kind::Syscall => "syscall",
             Kind::SyscallExit => "syscall-exit",
             Kind::Capable => "capable",
+            Kind::NewTask => "new-task",
+            Kind::ModuleLoad => "module-load",
+            Kind::CgroupMkdir => "cgroup-mkdir",
         }
+    }
+
+    /// Whether records of this kind carry the [`ExecEvent`] tail.
+    pub fn has_tail(self) -> bool {
+        matches!(self, Kind::Exec | Kind::ModuleLoad | Kind::CgroupMkdir)
     }
 }
 
-pub const PATH_LEN: usize = 128;
-/// The argv head of an exec: up to `ARGV_ARGS` arguments of up to `ARGV_ARG_LEN` bytes
-/// each (NUL-terminated within their slot).
-pub const ARGV_ARGS: usize = 4;
-pub const ARGV_ARG_LEN: usize = 32;
-pub const ARGV_LEN: usize = ARGV_ARGS * ARGV_ARG_LEN;
+/// Bytes of a path (exec'd file, module name, cgroup path) kept in a record.
+pub const PATH_LEN: usize = 256;
+/// Bytes of the head of argv kept for an exec: the arguments as the process sees them,
+/// NUL-separated.
+pub const ARGV_LEN: usize = 256;
 
-/// One event, as the probes write it (`repr(C)`, read by the host with `read_unaligned`).
+/// One record, as the probes write it (`repr(C)`, read by the host with
+/// `read_unaligned`). Records of the kinds with a tail are an [`ExecEvent`].
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Event {
@@ -65,6 +86,7 @@ pub struct Event {
     /// Thread-group id (the process id as user space sees it).
     pub pid: u32,
     pub tid: u32,
+    /// The task's real uid.
     pub uid: u32,
     /// cgroup v2 id of the task (the inode of its cgroup directory).
     pub cgroup: u64,
@@ -74,13 +96,18 @@ pub struct Event {
     pub ret: i64,
     pub args: [u64; 4],
     pub comm: [u8; 16],
-    /// EXEC: the file executed. SYSCALL capset: unused.
+}
+
+/// A record with a path and an argv head.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ExecEvent {
+    pub event: Event,
     pub path: [u8; PATH_LEN],
-    /// EXEC: the head of its argv (see `ARGV_ARGS`).
     pub argv: [u8; ARGV_LEN],
 }
 
-/// Key of the per-(cgroup, syscall) counters.
+/// Key of the per-(cgroup, syscall) counters beyond the per-CPU rows.
 #[repr(C)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct CountKey {
@@ -89,8 +116,18 @@ pub struct CountKey {
     pub _pad: u32,
 }
 
-/// Indices into the `CONFIG` array (u32 each): tracepoint field offsets, and where a
-/// syscall's arguments sit in the kernel's `struct pt_regs` (read from BTF at load time).
+/// Key of the per-(cgroup, capability, result) counters of capability checks.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct CapKey {
+    pub cgroup: u64,
+    pub cap: u32,
+    /// 0 granted, 1 denied.
+    pub denied: u32,
+}
+
+/// Indices into the `CONFIG` array (u32 each), filled by the host before anything is
+/// attached.
 pub mod cfg {
     /// syscalls/sys_exit_<name>: `__syscall_nr` (int), `ret`.
     pub const EXIT_ID: u32 = 0;
@@ -105,32 +142,77 @@ pub mod cfg {
     pub const CAP_RET: u32 = 6;
     /// The syscall number of capset (its data is read from user memory).
     pub const NR_CAPSET: u32 = 7;
-    /// Offsets in `struct pt_regs` of syscall arguments 0..4 (`REG_ARG0 + i`).
-    pub const REG_ARG0: u32 = 8;
+    /// syscalls/sys_enter_<name>: `__syscall_nr` (int) and the first of the arguments,
+    /// 8 bytes apart.
+    pub const ENTER_ID: u32 = 8;
+    pub const ENTER_ARG0: u32 = 9;
     /// Wake the reader once this many bytes wait in the ring buffer (it also drains on
     /// its own schedule), rather than on every event.
-    pub const WAKEUP_BYTES: u32 = 12;
-    /// sched/sched_process_exec: `old_pid`, the thread that called execve (a non-leader
-    /// thread's exec takes over the leader's pid).
-    pub const EXEC_OLD_PID: u32 = 13;
-    pub const LEN: u32 = 14;
+    pub const WAKEUP_BYTES: u32 = 10;
+    /// sched/sched_process_exec: `old_pid`.
+    pub const EXEC_OLD_PID: u32 = 11;
+    /// Offsets in `struct task_struct` of `cred` and `mm`, in `struct cred` of `euid` and
+    /// `egid`, in `struct mm_struct` of `arg_start` and `arg_end` (from BTF).
+    pub const TASK_CRED: u32 = 12;
+    pub const TASK_MM: u32 = 13;
+    pub const CRED_EUID: u32 = 14;
+    pub const CRED_EGID: u32 = 15;
+    pub const MM_ARG_START: u32 = 16;
+    pub const MM_ARG_END: u32 = 17;
+    /// task/task_newtask: `pid`, `clone_flags`.
+    pub const NEWTASK_PID: u32 = 18;
+    pub const NEWTASK_FLAGS: u32 = 19;
+    /// cgroup/cgroup_mkdir: `root`, `id`, `path` (__data_loc).
+    pub const MKDIR_ROOT: u32 = 20;
+    pub const MKDIR_ID: u32 = 21;
+    pub const MKDIR_PATH: u32 = 22;
+    /// module/module_load: `name` (__data_loc).
+    pub const MODULE_NAME: u32 = 23;
+    /// Nonzero: count every capability check of a watched cgroup in `CAP_COUNTS` (for
+    /// `audit --observe` and `profile`; `watch` needs only the events its rules ask for).
+    pub const COUNT_CAPS: u32 = 24;
+    /// Offsets in `struct pt_regs` of syscall arguments 0..4 (`REG_ARG0 + i`), for the
+    /// syscalls this kernel has no tracepoints for (seen on `raw_syscalls/sys_enter`).
+    pub const REG_ARG0: u32 = 25;
+    pub const LEN: u32 = 29;
 }
 
 /// Syscall numbers counted (the per-cgroup counts ignore anything above).
 pub const MAX_SYSCALLS: u32 = 512;
 
-/// What the sys_enter program does with a syscall number besides counting it (the
-/// `SYSCALLS` array, filled by the host).
+/// What the syscall programs do with a syscall number (the `SYSCALLS` array).
 pub mod action {
-    /// Only counted.
+    /// Nothing but counting (when counting is on).
     pub const COUNT: u8 = 0;
-    /// A `SYSCALL` event with the first four arguments.
+    /// A `Syscall` event with the first four arguments (and `SyscallExit` with the result).
     pub const EVENT: u8 = 1;
-    /// An exec: keep the argv head (argument 1, execve) for the exec event.
-    pub const ARGV_1: u8 = 2;
-    /// The same with argv in argument 2 (execveat).
-    pub const ARGV_2: u8 = 3;
+    /// A `Syscall` event from `raw_syscalls/sys_enter`, for a syscall without tracepoints
+    /// of its own (compiled out of this kernel: only the attempt is seen).
+    pub const RAW_EVENT: u8 = 2;
 }
+
+/// What `cap_capable` does with a capability (the `CAPS` array, bit flags). Every check of
+/// a watched cgroup is counted in the kernel; these choose which become events.
+pub mod cap_action {
+    /// An event when the capability is granted.
+    pub const GRANTED: u8 = 1;
+    /// An event when it is denied.
+    pub const DENIED: u8 = 2;
+}
+
+/// Capabilities the `CAPS` array covers (`CAP_LAST_CAP` is 40 on 6.x kernels).
+pub const MAX_CAPS: u32 = 64;
+
+/// Namespace flags of `clone(2)` (`CLONE_NEW*`): a new task created with any of them is
+/// reported as a [`Kind::NewTask`].
+pub const CLONE_NEW_MASK: u64 = 0x0000_0080 // CLONE_NEWTIME
+    | 0x0002_0000 // CLONE_NEWNS
+    | 0x0200_0000 // CLONE_NEWCGROUP
+    | 0x0400_0000 // CLONE_NEWUTS
+    | 0x0800_0000 // CLONE_NEWIPC
+    | 0x1000_0000 // CLONE_NEWUSER
+    | 0x2000_0000 // CLONE_NEWPID
+    | 0x4000_0000; // CLONE_NEWNET
 
 /// Entries of the direct-mapped table of watched cgroups (a power of two): cgroup `c`
 /// lives at `c & (DIRECT_LEN - 1)` unless another took that entry first.
@@ -149,4 +231,12 @@ pub struct Watched {
     /// Row of the per-CPU counts array (`slot * MAX_SYSCALLS + nr`), or `NO_SLOT`.
     pub slot: u32,
     pub flags: u32,
+}
+
+/// Indices into the `STATE` array (u64 each), which the probes and the host both write.
+pub mod state {
+    /// Nonzero while cgroups created since the host last looked wait in `PENDING`: only
+    /// then does a task that is not watched cost a lookup there.
+    pub const PENDING_ANY: u32 = 0;
+    pub const LEN: u32 = 1;
 }

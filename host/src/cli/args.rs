@@ -65,9 +65,27 @@ pub struct WatchArgs {
     /// Docker Engine API endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock).
     #[arg(long, short = 'H', value_name = "URL")]
     pub host: Option<String>,
-    /// Stop after this many seconds (default: until interrupted).
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
+    /// Stop after this long: seconds (`90`) or with a unit (`90s`, `10m`, `1h`); default:
+    /// until interrupted.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Which rules run: `default` (those that need nothing on the syscall path), `all`, or
+    /// rule ids (`R.MOUNT`, `R.*`), comma-separated and combinable (`default,R.MOUNT`).
+    /// Rules that need per-syscall tracepoints make every syscall on the host pay for them.
+    #[arg(long, value_name = "SPEC", default_value = "default")]
+    pub rules: bulwark::watch::RuleSpec,
+    /// Also count every syscall of each container in the kernel (summary and metrics);
+    /// every syscall on the host then pays for it.
+    #[arg(long)]
+    pub count_syscalls: bool,
+    /// Turn on the kernel's BPF statistics for the watch, so that `--metrics` shows what
+    /// each probe program costs (they are shown anyway when `kernel.bpf_stats_enabled` is on).
+    #[arg(long)]
+    pub program_stats: bool,
+    /// Attach programs that return at once instead of the real ones (the benchmark's
+    /// floor of the same attach points).
+    #[arg(long, hide = true)]
+    pub floor: bool,
     /// Alert output: text lines, or JSON lines (one alert per line, then a summary line).
     #[arg(long, short = 'f', value_enum, default_value_t = WatchFormat::Text)]
     pub format: WatchFormat,
@@ -77,6 +95,20 @@ pub struct WatchArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464).
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
+}
+
+/// A duration: seconds (`90`, `1.5`), or a number with a unit (`90s`, `10m`, `1h`, `1h30m`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = match s.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 => std::time::Duration::from_secs_f64(secs),
+        Ok(_) => return Err("must be a positive number of seconds".to_string()),
+        Err(_) => humantime::parse_duration(s.trim())
+            .map_err(|e| format!("{e} (use seconds, or 90s, 10m, 1h)"))?,
+    };
+    if d.is_zero() {
+        return Err("must be longer than zero".to_string());
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -296,10 +328,10 @@ pub struct AuditArgs {
     /// Print remediation measures for checks that did not pass.
     #[arg(short = 'p', long = "remediation")]
     pub remediation: bool,
-    /// Watch the selected containers with the kernel probes for SECS first, so checks can
+    /// Watch the selected containers with the kernel probes for DURATION first, so checks can
     /// use what they actually did (syscalls, capabilities).
-    #[arg(long, value_name = "SECS")]
-    pub observe: Option<f64>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub observe: Option<std::time::Duration>,
     /// Also write the report in FORMAT to FILE (repeatable), e.g. --out sarif=bulwark.sarif.
     #[arg(long = "out", value_name = "FORMAT=FILE", value_parser = parse_out)]
     pub outs: Vec<OutSpec>,

@@ -20,8 +20,8 @@ pub async fn run(a: AuditArgs) -> Result<i32> {
     let runtime = make_runtime(&a.plugins)?;
     let evidence = Arc::new(evidence(&a)?);
     preflight(&evidence, a.quiet).await;
-    if let Some(secs) = a.observe {
-        observe(&a, &evidence, secs).await?;
+    if let Some(d) = a.observe {
+        observe(&a, &evidence, d).await?;
     }
     let (plugins, failures) = load(&a.plugins, &runtime).await?;
     let filter = CheckFilter::parse(&a.include, &a.exclude)?;
@@ -93,23 +93,22 @@ fn evidence(a: &AuditArgs) -> Result<Evidence> {
     })
 }
 
-/// `--observe SECS`: watch the selected containers first.
-async fn observe(a: &AuditArgs, evidence: &Evidence, secs: f64) -> Result<()> {
-    if !(secs > 0.0 && secs.is_finite()) || a.snapshot.is_some() {
-        bail!("--observe needs a positive number of seconds and a live host");
+/// `--observe DURATION`: watch the selected containers first.
+async fn observe(a: &AuditArgs, evidence: &Evidence, d: Duration) -> Result<()> {
+    if a.snapshot.is_some() {
+        bail!("--observe needs a live host, not a snapshot");
     }
     let ids = evidence.selected_ids().await;
     if !a.quiet {
-        eprintln!("bulwark: observing {} containers for {secs} s", ids.len());
+        eprintln!(
+            "bulwark: observing {} containers for {}",
+            ids.len(),
+            humantime::format_duration(d)
+        );
     }
-    audit::observe(
-        evidence,
-        a.host.clone(),
-        &ids,
-        Duration::from_secs_f64(secs),
-    )
-    .await
-    .context("--observe")
+    audit::observe(evidence, a.host.clone(), &ids, d)
+        .await
+        .context("--observe")
 }
 
 /// -v: what each plugin cost.

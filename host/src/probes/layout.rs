@@ -1,6 +1,6 @@
 //! The running kernel's layouts, read at load time so that none is compiled in: where
-//! tracefs is, tracepoint field offsets from its `format` files, and where syscall
-//! arguments sit in `struct pt_regs` from the kernel's BTF.
+//! tracefs is, tracepoint field offsets from its `format` files, and the offsets of the
+//! kernel struct members the probes read (credentials, the argument area) from its BTF.
 
 use super::syscalls::ARG_REGISTERS;
 use super::ProbeError;
@@ -62,6 +62,20 @@ impl Fields {
             *self.offsets.get("ret")?,
         ))
     }
+
+    /// (nr, first argument) offsets of a `sys_enter_*` record: the arguments follow the
+    /// syscall number, 8 bytes each. `None` for the first argument of a syscall without
+    /// arguments.
+    pub fn enter_layout(&self) -> Option<(u32, Option<u32>)> {
+        let nr = *self.offsets.get("__syscall_nr")?;
+        let first = self
+            .offsets
+            .iter()
+            .filter(|(k, _)| !k.starts_with("common_") && *k != "__syscall_nr")
+            .map(|(_, o)| *o)
+            .min();
+        Some((nr, first))
+    }
 }
 
 /// `field:TYPE NAME[...];\toffset:N;\tsize:N;...` lines → name → offset.
@@ -91,31 +105,46 @@ fn parse_format(text: &str) -> HashMap<String, u32> {
     out
 }
 
-/// Where syscall arguments 0..4 live in the kernel's `struct pt_regs`, from its BTF. A
-/// register named `array[i]` is element `i` (8 bytes each) of that member.
-pub fn syscall_arg_offsets(btf: &Path) -> Result<[u32; 4], ProbeError> {
-    let bad = |m: String| ProbeError::BtfLayout(format!("struct pt_regs: {m}"));
-    let btf = btf_rs::Btf::from_file(btf).map_err(ProbeError::Btf)?;
-    let regs = btf
-        .resolve_types_by_name("pt_regs")
-        .map_err(ProbeError::Btf)?
-        .into_iter()
-        .find_map(|t| match t {
-            btf_rs::Type::Struct(s) => Some(s),
-            _ => None,
-        })
-        .ok_or_else(|| bad("not found".into()))?;
-    let mut out = [0u32; 4];
-    for (slot, reg) in out.iter_mut().zip(ARG_REGISTERS) {
-        let (member, index) = match reg.split_once('[') {
-            Some((m, i)) => (m, i.trim_end_matches(']').parse::<u32>().unwrap_or(0)),
-            None => (reg, 0),
-        };
-        let base =
-            member_offset(&btf, &regs, member).ok_or_else(|| bad(format!("no member {member}")))?;
-        *slot = base + index * 8;
+/// The kernel's BTF, for the offsets of the struct members the probes read.
+pub struct KernelBtf(btf_rs::Btf);
+
+impl KernelBtf {
+    pub fn open(path: &Path) -> Result<KernelBtf, ProbeError> {
+        btf_rs::Btf::from_file(path)
+            .map(KernelBtf)
+            .map_err(ProbeError::Btf)
     }
-    Ok(out)
+
+    /// The byte offset of `member` in `struct name` (through anonymous members).
+    pub fn offset(&self, name: &str, member: &str) -> Result<u32, ProbeError> {
+        let s = self
+            .0
+            .resolve_types_by_name(name)
+            .map_err(ProbeError::Btf)?
+            .into_iter()
+            .find_map(|t| match t {
+                btf_rs::Type::Struct(s) => Some(s),
+                _ => None,
+            })
+            .ok_or_else(|| ProbeError::BtfLayout(format!("no struct {name}")))?;
+        member_offset(&self.0, &s, member)
+            .ok_or_else(|| ProbeError::BtfLayout(format!("struct {name} has no member {member}")))
+    }
+
+    /// Where syscall arguments 0..4 live in `struct pt_regs` (for syscalls seen on
+    /// `raw_syscalls/sys_enter`). A register named `array[i]` is element `i` (8 bytes each)
+    /// of that member.
+    pub fn syscall_arg_offsets(&self) -> Result<[u32; 4], ProbeError> {
+        let mut out = [0u32; 4];
+        for (slot, reg) in out.iter_mut().zip(ARG_REGISTERS) {
+            let (member, index) = match reg.split_once('[') {
+                Some((m, i)) => (m, i.trim_end_matches(']').parse::<u32>().unwrap_or(0)),
+                None => (reg, 0),
+            };
+            *slot = self.offset("pt_regs", member)? + index * 8;
+        }
+        Ok(out)
+    }
 }
 
 /// Byte offset of a member, looking through anonymous structs and unions.
@@ -152,9 +181,17 @@ mod tests {
     }
 
     #[test]
-    fn syscall_arguments_are_found_in_this_kernels_btf() {
+    fn kernel_structs_are_found_in_this_kernels_btf() {
         // Every machine Bulwark's tests run on has BTF (the probes need it).
-        let offs = syscall_arg_offsets(Path::new(BTF)).expect("pt_regs in BTF");
+        let btf = KernelBtf::open(Path::new(BTF)).expect("BTF");
+        let offs = btf.syscall_arg_offsets().expect("pt_regs in BTF");
+        assert!(offs.iter().all(|o| o % 8 == 0), "{offs:?}");
+        let mut sorted = offs;
+        sorted.sort();
+        sorted
+            .windows(2)
+            .for_each(|w| assert!(w[0] < w[1], "{offs:?}"));
+        let offs = btf.syscall_arg_offsets().expect("pt_regs in BTF");
         assert!(offs.iter().all(|o| o % 8 == 0), "{offs:?}");
         let mut sorted = offs;
         sorted.sort();

@@ -2,7 +2,8 @@
 //! tracepoints, keep the set of watched cgroups current, and read what they report: the
 //! event ring buffer, the in-kernel syscall counts and the lost-event counters.
 //!
-//! - [`layout`]: tracefs, tracepoint field offsets and `pt_regs` offsets, read from the
+//! - [`sources`]: what to attach, from what the rules need, and what each costs.
+//! - [`layout`]: tracefs, tracepoint field offsets and kernel struct offsets, read from the
 //!   running kernel at load time, so that no kernel layout is compiled in.
 //! - [`syscalls`]: the syscall table of the architecture Bulwark is built for.
 //! - [`event`]: the event records and their kinds.
@@ -11,14 +12,19 @@
 pub mod event;
 mod filter;
 pub mod layout;
+pub mod sources;
 pub mod syscalls;
+
+pub use sources::{CapResults, Source, Sources, Tier};
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
 use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader, Pod};
-use bulwark_probes_common::{action, cfg, CountKey, Watched, MAX_SYSCALLS, NO_SLOT};
+use bulwark_probes_common::{
+    action, cap_action, cfg, state, CapKey, CountKey, Watched, MAX_CAPS, MAX_SYSCALLS, NO_SLOT,
+};
 use filter::{Filter, Op};
-use layout::{Fields, BTF};
+use layout::{Fields, KernelBtf, BTF};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -73,6 +79,8 @@ pub enum ProbeError {
     },
     #[error("counting CPUs ({0})")]
     Cpus(&'static str, #[source] std::io::Error),
+    #[error("turning on BPF statistics")]
+    Stats(#[source] std::io::Error),
 }
 
 /// A map of the loaded object, by name.
@@ -89,6 +97,15 @@ fn map_mut<'a>(
         .ok_or_else(|| ProbeError::Missing(format!("map {name}")))
 }
 
+/// Whether a map error says the key was not there (`bpf_map_delete_elem` gives ENOENT).
+fn absent(e: &aya::maps::MapError) -> bool {
+    match e {
+        aya::maps::MapError::KeyNotFound => true,
+        aya::maps::MapError::SyscallError(s) => s.io_error.raw_os_error() == Some(libc::ENOENT),
+        _ => false,
+    }
+}
+
 /// A map error, naming the map.
 fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> ProbeError {
     move |source| ProbeError::Map { map, source }
@@ -99,6 +116,12 @@ fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> ProbeError {
 struct Key(CountKey);
 // SAFETY: CountKey is repr(C), plain integers, explicit padding.
 unsafe impl Pod for Key {}
+
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+struct CapCountKey(CapKey);
+// SAFETY: CapKey is repr(C), plain integers, no padding.
+unsafe impl Pod for CapCountKey {}
 
 #[repr(transparent)]
 #[derive(Clone, Copy)]
@@ -113,6 +136,29 @@ pub struct Probes {
     filter: Filter,
     /// Counts of cgroups no longer watched, taken from their rows when they left.
     retained: HashMap<(u64, u32), u64>,
+    /// What was attached where.
+    attached: Vec<Attached>,
+    /// What could not be attached as asked on this kernel, and what was done instead.
+    notes: Vec<String>,
+}
+
+/// Capability checks per (cgroup, capability): (granted, denied).
+pub type CapabilityCounts = HashMap<(u64, u32), (u64, u64)>;
+
+/// One program attached to one tracepoint.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Attached {
+    pub program: String,
+    pub tracepoint: String,
+    pub tier: Tier,
+}
+
+/// A program's cost so far, as the kernel counts it while BPF statistics are on.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProgramStats {
+    pub program: String,
+    pub runs: u64,
+    pub run_time_ns: u64,
 }
 
 /// Options for loading.
@@ -120,12 +166,16 @@ pub struct Probes {
 pub struct ProbeOptions {
     /// Ring buffer size in bytes (a power of two, at least a page).
     pub ring_bytes: u32,
+    /// Attach programs that return at once instead of the real ones, at the same points
+    /// (the benchmark's floor: what the kernel charges before Bulwark's code runs).
+    pub floor: bool,
 }
 
 impl Default for ProbeOptions {
     fn default() -> Self {
         ProbeOptions {
             ring_bytes: 8 << 20,
+            floor: false,
         }
     }
 }
@@ -146,6 +196,13 @@ pub fn preflight() -> Result<PathBuf, ProbeError> {
     layout::tracefs()
 }
 
+/// Turn on the kernel's BPF run-time statistics for as long as the returned descriptor
+/// lives (what `kernel.bpf_stats_enabled=1` does for everyone).
+pub fn enable_stats() -> Result<std::os::fd::OwnedFd, ProbeError> {
+    aya::sys::enable_stats(aya::sys::Stats::RunTime)
+        .map_err(|e| ProbeError::Stats(std::io::Error::other(e.to_string())))
+}
+
 /// Counts rows to allocate: one per watched container, within 32 MiB of per-CPU counters
 /// (cgroups beyond them are counted in the slower spill hash).
 fn count_rows() -> u32 {
@@ -154,78 +211,217 @@ fn count_rows() -> u32 {
     ((32u64 << 20) / row_bytes).clamp(8, 1024) as u32
 }
 
-/// The watched syscalls whose results are seen, on their `sys_exit_<name>` tracepoints, and
-/// the one record layout those share. A syscall compiled out of this kernel has no such
-/// tracepoint: only its attempts are seen.
-fn exit_tracepoints(
-    tracefs: &Path,
-    watched: &[(u32, &'static str)],
-) -> (Vec<&'static str>, (u32, u32)) {
-    let mut layout: Option<(u32, u32)> = None;
-    let mut names = Vec::new();
-    for (_, name) in watched {
-        let Ok(fields) = Fields::read(tracefs, &format!("syscalls/sys_exit_{name}")) else {
-            tracing::debug!("no sys_exit tracepoint for {name}: its result is not seen");
-            continue;
-        };
-        let Some(this) = fields.exit_layout() else {
-            tracing::warn!("sys_exit_{name} has an unexpected layout; its result is not seen");
-            continue;
-        };
-        match layout {
-            None => layout = Some(this),
-            Some(l) if l != this => {
-                tracing::warn!("sys_exit_{name} differs from the others; its result is not seen");
-                continue;
-            }
-            Some(_) => {}
-        }
-        names.push(*name);
-    }
-    (names, layout.unwrap_or((0, 0)))
+/// A tracepoint's category and name (`category/name`).
+fn split_tp(tp: &str) -> (&str, &str) {
+    tp.split_once('/').unwrap_or(("", tp))
 }
 
-/// The `CONFIG` array: tracepoint field offsets, `pt_regs` offsets and constants.
-fn config(tracefs: &Path, exit: (u32, u32), ring: u32) -> Result<Vec<(u32, u32)>, ProbeError> {
-    let regs = layout::syscall_arg_offsets(Path::new(BTF))?;
-    let exec = Fields::read(tracefs, "sched/sched_process_exec")?;
-    let fork = Fields::read(tracefs, "sched/sched_process_fork")?;
-    let cap = Fields::read(tracefs, "capability/cap_capable")?;
+/// The per-syscall tracepoints of the syscalls asked for that this kernel has, with the
+/// one record layout their entry and exit records share. A syscall this architecture does
+/// not have, or this kernel compiled out, is reported and left out.
+struct SyscallPoints {
+    /// (number, name) of each syscall attached.
+    attached: Vec<(u32, String)>,
+    /// (number, name) of each syscall this kernel has no tracepoints for: seen on
+    /// `raw_syscalls/sys_enter` (attempts only; such a syscall fails with ENOSYS).
+    raw: Vec<(u32, String)>,
+    enter: (u32, u32),
+    exit: (u32, u32),
+}
+
+fn syscall_points(tracefs: &Path, names: &std::collections::BTreeSet<String>) -> SyscallPoints {
+    let mut out = SyscallPoints {
+        attached: Vec::new(),
+        raw: Vec::new(),
+        enter: (0, 0),
+        exit: (0, 0),
+    };
+    let (mut enter, mut exit) = (None, None);
+    for name in names {
+        let Some(nr) = syscalls::number(name) else {
+            tracing::warn!("{name}: not a syscall of this architecture; not watched");
+            continue;
+        };
+        let layouts = Fields::read(tracefs, &format!("syscalls/sys_enter_{name}"))
+            .ok()
+            .and_then(|f| f.enter_layout())
+            .zip(
+                Fields::read(tracefs, &format!("syscalls/sys_exit_{name}"))
+                    .ok()
+                    .and_then(|f| f.exit_layout()),
+            );
+        let Some(((nr_at, arg0), this_exit)) = layouts else {
+            tracing::info!("{name}: this kernel has no tracepoints for it (compiled out); its attempts are seen on raw_syscalls/sys_enter");
+            out.raw.push((nr, name.clone()));
+            continue;
+        };
+        let this_enter = (nr_at, arg0.unwrap_or(nr_at + 8));
+        if enter.is_some_and(|e| e != this_enter) || exit.is_some_and(|e| e != this_exit) {
+            tracing::warn!("{name}: its tracepoint records differ from the others'; not watched");
+            continue;
+        }
+        enter = Some(this_enter);
+        exit = Some(this_exit);
+        out.attached.push((nr, name.clone()));
+    }
+    out.enter = enter.unwrap_or_default();
+    out.exit = exit.unwrap_or_default();
+    out
+}
+
+/// The `CONFIG` array: tracepoint field offsets, kernel struct offsets and switches. Only
+/// the tracepoints attached are read (a kernel without module support has no module_load).
+fn config(
+    tracefs: &Path,
+    sources: &Sources,
+    points: &SyscallPoints,
+    ring: u32,
+) -> Result<Vec<(u32, u32)>, ProbeError> {
     let capset = syscalls::number("capset")
         .ok_or_else(|| ProbeError::Missing("capset in this architecture's syscall table".into()))?;
-    Ok(vec![
-        (cfg::EXIT_ID, exit.0),
-        (cfg::EXIT_RET, exit.1),
-        (cfg::EXEC_FILENAME, exec.offset("filename")?),
-        (cfg::EXEC_OLD_PID, exec.offset("old_pid")?),
-        (cfg::FORK_PARENT, fork.offset("parent_pid")?),
-        (cfg::FORK_CHILD, fork.offset("child_pid")?),
-        (cfg::CAP_CAP, cap.offset("cap")?),
-        (cfg::CAP_RET, cap.offset("ret")?),
+    let mkdir = Fields::read(tracefs, "cgroup/cgroup_mkdir")?;
+    let mut out = vec![
+        (cfg::ENTER_ID, points.enter.0),
+        (cfg::ENTER_ARG0, points.enter.1),
+        (cfg::EXIT_ID, points.exit.0),
+        (cfg::EXIT_RET, points.exit.1),
         (cfg::NR_CAPSET, capset),
-        (cfg::REG_ARG0, regs[0]),
-        (cfg::REG_ARG0 + 1, regs[1]),
-        (cfg::REG_ARG0 + 2, regs[2]),
-        (cfg::REG_ARG0 + 3, regs[3]),
         (cfg::WAKEUP_BYTES, ring / 8),
-    ])
+        (cfg::MKDIR_ROOT, mkdir.offset("root")?),
+        (cfg::MKDIR_ID, mkdir.offset("id")?),
+        (cfg::MKDIR_PATH, mkdir.offset("path")?),
+        (cfg::COUNT_CAPS, sources.count_capabilities as u32),
+    ];
+    if sources.process {
+        let btf = KernelBtf::open(Path::new(BTF))?;
+        let exec = Fields::read(tracefs, "sched/sched_process_exec")?;
+        let fork = Fields::read(tracefs, "sched/sched_process_fork")?;
+        out.extend([
+            (cfg::EXEC_FILENAME, exec.offset("filename")?),
+            (cfg::EXEC_OLD_PID, exec.offset("old_pid")?),
+            (cfg::FORK_PARENT, fork.offset("parent_pid")?),
+            (cfg::FORK_CHILD, fork.offset("child_pid")?),
+            (cfg::TASK_CRED, btf.offset("task_struct", "cred")?),
+            (cfg::TASK_MM, btf.offset("task_struct", "mm")?),
+            (cfg::CRED_EUID, btf.offset("cred", "euid")?),
+            (cfg::CRED_EGID, btf.offset("cred", "egid")?),
+            (cfg::MM_ARG_START, btf.offset("mm_struct", "arg_start")?),
+            (cfg::MM_ARG_END, btf.offset("mm_struct", "arg_end")?),
+        ]);
+    }
+    if !sources.capabilities.is_empty() || sources.count_capabilities {
+        let cap = Fields::read(tracefs, "capability/cap_capable")?;
+        out.extend([
+            (cfg::CAP_CAP, cap.offset("cap")?),
+            (cfg::CAP_RET, cap.offset("ret")?),
+        ]);
+    }
+    if sources.namespaces {
+        let t = Fields::read(tracefs, "task/task_newtask")?;
+        out.extend([
+            (cfg::NEWTASK_PID, t.offset("pid")?),
+            (cfg::NEWTASK_FLAGS, t.offset("clone_flags")?),
+        ]);
+    }
+    if let Some(m) = module_load(tracefs, sources) {
+        out.push((cfg::MODULE_NAME, m.offset("name")?));
+    }
+    if !points.raw.is_empty() {
+        let regs = KernelBtf::open(Path::new(BTF))?.syscall_arg_offsets()?;
+        out.extend((0..4).map(|i| (cfg::REG_ARG0 + i as u32, regs[i])));
+    }
+    Ok(out)
 }
 
-/// What the entry program does with each syscall number besides counting it: watched
-/// syscalls become events; execve and execveat keep their argv head for the exec event.
-fn actions(watched: &[(u32, &'static str)]) -> Vec<(u32, u8)> {
-    let mut out: Vec<(u32, u8)> = watched.iter().map(|(nr, _)| (*nr, action::EVENT)).collect();
-    for (name, a) in [("execve", action::ARGV_1), ("execveat", action::ARGV_2)] {
-        if let Some(nr) = syscalls::number(name) {
-            out.push((nr, a));
-        }
+/// The module_load tracepoint, when modules are asked for and this kernel has it.
+fn module_load(tracefs: &Path, sources: &Sources) -> Option<Fields> {
+    if !sources.modules {
+        return None;
+    }
+    Fields::read(tracefs, "module/module_load").ok()
+}
+
+/// What this kernel cannot give as asked, for the operator.
+fn notes(tracefs: &Path, sources: &Sources, points: &SyscallPoints) -> Vec<String> {
+    let mut out = Vec::new();
+    if sources.modules && module_load(tracefs, sources).is_none() {
+        out.push("module loads: this kernel has no module support (no module/module_load tracepoint), so no module can be loaded".to_string());
+    }
+    if !points.raw.is_empty() {
+        let names: Vec<&str> = points.raw.iter().map(|(_, n)| n.as_str()).collect();
+        out.push(format!(
+            "syscalls {}: this kernel has no tracepoints for them (compiled out); their attempts are seen on raw_syscalls/sys_enter",
+            names.join(", ")
+        ));
     }
     out
 }
 
-/// Attach the programs: the entry program on `raw_syscalls/sys_enter`, the others on
-/// their tracepoints.
-fn attach(ebpf: &mut Ebpf, exits: &[&str]) -> Result<(), ProbeError> {
+/// (program, tracepoint, tier) of everything to attach for `sources`.
+fn plan(
+    tracefs: &Path,
+    sources: &Sources,
+    points: &SyscallPoints,
+) -> Vec<(&'static str, String, Tier)> {
+    let mut out = vec![(
+        "cgroup_mkdir",
+        "cgroup/cgroup_mkdir".to_string(),
+        Tier::Process,
+    )];
+    if sources.process {
+        for (p, tp) in [
+            ("process_exec", "sched/sched_process_exec"),
+            ("process_fork", "sched/sched_process_fork"),
+            ("process_exit", "sched/sched_process_exit"),
+        ] {
+            out.push((p, tp.to_string(), Tier::Process));
+        }
+    }
+    if !sources.capabilities.is_empty() || sources.count_capabilities {
+        out.push((
+            "cap_capable",
+            "capability/cap_capable".into(),
+            Tier::Process,
+        ));
+    }
+    if sources.namespaces {
+        out.push(("task_newtask", "task/task_newtask".into(), Tier::Process));
+    }
+    if module_load(tracefs, sources).is_some() {
+        out.push(("module_load", "module/module_load".into(), Tier::Process));
+    }
+    for (_, name) in &points.attached {
+        out.push((
+            "sys_enter",
+            format!("syscalls/sys_enter_{name}"),
+            Tier::Syscalls,
+        ));
+        out.push((
+            "sys_exit",
+            format!("syscalls/sys_exit_{name}"),
+            Tier::Syscalls,
+        ));
+    }
+    if !points.raw.is_empty() {
+        out.push(("raw_enter", "raw_syscalls/sys_enter".into(), Tier::Syscalls));
+    }
+    if sources.count_syscalls {
+        out.push((
+            "count_syscall",
+            "raw_syscalls/sys_enter".into(),
+            Tier::AllSyscalls,
+        ));
+    }
+    out
+}
+
+/// Load and attach the programs of `plan` (or, for the floor, programs that return at once
+/// at the same points).
+fn attach(
+    ebpf: &mut Ebpf,
+    plan: &[(&'static str, String, Tier)],
+    floor: bool,
+) -> Result<Vec<Attached>, ProbeError> {
     let program = |p: &str| {
         let p = p.to_string();
         move |source: aya::programs::ProgramError| ProbeError::Program {
@@ -233,48 +429,51 @@ fn attach(ebpf: &mut Ebpf, exits: &[&str]) -> Result<(), ProbeError> {
             source: Box::new(source),
         }
     };
-    let p: &mut RawTracePoint = ebpf
-        .program_mut("count_syscall")
-        .ok_or_else(|| ProbeError::Missing("program count_syscall".into()))?
-        .try_into()
-        .map_err(program("count_syscall"))?;
-    p.load().map_err(program("count_syscall"))?;
-    p.attach("sys_enter").map_err(|source| ProbeError::Attach {
-        program: "count_syscall".into(),
-        tracepoint: "raw_syscalls/sys_enter".into(),
-        source: Box::new(source),
-    })?;
-    let mut targets: Vec<(&str, &str, String)> = exits
-        .iter()
-        .map(|name| ("sys_exit", "syscalls", format!("sys_exit_{name}")))
-        .collect();
-    for (prog, category, name) in [
-        ("process_exec", "sched", "sched_process_exec"),
-        ("process_fork", "sched", "sched_process_fork"),
-        ("process_exit", "sched", "sched_process_exit"),
-        ("cap_capable", "capability", "cap_capable"),
-    ] {
-        targets.push((prog, category, name.to_string()));
-    }
+    let attach_err = |prog: &str, tp: &str| {
+        let (prog, tp) = (prog.to_string(), tp.to_string());
+        move |source| ProbeError::Attach {
+            program: prog.clone(),
+            tracepoint: tp.clone(),
+            source: Box::new(source),
+        }
+    };
     let mut loaded: Vec<&str> = Vec::new();
-    for (prog, category, name) in &targets {
-        let p: &mut TracePoint = ebpf
+    let mut out = Vec::new();
+    for (prog, tp, tier) in plan {
+        let raw = matches!(*prog, "count_syscall" | "raw_enter");
+        let prog: &str = match (floor, raw) {
+            (true, true) => "floor_raw",
+            (true, false) => "floor_tp",
+            _ => prog,
+        };
+        let p = ebpf
             .program_mut(prog)
-            .ok_or_else(|| ProbeError::Missing(format!("program {prog}")))?
-            .try_into()
-            .map_err(program(prog))?;
-        if !loaded.contains(prog) {
-            p.load().map_err(program(prog))?;
+            .ok_or_else(|| ProbeError::Missing(format!("program {prog}")))?;
+        let first = !loaded.contains(&prog);
+        if raw {
+            let p: &mut RawTracePoint = p.try_into().map_err(program(prog))?;
+            if first {
+                p.load().map_err(program(prog))?;
+            }
+            p.attach(split_tp(tp).1).map_err(attach_err(prog, tp))?;
+        } else {
+            let p: &mut TracePoint = p.try_into().map_err(program(prog))?;
+            if first {
+                p.load().map_err(program(prog))?;
+            }
+            let (category, name) = split_tp(tp);
+            p.attach(category, name).map_err(attach_err(prog, tp))?;
+        }
+        if first {
             loaded.push(prog);
         }
-        p.attach(category, name)
-            .map_err(|source| ProbeError::Attach {
-                program: prog.to_string(),
-                tracepoint: format!("{category}/{name}"),
-                source: Box::new(source),
-            })?;
+        out.push(Attached {
+            program: prog.to_string(),
+            tracepoint: tp.clone(),
+            tier: *tier,
+        });
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Write `values` into the array map `name`.
@@ -290,8 +489,28 @@ fn fill<T: Pod>(
     Ok(())
 }
 
+/// The `CAPS` action of each capability asked for.
+fn cap_actions(sources: &Sources) -> Vec<(u32, u8)> {
+    sources
+        .capabilities
+        .iter()
+        .filter(|(cap, _)| **cap < MAX_CAPS)
+        .map(|(cap, r)| {
+            let mut a = 0;
+            if r.granted {
+                a |= cap_action::GRANTED;
+            }
+            if r.denied {
+                a |= cap_action::DENIED;
+            }
+            (*cap, a)
+        })
+        .collect()
+}
+
 impl Probes {
-    pub fn load(opts: ProbeOptions) -> Result<Probes, ProbeError> {
+    /// Load the programs and attach what `sources` needs (see [`sources`]).
+    pub fn load(opts: ProbeOptions, sources: &Sources) -> Result<Probes, ProbeError> {
         let tracefs = preflight()?;
         let ring = opts.ring_bytes.max(4096).next_power_of_two();
         let rows = count_rows();
@@ -300,13 +519,22 @@ impl Probes {
             .map_max_entries("COUNTS", rows * MAX_SYSCALLS)
             .load(OBJECT)
             .map_err(|e| ProbeError::Load(Box::new(e)))?;
-        // Watched syscalls are taken at entry by the counting program, by number; their
-        // results come from each one's own sys_exit tracepoint.
-        let watched = syscalls::watched();
-        let (exits, exit_layout) = exit_tracepoints(&tracefs, &watched);
-        fill(&mut ebpf, "CONFIG", &config(&tracefs, exit_layout, ring)?)?;
-        fill(&mut ebpf, "SYSCALLS", &actions(&watched))?;
-        attach(&mut ebpf, &exits)?;
+        let points = syscall_points(&tracefs, &sources.syscalls);
+        fill(
+            &mut ebpf,
+            "CONFIG",
+            &config(&tracefs, sources, &points, ring)?,
+        )?;
+        let events: Vec<(u32, u8)> = points
+            .attached
+            .iter()
+            .map(|(nr, _)| (*nr, action::EVENT))
+            .chain(points.raw.iter().map(|(nr, _)| (*nr, action::RAW_EVENT)))
+            .collect();
+        fill(&mut ebpf, "SYSCALLS", &events)?;
+        fill(&mut ebpf, "CAPS", &cap_actions(sources))?;
+        let attached = attach(&mut ebpf, &plan(&tracefs, sources, &points), opts.floor)?;
+        let notes = notes(&tracefs, sources, &points);
         let events = ebpf
             .take_map("EVENTS")
             .ok_or_else(|| ProbeError::Missing("map EVENTS".into()))
@@ -316,7 +544,61 @@ impl Probes {
             events: Some(events),
             filter: Filter::new(rows),
             retained: HashMap::new(),
+            attached,
+            notes,
         })
+    }
+
+    /// What is attached where.
+    pub fn attached(&self) -> &[Attached] {
+        &self.attached
+    }
+
+    /// What this kernel could not give as asked, and what was done instead.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// Each attached program's runs and run time so far (zero unless BPF statistics are on:
+    /// `kernel.bpf_stats_enabled`, or [`enable_stats`]).
+    pub fn program_stats(&self) -> Vec<ProgramStats> {
+        let mut out: Vec<ProgramStats> = Vec::new();
+        for (name, p) in self.ebpf.programs() {
+            if !self.attached.iter().any(|a| a.program == name) {
+                continue;
+            }
+            if let Ok(info) = p.info() {
+                out.push(ProgramStats {
+                    program: name.to_string(),
+                    runs: info.run_count(),
+                    run_time_ns: info.run_time().as_nanos() as u64,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.program.cmp(&b.program));
+        out
+    }
+
+    /// A cgroup the probes saw created is now watched through the table (or was not a
+    /// container): it leaves `PENDING`, and the flag is cleared once none is left.
+    pub fn settle_pending(&mut self, cgroup: u64) -> Result<(), ProbeError> {
+        let mut pending: BpfHashMap<_, u64, u8> =
+            BpfHashMap::try_from(map_mut(&mut self.ebpf, "PENDING")?)
+                .map_err(map_err("PENDING"))?;
+        match pending.remove(&cgroup) {
+            Err(e) if !absent(&e) => return Err(map_err("PENDING")(e)),
+            _ => {}
+        }
+        if pending.keys().next().is_none() {
+            fill(&mut self.ebpf, "STATE", &[(state::PENDING_ANY, 0u64)])?;
+            // One created meanwhile sets the flag again; make sure it is not lost.
+            let pending: BpfHashMap<_, u64, u8> =
+                BpfHashMap::try_from(map(&self.ebpf, "PENDING")?).map_err(map_err("PENDING"))?;
+            if pending.keys().next().is_some() {
+                fill(&mut self.ebpf, "STATE", &[(state::PENDING_ANY, 1u64)])?;
+            }
+        }
+        Ok(())
     }
 
     /// Watch (or stop watching) a cgroup id.
@@ -346,8 +628,8 @@ impl Probes {
                     BpfHashMap::try_from(map_mut(&mut self.ebpf, "OVERFLOW")?)
                         .map_err(map_err("OVERFLOW"))?;
                 match m.remove(&cg) {
-                    Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
-                    Err(e) => Err(map_err("OVERFLOW")(e)),
+                    Err(e) if !absent(&e) => Err(map_err("OVERFLOW")(e)),
+                    _ => Ok(()),
                 }
             }
             Op::Clear(row) => {
@@ -401,6 +683,26 @@ impl Probes {
             PerCpuArray::try_from(map(&self.ebpf, "LOST")?).map_err(map_err("LOST"))?;
         let v = m.get(&0, 0).map_err(map_err("LOST"))?;
         Ok(v.iter().sum())
+    }
+
+    /// Capability checks per (cgroup, capability): (granted, denied), summed over CPUs
+    /// (counted only when [`Sources::count_capabilities`] was asked for).
+    pub fn capability_counts(&self) -> Result<CapabilityCounts, ProbeError> {
+        let m: PerCpuHashMap<_, CapCountKey, u64> =
+            PerCpuHashMap::try_from(map(&self.ebpf, "CAP_COUNTS")?)
+                .map_err(map_err("CAP_COUNTS"))?;
+        let mut out: HashMap<(u64, u32), (u64, u64)> = HashMap::new();
+        for item in m.iter() {
+            let (k, v) = item.map_err(map_err("CAP_COUNTS"))?;
+            let n: u64 = v.iter().sum();
+            let e = out.entry((k.0.cgroup, k.0.cap)).or_default();
+            if k.0.denied == 0 {
+                e.0 += n;
+            } else {
+                e.1 += n;
+            }
+        }
+        Ok(out)
     }
 
     /// Syscall counts per (cgroup, syscall number), summed over CPUs: the rows of the

@@ -74,6 +74,22 @@ pub fn sanitize(s: &str) -> String {
     out
 }
 
+/// An error and its causes on one line (`outer: cause: root cause`), as logs show it.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        // Some errors repeat their cause in their own message.
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
 /// Bulwark's own JSON document (schema [`SCHEMA`]): the report plus a status summary.
 pub fn json(report: &Report) -> Result<String, serde_json::Error> {
     let mut v = serde_json::to_value(report)?;

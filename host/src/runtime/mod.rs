@@ -70,6 +70,9 @@ pub struct Plugin {
     pub checks: Vec<types::CheckMeta>,
     /// Its runtime rules (for `bulwark watch`).
     pub rules: Vec<crate::abi::rules::RuleMeta>,
+    /// What its rules need to see, as it declares (ABI 0.1.1); `None` for a plugin without
+    /// the `sources` export (ABI 0.1.0).
+    pub rule_needs: Option<Vec<crate::abi::sources::RuleNeeds>>,
     /// Its embedded manifest (every third-party plugin has one).
     pub manifest: Option<Manifest>,
     /// What its runs may query.
@@ -78,6 +81,13 @@ pub struct Plugin {
     pub refused: Vec<Grant>,
     pre: CheckPluginPre<State>,
 }
+
+/// What a plugin says about itself: its checks, its rules, and what they need to see.
+type Described = (
+    Vec<types::CheckMeta>,
+    Vec<crate::abi::rules::RuleMeta>,
+    Option<Vec<crate::abi::sources::RuleNeeds>>,
+);
 
 /// What one run cost.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -119,7 +129,10 @@ impl Runtime {
         };
         let (seen, manifest) = admit(bytes, &origin).map_err(fail)?;
         let pre = self.prepare(bytes).map_err(fail)?;
-        let (checks, rules) = self.describe(&pre, handle).map_err(fail)?;
+        let sources = crate::abi::sources::RuleSourcesIndices::new(pre.instance_pre()).ok();
+        let (checks, rules, rule_needs) = self
+            .describe(&pre, sources.as_ref(), handle)
+            .map_err(fail)?;
         validate::declared(&checks, &rules, manifest.as_ref()).map_err(fail)?;
         let (grants, refused) = match (&origin, &manifest) {
             (Origin::Builtin, _) => (Grants::All, vec![]),
@@ -132,6 +145,7 @@ impl Runtime {
             digest: seen.sha256,
             checks,
             rules,
+            rule_needs,
             manifest,
             grants,
             refused,
@@ -154,24 +168,35 @@ impl Runtime {
         CheckPluginPre::new(pre).map_err(|e| format!("exports do not match the Bulwark ABI: {e:#}"))
     }
 
-    /// Ask a prepared plugin for its checks and rules (in a sandbox without evidence).
+    /// Ask a prepared plugin for its checks, its rules and what they need (in a sandbox
+    /// without evidence).
     fn describe(
         &self,
         pre: &CheckPluginPre<State>,
+        sources: Option<&crate::abi::sources::RuleSourcesIndices>,
         handle: tokio::runtime::Handle,
-    ) -> Result<(Vec<types::CheckMeta>, Vec<crate::abi::rules::RuleMeta>), String> {
+    ) -> Result<Described, String> {
         let mut store = self
             .store(None, handle, Grants::Only(vec![]))
             .map_err(|e| e.to_string())?;
-        pre.instantiate(&mut store)
-            .and_then(|inst| {
-                let checks = inst.bulwark_plugin_checks().call_describe(&mut store)?;
-                let rules = inst
-                    .bulwark_plugin_rules()
-                    .call_describe_rules(&mut store)?;
-                Ok((checks, rules))
-            })
-            .map_err(|e| format!("describing its checks failed: {}", self.classify(e, &store)))
+        let described = (|| {
+            let instance = pre.instance_pre().instantiate(&mut store)?;
+            let plugin = crate::abi::CheckPlugin::new(&mut store, &instance)?;
+            let checks = plugin.bulwark_plugin_checks().call_describe(&mut store)?;
+            let rules = plugin
+                .bulwark_plugin_rules()
+                .call_describe_rules(&mut store)?;
+            let needs = match sources {
+                Some(s) => Some(
+                    s.load(&mut store, &instance)?
+                        .bulwark_plugin_sources()
+                        .call_describe_sources(&mut store)?,
+                ),
+                None => None,
+            };
+            Ok((checks, rules, needs))
+        })();
+        described.map_err(|e| format!("describing its checks failed: {}", self.classify(e, &store)))
     }
 
     /// Run the given checks of a plugin against the evidence, under the limits.

@@ -3,7 +3,8 @@
 
 use super::cgroup::ContainerInfo;
 use crate::abi::rules::{Event as RuleEvent, EventKind};
-use crate::probes::event::{self, Kind, Raw};
+use crate::probes::event::{self, Kind, Record};
+use crate::probes::syscalls;
 use crate::report::sanitize;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -55,30 +56,45 @@ pub struct RuleRecord {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     pub events: u64,
+    /// Events the kernel dropped because the ring buffer was full.
     pub lost: u64,
+    /// Events dropped in user space because the rules could not keep up.
+    pub dropped: u64,
     pub alerts: u64,
     /// Per container name: syscall name → count (in-kernel counts).
     pub syscalls: HashMap<String, BTreeMap<String, u64>>,
     pub rule_failures: Vec<String>,
 }
 
-/// The ABI's name for an event kind.
-fn abi_kind(k: Kind) -> EventKind {
-    match k {
-        Kind::Exec => EventKind::Exec,
-        Kind::Fork => EventKind::Fork,
-        Kind::Exit => EventKind::Exit,
-        Kind::Syscall => EventKind::Syscall,
-        Kind::SyscallExit => EventKind::SyscallExit,
-        Kind::Capable => EventKind::Capable,
-    }
+/// The ABI's kind of a record, and the name it goes by (the syscall, the capability; for
+/// the kinds the ABI of 0.1.0 has no word for, the syscall they stand for: a task created
+/// in new namespaces is a `clone`, a module loaded a `module_load`). `None` for records
+/// rules never see.
+fn abi_kind(r: &Record) -> Option<(EventKind, String)> {
+    Some(match r.kind()? {
+        Kind::Exec => (EventKind::Exec, String::new()),
+        Kind::Fork => (EventKind::Fork, String::new()),
+        Kind::Exit => (EventKind::Exit, String::new()),
+        Kind::Syscall => (EventKind::Syscall, event::nr_name(&r.event)),
+        Kind::SyscallExit => (EventKind::SyscallExit, event::nr_name(&r.event)),
+        Kind::Capable => (EventKind::Capable, event::nr_name(&r.event)),
+        Kind::NewTask => (EventKind::Syscall, "clone".to_string()),
+        Kind::ModuleLoad => (EventKind::Syscall, "module_load".to_string()),
+        Kind::CgroupMkdir => return None,
+    })
 }
 
-/// A kernel event as rules see it (`None` for a kind no probe writes).
-pub fn rule_event(e: &Raw, who: &ContainerInfo) -> Option<RuleEvent> {
-    let kind = Kind::from_raw(e.kind)?;
+/// A kernel event as rules see it (`None` for a record rules never see).
+pub fn rule_event(r: &Record, who: &ContainerInfo) -> Option<RuleEvent> {
+    let (kind, name) = abi_kind(r)?;
+    let e = &r.event;
+    let nr = match r.kind() {
+        Some(Kind::NewTask) => syscalls::number("clone").map_or(-1, i64::from),
+        Some(Kind::ModuleLoad) => -1,
+        _ => e.nr,
+    };
     Some(RuleEvent {
-        kind: abi_kind(kind),
+        kind,
         time_ns: e.ktime,
         container_id: who.id.clone(),
         container_name: who.name.clone(),
@@ -87,10 +103,10 @@ pub fn rule_event(e: &Raw, who: &ContainerInfo) -> Option<RuleEvent> {
         tid: e.tid,
         uid: e.uid,
         comm: event::c_text(&e.comm),
-        path: event::c_text(&e.path),
-        argv: event::argv(e),
-        name: event::nr_name(e),
-        nr: e.nr,
+        path: r.path.clone(),
+        argv: r.argv.clone(),
+        name,
+        nr,
         args: e.args.to_vec(),
         ret: e.ret,
     })
@@ -98,11 +114,15 @@ pub fn rule_event(e: &Raw, who: &ContainerInfo) -> Option<RuleEvent> {
 
 /// The record of an event a rule fired on.
 pub fn event_record(e: &RuleEvent) -> EventRecord {
-    let kind = Kind::ALL
-        .into_iter()
-        .find(|k| abi_kind(*k) == e.kind)
-        .map(Kind::name)
-        .unwrap_or_default();
+    let kind = match e.kind {
+        EventKind::Exec => Kind::Exec,
+        EventKind::Fork => Kind::Fork,
+        EventKind::Exit => Kind::Exit,
+        EventKind::Syscall => Kind::Syscall,
+        EventKind::SyscallExit => Kind::SyscallExit,
+        EventKind::Capable => Kind::Capable,
+    }
+    .name();
     EventRecord {
         kind: kind.to_string(),
         name: e.name.clone(),
@@ -139,6 +159,12 @@ impl Summary {
             "{} events, {} lost, {} alerts",
             self.events, self.lost, self.alerts
         )];
+        if self.dropped > 0 {
+            out.push(format!(
+                "{} events dropped because the rules could not keep up",
+                self.dropped
+            ));
+        }
         let mut names: Vec<&String> = self.syscalls.keys().collect();
         names.sort();
         for name in names {

@@ -1,79 +1,106 @@
-//! Rules at work: events of watched containers are batched, each rule plugin judges every
-//! batch in its sandbox (one instance per plugin for the whole watch), and every alert
-//! becomes an [`AlertRecord`] for the caller.
+//! Rules at work, in a task of their own so that reading the ring buffer never waits on
+//! them: each batch of events goes through every rule plugin allowed to see traces (one
+//! instance per plugin for the whole watch), and every alert of a rule that runs becomes
+//! an [`AlertRecord`] for the caller.
 
-use super::cgroup::ContainerInfo;
-use super::format::{event_record, rule_event, AlertRecord, ProcessRecord, RuleRecord, Summary};
-use super::stream::Sink;
-use super::{WatchError, Watcher};
+use super::format::{event_record, rule_event, AlertRecord, ProcessRecord, RuleRecord};
+use super::reader::Batch;
+use super::rules::RulePlan;
 use crate::abi::rules::{Alert, Event as RuleEvent, EventKind, RuleMeta};
-use crate::metrics::{KindLabel, PluginLabel, RuleLabels, WatchMetrics};
-use crate::probes::event::{Kind, Raw};
+use crate::metrics::{PluginLabel, RuleLabels, WatchMetrics};
 use crate::runtime::{Plugin, PluginFailure, RuleSession, RunCost, Runtime};
+use std::collections::HashSet;
 use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Batches the judge may have queued before the reader drops new ones.
+const QUEUE: usize = 16;
+
+/// What the judge did over the whole watch.
+pub(super) struct Judged {
+    pub alerts: u64,
+    pub failures: Vec<String>,
+}
 
 /// A rule plugin and its instance, kept while it does not fail.
-pub(super) struct RulePack {
+struct RulePack {
     plugin: Arc<Plugin>,
     session: Option<RuleSession>,
 }
 
-/// The sink of `watch`: counts every event, batches those of known containers, and has the
-/// rules judge each batch on the tick.
-pub(super) struct Judge<'a, F: FnMut(AlertRecord)> {
-    pub watcher: &'a Watcher,
-    pub runtime: Arc<Runtime>,
-    pub packs: Vec<RulePack>,
-    pub metrics: Option<&'a WatchMetrics>,
-    pub on_alert: F,
-    pub summary: Summary,
-    batch: Vec<(Raw, ContainerInfo)>,
+struct Judge<F> {
+    runtime: Arc<Runtime>,
+    packs: Vec<RulePack>,
+    /// (plugin, rule) of the rules that run: others' alerts are not reported.
+    enabled: HashSet<(String, String)>,
+    metrics: Option<Arc<WatchMetrics>>,
+    on_alert: F,
+    judged: Judged,
 }
 
-impl<'a, F: FnMut(AlertRecord)> Judge<'a, F> {
-    /// The rule plugins among `plugins` (those with rules), each to get its own instance.
-    pub fn new(
-        watcher: &'a Watcher,
-        runtime: Arc<Runtime>,
-        plugins: Vec<Arc<Plugin>>,
-        metrics: Option<&'a WatchMetrics>,
-        on_alert: F,
-    ) -> Self {
-        let packs = plugins
-            .into_iter()
-            .filter(|p| !p.rules.is_empty())
-            .map(|plugin| RulePack {
-                plugin,
-                session: None,
-            })
-            .collect();
-        Judge {
-            watcher,
-            runtime,
-            packs,
-            metrics,
-            on_alert,
-            summary: Summary::default(),
-            batch: Vec::new(),
+/// Start the judge: batches go in through the returned sender; the task ends, with its
+/// totals, once the sender is dropped and the queue is empty.
+pub(super) fn spawn(
+    runtime: Arc<Runtime>,
+    plugins: Vec<Arc<Plugin>>,
+    plan: &RulePlan,
+    metrics: Option<Arc<WatchMetrics>>,
+    on_alert: impl FnMut(AlertRecord) + Send + 'static,
+) -> (mpsc::Sender<Batch>, JoinHandle<Judged>) {
+    let enabled: HashSet<(String, String)> = plan
+        .enabled
+        .iter()
+        .map(|r| (r.plugin.clone(), r.rule.clone()))
+        .collect();
+    let packs = plugins
+        .into_iter()
+        .filter(|p| p.grants.allows_scope(crate::evidence::Scope::Traces))
+        .filter(|p| {
+            p.rules
+                .iter()
+                .any(|r| enabled.contains(&(p.name.clone(), r.id.clone())))
+        })
+        .map(|plugin| RulePack {
+            plugin,
+            session: None,
+        })
+        .collect();
+    let mut judge = Judge {
+        runtime,
+        packs,
+        enabled,
+        metrics,
+        on_alert,
+        judged: Judged {
+            alerts: 0,
+            failures: Vec::new(),
+        },
+    };
+    let (tx, mut rx) = mpsc::channel::<Batch>(QUEUE);
+    let task = tokio::spawn(async move {
+        while let Some(batch) = rx.recv().await {
+            judge.batch(batch).await;
         }
-    }
+        judge.judged
+    });
+    (tx, task)
+}
 
-    /// One batch through every rule plugin allowed to see traces.
-    async fn judge(&mut self) {
-        if self.batch.is_empty() {
+impl<F: FnMut(AlertRecord)> Judge<F> {
+    /// One batch through every rule plugin.
+    async fn batch(&mut self, batch: Batch) {
+        let events: Vec<RuleEvent> = batch
+            .iter()
+            .filter_map(|(r, who)| rule_event(r, who))
+            .collect();
+        if events.is_empty() {
             return;
         }
-        let events: Vec<RuleEvent> = std::mem::take(&mut self.batch)
-            .iter()
-            .filter_map(|(e, who)| rule_event(e, who))
-            .collect();
         let events = Arc::new(events);
         let handle = tokio::runtime::Handle::current();
         for i in 0..self.packs.len() {
             let p = self.packs[i].plugin.clone();
-            if !p.grants.allows_scope(crate::evidence::Scope::Traces) {
-                continue;
-            }
             let (rt, ev, h) = (self.runtime.clone(), events.clone(), handle.clone());
             let mut session = self.packs[i].session.take();
             let pl = p.clone();
@@ -88,13 +115,12 @@ impl<'a, F: FnMut(AlertRecord)> Judge<'a, F> {
                     r
                 }
                 Err(e) => {
-                    let msg = format!("plugin {}: {e}", p.name);
-                    self.summary.rule_failures.push(msg);
+                    self.judged.failures.push(format!("plugin {}: {e}", p.name));
                     continue;
                 }
             };
-            if let Some(alerts) = self.account(&p, result) {
-                for a in alerts {
+            for a in self.account(&p, result).unwrap_or_default() {
+                if self.enabled.contains(&(p.name.clone(), a.rule_id.clone())) {
                     self.alert(&p, &events, a);
                 }
             }
@@ -110,7 +136,7 @@ impl<'a, F: FnMut(AlertRecord)> Judge<'a, F> {
         let label = PluginLabel {
             plugin: p.name.clone(),
         };
-        if let Some(m) = self.metrics {
+        if let Some(m) = &self.metrics {
             m.plugin_fuel.get_or_create(&label).inc_by(cost.fuel_used);
             m.plugin_seconds
                 .get_or_create(&label)
@@ -119,12 +145,12 @@ impl<'a, F: FnMut(AlertRecord)> Judge<'a, F> {
         match result {
             Ok(a) => Some(a),
             Err(f) => {
-                if let Some(m) = self.metrics {
+                if let Some(m) = &self.metrics {
                     m.plugin_failures.get_or_create(&label).inc();
                 }
                 let msg = format!("plugin {} {f}", p.name);
                 tracing::warn!("{msg}");
-                self.summary.rule_failures.push(msg);
+                self.judged.failures.push(msg);
                 None
             }
         }
@@ -144,8 +170,8 @@ impl<'a, F: FnMut(AlertRecord)> Judge<'a, F> {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
         };
-        self.summary.alerts += 1;
-        if let Some(m) = self.metrics {
+        self.judged.alerts += 1;
+        if let Some(m) = &self.metrics {
             m.rule_matches
                 .get_or_create(&RuleLabels {
                     rule: a.rule_id.clone(),
@@ -156,7 +182,7 @@ impl<'a, F: FnMut(AlertRecord)> Judge<'a, F> {
         }
         (self.on_alert)(AlertRecord {
             time: unix_now(),
-            container: ContainerInfo {
+            container: super::ContainerInfo {
                 id: e.container_id.clone(),
                 name: e.container_name.clone(),
                 image: e.image.clone(),
@@ -176,32 +202,6 @@ impl<'a, F: FnMut(AlertRecord)> Judge<'a, F> {
             },
             message: a.message,
         });
-    }
-}
-
-impl<F: FnMut(AlertRecord)> Sink for Judge<'_, F> {
-    fn event(&mut self, ev: Raw) {
-        self.summary.events += 1;
-        if let Some(m) = self.metrics {
-            let kind = Kind::from_raw(ev.kind).map_or("unknown", Kind::name);
-            m.events
-                .get_or_create(&KindLabel {
-                    kind: kind.to_string(),
-                })
-                .inc();
-        }
-        if let Some(who) = self.watcher.lock_attr().get(ev.cgroup).cloned() {
-            self.batch.push((ev, who));
-        }
-    }
-
-    async fn tick(&mut self) -> Result<(), WatchError> {
-        self.judge().await;
-        if let Some(m) = self.metrics {
-            let lost = self.watcher.lost()?;
-            m.lost.inc_by(lost.saturating_sub(m.lost.get()));
-        }
-        Ok(())
     }
 }
 

@@ -2,9 +2,12 @@
 //! cgroups do; a watch keeps the cgroup → container map current from Docker's event stream
 //! and the cgroup filesystem, and hands kernel events to the rule plugins.
 //!
+//! - [`rules`]: which rules run, and so what the probes attach (the union of their sources).
 //! - [`cgroup`]: which container an event belongs to.
 //! - `stream`: the one event loop (ring buffer → a sink, on wakeups and on a timer).
-//! - `judge`: batches of events through the rule plugins, alerts out.
+//! - `reader`: the watch's sink: counts events, attributes them (holding those of containers
+//!   seen starting until Docker names them), and hands batches to the judge.
+//! - `judge`: batches of events through the rule plugins, in a task of their own, alerts out.
 //! - [`format`]: alerts and the summary as records and text.
 //! - [`observe`]: what containers did, as evidence for `audit --observe`.
 
@@ -12,15 +15,18 @@ pub mod cgroup;
 pub mod format;
 mod judge;
 pub mod observe;
+mod reader;
+pub mod rules;
 mod stream;
 
 pub use cgroup::{cgroup2_root, cgroup_id_of, Attribution, ContainerInfo};
 pub use format::{AlertRecord, EventRecord, ProcessRecord, RuleRecord, Summary};
 pub use observe::observe;
+pub use rules::{RulePlan, RuleSpec};
 
 use crate::docker::{Client as Collector, RunningContainer};
 use crate::metrics::WatchMetrics;
-use crate::probes::{syscalls, ProbeError, ProbeOptions, Probes};
+use crate::probes::{syscalls, Attached, ProbeError, ProbeOptions, Probes, ProgramStats, Sources};
 use crate::runtime::{Plugin, Runtime};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -49,6 +55,8 @@ pub enum WatchError {
     Ring(#[source] std::io::Error),
     #[error("the ring buffer was already taken")]
     RingTaken,
+    #[error("the rule judge stopped")]
+    Judge(#[source] tokio::task::JoinError),
 }
 
 /// Options of a watch.
@@ -61,6 +69,18 @@ pub struct WatchOptions {
     pub metrics: Option<Arc<WatchMetrics>>,
 }
 
+impl WatchOptions {
+    /// Options with the defaults: no end, the default probes, 100 ms batches, no metrics.
+    pub fn new(duration: Option<Duration>) -> WatchOptions {
+        WatchOptions {
+            duration,
+            probe: ProbeOptions::default(),
+            batch: Duration::from_millis(100),
+            metrics: None,
+        }
+    }
+}
+
 /// Monitoring state shared by the tasks of a watch.
 pub struct Watcher {
     probes: Mutex<Probes>,
@@ -70,9 +90,14 @@ pub struct Watcher {
 }
 
 impl Watcher {
-    /// Check what watching needs and load the probes (nothing is attached to containers yet).
-    pub fn new(host: Option<String>, opts: &WatchOptions) -> Result<Watcher, WatchError> {
-        let probes = Probes::load(opts.probe)?;
+    /// Check what watching needs, load the probes and attach what `sources` needs (no
+    /// container is watched yet).
+    pub fn new(
+        host: Option<String>,
+        opts: &WatchOptions,
+        sources: &Sources,
+    ) -> Result<Watcher, WatchError> {
+        let probes = Probes::load(opts.probe, sources)?;
         Ok(Watcher {
             probes: Mutex::new(probes),
             attribution: Mutex::new(Attribution::default()),
@@ -96,7 +121,32 @@ impl Watcher {
             return Ok(());
         }
         let cg = cgroup_id_of(&self.cgroup_root, c.pid)?;
-        self.lock_probes().watch(cg, true)?;
+        self.watch(cg, c)
+    }
+
+    /// A container whose cgroup the probes saw created (it has no process yet): watched
+    /// from its first syscall. `false` when `id` is not a container of this daemon (another
+    /// engine's), which is then left alone.
+    pub async fn adopt(&self, cgroup: u64, id: &str) -> Result<bool, WatchError> {
+        match self.collector.running_container(id).await {
+            Ok(c) => self.watch(cgroup, c).map(|_| true),
+            Err(crate::docker::DockerError::NotFound { .. }) => {
+                self.lock_probes().settle_pending(cgroup)?;
+                Ok(false)
+            }
+            Err(e) => {
+                self.lock_probes().settle_pending(cgroup)?;
+                Err(e.into())
+            }
+        }
+    }
+
+    fn watch(&self, cg: u64, c: RunningContainer) -> Result<(), WatchError> {
+        {
+            let mut probes = self.lock_probes();
+            probes.watch(cg, true)?;
+            probes.settle_pending(cg)?;
+        }
         tracing::info!(container = %c.name, cgroup = cg, "watching");
         self.lock_attr().insert(
             cg,
@@ -126,7 +176,7 @@ impl Watcher {
         // Subscribe first, then list: a container starting in between is not missed.
         for id in self.collector.running_ids().await? {
             if let Err(e) = self.add(&id).await {
-                tracing::warn!("container {id}: {e}");
+                tracing::warn!("container {id}: {}", crate::report::error_chain(&e));
             }
         }
         futures_util::pin_mut!(stream);
@@ -134,12 +184,12 @@ impl Watcher {
             match ev {
                 Ok((action, id)) if action == "start" => {
                     if let Err(e) = self.add(&id).await {
-                        tracing::warn!("container {id}: {e}");
+                        tracing::warn!("container {id}: {}", crate::report::error_chain(&e));
                     }
                 }
                 Ok((_, id)) => {
                     if let Err(e) = self.remove(&id) {
-                        tracing::warn!("container {id}: {e}");
+                        tracing::warn!("container {id}: {}", crate::report::error_chain(&e));
                     }
                 }
                 Err(e) => return Err(e.into()),
@@ -168,35 +218,53 @@ impl Watcher {
     pub fn lost(&self) -> Result<u64, WatchError> {
         Ok(self.lock_probes().lost()?)
     }
+
+    /// What the probes attached where.
+    pub fn attached(&self) -> Vec<Attached> {
+        self.lock_probes().attached().to_vec()
+    }
+
+    /// What this kernel could not give as asked.
+    pub fn notes(&self) -> Vec<String> {
+        self.lock_probes().notes().to_vec()
+    }
+
+    /// Each attached program's runs and run time (with BPF statistics on).
+    pub fn program_stats(&self) -> Vec<ProgramStats> {
+        self.lock_probes().program_stats()
+    }
 }
 
-/// Run a watch: events are read from the ring buffer, batched, judged by `plugins`' rules,
-/// and each alert is passed to `on_alert`. Ends after the duration, or when `stop` resolves.
+/// Run a watch: events are read from the ring buffer, batched, judged by the rules `plan`
+/// enables in `plugins`, and each alert is passed to `on_alert` (from the judge's task).
+/// Ends after the duration, or when `stop` resolves.
 pub async fn run(
     watcher: Arc<Watcher>,
     runtime: Arc<Runtime>,
     plugins: Vec<Arc<Plugin>>,
+    plan: &RulePlan,
     opts: &WatchOptions,
     stop: impl std::future::Future<Output = ()>,
-    on_alert: impl FnMut(AlertRecord),
+    on_alert: impl FnMut(AlertRecord) + Send + 'static,
 ) -> Result<Summary, WatchError> {
     let ring = watcher
         .lock_probes()
         .take_events()
         .ok_or(WatchError::RingTaken)?;
     let follower = tokio::spawn(watcher.clone().follow_containers());
-    let mut judge = judge::Judge::new(
-        &watcher,
-        runtime,
-        plugins,
-        opts.metrics.as_deref(),
-        on_alert,
-    );
-    let pumped = stream::pump(ring, opts.batch, opts.duration, stop, &mut judge).await;
+    let (tx, judge) = judge::spawn(runtime, plugins, plan, opts.metrics.clone(), on_alert);
+    let mut reader = reader::Reader::new(watcher.clone(), tx, opts.metrics.clone());
+    let pumped = stream::pump(ring, opts.batch, opts.duration, stop, &mut reader).await;
     follower.abort();
+    let (events, dropped) = reader.finish();
+    let judged = judge.await.map_err(WatchError::Judge)?;
     pumped?;
-    let mut summary = std::mem::take(&mut judge.summary);
-    summary.lost = watcher.lost()?;
-    summary.syscalls = watcher.summary_counts()?;
-    Ok(summary)
+    Ok(Summary {
+        events,
+        lost: watcher.lost()?,
+        dropped,
+        alerts: judged.alerts,
+        syscalls: watcher.summary_counts()?,
+        rule_failures: judged.failures,
+    })
 }

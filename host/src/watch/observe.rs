@@ -1,34 +1,20 @@
 //! `audit --observe`: watch chosen containers for a while and keep what each did — its
-//! syscall counts (in the kernel) and the capability checks it caused — as evidence.
+//! syscall counts and the capability checks it caused, both counted in the kernel — as
+//! evidence.
 
 use super::stream::{pump, Sink};
 use super::{WatchError, WatchOptions, Watcher};
 use crate::abi::ev::{CapabilityUse, ObservedProfile};
-use crate::probes::event::{Kind, Raw};
-use crate::probes::{syscalls, ProbeOptions};
+use crate::probes::event::Record;
+use crate::probes::{syscalls, Source, Sources};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Capability checks per cgroup: capability → (granted, denied).
-#[derive(Default)]
-struct Capabilities(HashMap<u64, HashMap<i64, (u64, u64)>>);
+/// Observation needs no events: everything it keeps is counted in the kernel.
+struct Ignore;
 
-impl Sink for Capabilities {
-    fn event(&mut self, ev: Raw) {
-        if Kind::from_raw(ev.kind) == Some(Kind::Capable) {
-            let e = self
-                .0
-                .entry(ev.cgroup)
-                .or_default()
-                .entry(ev.nr)
-                .or_default();
-            if ev.ret == 0 {
-                e.0 += 1;
-            } else {
-                e.1 += 1;
-            }
-        }
-    }
+impl Sink for Ignore {
+    fn event(&mut self, _: Record) {}
 
     async fn tick(&mut self) -> Result<(), WatchError> {
         Ok(())
@@ -41,13 +27,9 @@ pub async fn observe(
     ids: &[String],
     duration: Duration,
 ) -> Result<HashMap<String, ObservedProfile>, WatchError> {
-    let opts = WatchOptions {
-        duration: Some(duration),
-        probe: ProbeOptions::default(),
-        batch: Duration::from_millis(100),
-        metrics: None,
-    };
-    let watcher = Watcher::new(host, &opts)?;
+    let opts = WatchOptions::new(Some(duration));
+    let sources = Sources::of([&Source::SyscallCounts, &Source::CapabilityCounts]);
+    let watcher = Watcher::new(host, &opts, &sources)?;
     for id in ids {
         if let Err(e) = watcher.add(id).await {
             tracing::warn!("not observing {id}: {e}");
@@ -57,16 +39,16 @@ pub async fn observe(
         .lock_probes()
         .take_events()
         .ok_or(WatchError::RingTaken)?;
-    let mut caps = Capabilities::default();
     pump(
         ring,
         opts.batch,
         opts.duration,
         std::future::pending(),
-        &mut caps,
+        &mut Ignore,
     )
     .await?;
     let counts = watcher.lock_probes().counts()?;
+    let caps = watcher.lock_probes().capability_counts()?;
     let attribution = watcher.lock_attr();
     let mut out = HashMap::new();
     for (cg, who) in attribution.containers() {
@@ -77,18 +59,14 @@ pub async fn observe(
             .collect();
         syscalls.sort();
         let mut capabilities: Vec<CapabilityUse> = caps
-            .0
-            .get(cg)
-            .map(|m| {
-                m.iter()
-                    .map(|(cap, (g, d))| CapabilityUse {
-                        name: crate::capability::name(*cap),
-                        granted: *g,
-                        denied: *d,
-                    })
-                    .collect()
+            .iter()
+            .filter(|((c, _), _)| c == cg)
+            .map(|((_, cap), (g, d))| CapabilityUse {
+                name: crate::capability::name(i64::from(*cap)),
+                granted: *g,
+                denied: *d,
             })
-            .unwrap_or_default();
+            .collect();
         capabilities.sort_by(|a, b| a.name.cmp(&b.name));
         out.insert(
             who.id.clone(),

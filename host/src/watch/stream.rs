@@ -4,15 +4,15 @@
 //! batches on it) and once more at the end, after the buffer was drained a last time.
 
 use super::WatchError;
-use crate::probes::event::{self, Raw};
+use crate::probes::event::{self, Record};
 use aya::maps::{MapData, RingBuf};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 
 /// What a watch does with what the probes report.
 pub(super) trait Sink {
-    /// One event from the ring buffer.
-    fn event(&mut self, ev: Raw);
+    /// One record from the ring buffer.
+    fn event(&mut self, ev: Record);
     /// The batch timer fired (after the waiting events were taken), or the watch ends.
     async fn tick(&mut self) -> Result<(), WatchError>;
 }

@@ -1,8 +1,7 @@
-//! aarch64: the native table, and where syscall arguments sit in `struct pt_regs`.
+//! aarch64: the native syscall table, and where syscall arguments sit in `struct pt_regs`.
 
 pub use syscalls::aarch64::Sysno as Native;
 
 /// The `struct pt_regs` members holding syscall arguments 0..4. The first is `orig_x0`
-/// (x0 becomes the return value); the others are `regs[1..4]`, which [`super::super::layout`]
-/// resolves from the `regs` array.
+/// (x0 becomes the return value); the others are elements of the `regs` array.
 pub const ARG_REGISTERS: [&str; 4] = ["orig_x0", "regs[1]", "regs[2]", "regs[3]"];

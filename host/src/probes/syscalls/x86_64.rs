@@ -1,4 +1,4 @@
-//! x86_64: the native table, and where syscall arguments sit in `struct pt_regs`.
+//! x86_64: the native syscall table, and where syscall arguments sit in `struct pt_regs`.
 
 pub use syscalls::x86_64::Sysno as Native;
 

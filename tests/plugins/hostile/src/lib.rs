@@ -181,6 +181,13 @@ mod garbage {
         }
     }
 
+    impl bulwark_sdk::bindings::exports::bulwark::plugin::sources::Guest for Garbage {
+        fn describe_sources(
+        ) -> Vec<bulwark_sdk::bindings::exports::bulwark::plugin::sources::RuleSources> {
+            Vec::new()
+        }
+    }
+
     #[cfg(target_arch = "wasm32")]
     bulwark_sdk::bindings::__export_check_plugin!(Garbage with_types_in bulwark_sdk::bindings);
 }

@@ -14,5 +14,5 @@ fn tally(e: &RuleEvent) -> Option<String> {
 
 bulwark_sdk::plugin! {
     checks: [],
-    rules: [Rule::new("T.TALLY", "Counts execs", tally).severity("low")],
+    rules: [Rule::new("T.TALLY", "Counts execs", tally).severity("low").process()],
 }
