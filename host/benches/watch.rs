@@ -1,14 +1,18 @@
-//! `cargo xtask bench` (runtime monitoring). Against a private dockerd:
-//! - the cost of `bulwark watch` on syscall-heavy loops in a watched container (getppid;
-//!   small writes and reads on a pipe), against the same loops untraced and against
-//!   bpftrace counting the same per-cgroup syscalls;
-//! - what it costs a process it does not watch (the same getppid loop on the host);
-//! - event throughput and loss: a chmod storm (two events per call, the same record size
-//!   and path as exec events), an exec storm (fork+exec of a real program), and exec
-//!   chains (a tiny static program exec'ing itself, the fastest way this host has to make
-//!   exec events), with the CPU time watch spent per event.
+//! `cargo xtask bench` (runtime monitoring). Against a private dockerd, side by side in
+//! one run, for each cost tier of what `bulwark watch` attaches:
+//! - tier 1, the default (the built-in rules that need nothing on the syscall path);
+//! - tier 2, `--rules all` (rules that need per-syscall tracepoints loaded);
+//! - tier 3, `--count-syscalls` (every syscall counted in the kernel);
 //!
-//! Prints a table; no pass/fail.
+//! it measures syscall-heavy loops (getppid; 64-byte writes and reads on a pipe) in a
+//! watched container and getppid in an unwatched process on the host, untraced, under
+//! `watch`, and under the tier's floor (`--floor`: the same attach points with programs
+//! that return at once, so Bulwark's own share is visible); bpftrace counting the same
+//! syscalls for tier 3; and, per tier, exec-chain throughput and loss (a tiny static
+//! program exec'ing itself, the fastest way this host makes exec events), plus a chmod
+//! storm and a fork+exec storm, with the CPU `watch` spends per event.
+//!
+//! Prints tables and each target's verdict; it does not fail.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -55,7 +59,7 @@ fn host_spin(n: usize) -> f64 {
     )
 }
 
-fn start_watch(d: &common::TestDaemon, metrics: &str) -> Child {
+fn start_watch(d: &common::TestDaemon, metrics: &str, extra: &[&str]) -> Child {
     let mut child = common::bulwark()
         .args([
             "watch",
@@ -66,6 +70,7 @@ fn start_watch(d: &common::TestDaemon, metrics: &str) -> Child {
             "--metrics",
             metrics,
         ])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -216,28 +221,43 @@ fn chains(d: &common::TestDaemon, steps: u32, n: usize) -> f64 {
     parallel(d, &["/bin/execchain", &steps.to_string()], n)
 }
 
-fn main() {
-    println!("bulwark watch benchmarks (release build, private dockerd)\n");
-    let d = common::TestDaemon::start(&["--iptables=false"], None);
-    d.run_container("loop", &["--tmpfs", "/tmp:mode=1777"], &[]);
-    let runs = 5;
-    // (bwtool action, what it does, syscalls it makes)
-    let loops = [
-        ("spin", "5,000,000 getppid", 5_000_000.0),
-        ("rw", "1,000,000 x (write + read 64 B, pipe)", 2_000_000.0),
-    ];
+/// What `watch` attaches for each tier, and the flags that ask for it.
+const TIERS: [(&str, &[&str]); 3] = [
+    ("tier 1 (default rules)", &[]),
+    ("tier 2 (--rules all)", &["--rules", "all"]),
+    ("tier 3 (--count-syscalls)", &["--count-syscalls"]),
+];
 
-    let bare: Vec<f64> = loops.iter().map(|l| timed(&d, l.0, runs)).collect();
-    let host_bare = host_spin(runs);
+/// (bwtool action, what it does, syscalls it makes)
+const LOOPS: [(&str, &str, f64); 2] = [
+    ("spin", "5,000,000 getppid", 5_000_000.0),
+    ("rw", "1,000,000 x (write + read 64 B, pipe)", 2_000_000.0),
+];
 
-    let addr = "127.0.0.1:19464";
-    let w = start_watch(&d, addr);
-    let watched: Vec<f64> = loops.iter().map(|l| timed(&d, l.0, runs)).collect();
-    let host_watched = host_spin(runs);
-    let syscall_events = scrape(addr, "bulwark_events_total{kind=\"syscall\"}");
+/// Loop seconds in the container (one per LOOPS entry), then on the host.
+type Times = (Vec<f64>, f64);
+
+/// A tier's name, its times under watch, and under its floor.
+type TierTimes<'a> = (&'a str, Times, Times);
+
+fn loops(d: &common::TestDaemon, runs: usize) -> Times {
+    (
+        LOOPS.iter().map(|l| timed(d, l.0, runs)).collect(),
+        host_spin(runs),
+    )
+}
+
+/// The loops under `watch` with `args`.
+fn under_watch(d: &common::TestDaemon, addr: &str, args: &[&str], runs: usize) -> Times {
+    let w = start_watch(d, addr, args);
+    let out = loops(d, runs);
     stop(w);
+    out
+}
 
-    let cg = cgroup_id(&d);
+/// The loops under bpftrace counting the container's syscalls.
+fn under_bpftrace(d: &common::TestDaemon, runs: usize) -> Vec<f64> {
+    let cg = cgroup_id(d);
     let mut bt = Command::new("bpftrace")
         .args([
             "-e",
@@ -256,72 +276,150 @@ fn main() {
         .any(|l| l.map(|l| l.contains("Attaching")).unwrap_or(false));
     assert!(attached, "bpftrace did not attach its probe");
     std::thread::sleep(Duration::from_millis(500));
-    let traced_bt: Vec<f64> = loops.iter().map(|l| timed(&d, l.0, runs)).collect();
+    let traced = LOOPS.iter().map(|l| timed(d, l.0, runs)).collect();
     // SAFETY: signalling our own child.
     unsafe {
         libc::kill(bt.id() as i32, libc::SIGINT);
     }
     let _ = bt.wait();
+    traced
+}
 
-    let row = |label: &str, secs: f64, base: f64, calls: f64| {
-        println!(
-            "  {label:<26}{secs:>8.3} s  {:>+7.1}%  {:>+6.0} ns/syscall",
-            (secs / base - 1.0) * 100.0,
-            (secs - base) / calls * 1e9
-        );
-    };
-    println!("syscall-heavy loops in a watched container, median of {runs} (loop time only):");
-    for (i, (_, what, calls)) in loops.iter().enumerate() {
-        println!(" {what}:");
-        println!("  {:<26}{:>8.3} s", "untraced", bare[i]);
-        row("bulwark watch", watched[i], bare[i], *calls);
-        row("bpftrace per-cgroup count", traced_bt[i], bare[i], *calls);
+fn pct(secs: f64, base: f64) -> f64 {
+    (secs / base - 1.0) * 100.0
+}
+
+fn main() {
+    println!("bulwark watch benchmarks (release build, private dockerd)\n");
+    let d = common::TestDaemon::start(&["--iptables=false"], None);
+    d.run_container("loop", &["--tmpfs", "/tmp:mode=1777"], &[]);
+    let runs = 5;
+    let addr = "127.0.0.1:19464";
+
+    // Side by side: untraced, then each tier and its floor, then bpftrace, then untraced
+    // again (the VM drifts; the baseline is the mean of both).
+    let (bare1, host1) = loops(&d, runs);
+    let mut tiers = Vec::new();
+    for (name, args) in TIERS {
+        let real = under_watch(&d, addr, args, runs);
+        let mut floor_args = args.to_vec();
+        floor_args.push("--floor");
+        let floor = under_watch(&d, addr, &floor_args, runs);
+        tiers.push((name, real, floor));
     }
-    println!(" 5,000,000 getppid on the host, in no container (unwatched):");
-    println!("  {:<26}{:>8.3} s", "no watch running", host_bare);
-    row(
-        "bulwark watch running",
-        host_watched,
-        host_bare,
-        5_000_000.0,
-    );
-    println!(
-        "  (watch: {syscall_events} watched-syscall events; these loops are counted in the\n   kernel only. bpftrace: one perf tracepoint counting per syscall id for the cgroup)\n"
-    );
+    let bt = under_bpftrace(&d, runs);
+    let (bare2, host2) = loops(&d, runs);
+    let bare: Vec<f64> = bare1
+        .iter()
+        .zip(&bare2)
+        .map(|(a, b)| (a + b) / 2.0)
+        .collect();
+    let host_bare = (host1 + host2) / 2.0;
 
-    // Untraced baselines first, then everything under one watch.
-    install_execchain(&d);
+    println!("syscall-heavy loops, median of {runs} (loop time only); overhead vs untraced:");
+    for (i, (_, what, calls)) in LOOPS.iter().enumerate() {
+        println!(
+            " {what} in a watched container (untraced {:.3} s):",
+            bare[i]
+        );
+        for (name, real, floor) in &tiers {
+            let (r, f) = (real.0[i], floor.0[i]);
+            println!(
+                "  {name:<28} floor {f:.3} s ({:+.1}%)  watch {r:.3} s ({:+.1}%, {:+.0} ns/syscall)  watch/floor overhead {:.2}",
+                pct(f, bare[i]),
+                pct(r, bare[i]),
+                (r - bare[i]) / calls * 1e9,
+                (r - bare[i]).max(0.0) / (f - bare[i]).max(1e-9),
+            );
+        }
+        println!(
+            "  {:<28} {:.3} s ({:+.1}%)",
+            "bpftrace counting",
+            bt[i],
+            pct(bt[i], bare[i])
+        );
+    }
+    println!(" 5,000,000 getppid on the host, unwatched (untraced {host_bare:.3} s):");
+    for (name, real, floor) in &tiers {
+        println!(
+            "  {name:<28} floor {:.3} s ({:+.1}%)  watch {:.3} s ({:+.1}%)",
+            floor.1,
+            pct(floor.1, host_bare),
+            real.1,
+            pct(real.1, host_bare)
+        );
+    }
+    targets(&tiers, &bare, host_bare, &bt);
+    throughput(&d, addr);
+}
+
+/// The targets, each with its verdict.
+fn targets(tiers: &[TierTimes], bare: &[f64], host_bare: f64, bt: &[f64]) {
+    println!("\ntargets:");
+    let t1 = &tiers[0].1;
+    let worst =
+        t1.0.iter()
+            .zip(bare)
+            .map(|(r, b)| pct(*r, *b))
+            .chain([pct(t1.1, host_bare)])
+            .fold(f64::MIN, f64::max);
+    println!(
+        "  default watch <= 5% on both loops, watched and unwatched: worst {worst:+.1}% -> {}",
+        if worst <= 5.0 { "met" } else { "NOT met" }
+    );
+    for (i, (name, real, floor)) in tiers.iter().enumerate().skip(1) {
+        for (j, (_, what, _)) in LOOPS.iter().enumerate() {
+            let ratio = (real.0[j] - bare[j]).max(0.0) / (floor.0[j] - bare[j]).max(1e-9);
+            println!(
+                "  {name}: Bulwark's cost <= 1.2x the floor on {what}: {ratio:.2}x -> {}",
+                if ratio <= 1.2 { "met" } else { "NOT met" }
+            );
+            if i == 2 {
+                let cheaper = (bt[j] - bare[j]) / (real.0[j] - bare[j]).max(1e-9);
+                println!(
+                    "  {name}: >= 3x cheaper than bpftrace on {what}: {cheaper:.1}x -> {}",
+                    if cheaper >= 3.0 { "met" } else { "NOT met" }
+                );
+            }
+        }
+    }
+}
+
+/// Event throughput and loss in every tier (exec chains), then a chmod storm and a
+/// fork+exec storm under tier 2 (where chmod is watched).
+fn throughput(d: &common::TestDaemon, addr: &str) {
+    install_execchain(d);
     let steps = 50_000;
-    let bare_chain = chains(&d, steps, 2);
-    let bare_exec = timed(&d, "execstorm", 3);
-    let w = start_watch(&d, addr);
-    let (secs, events, lost, cpu) = storm(&d, &w, addr, "storm", 1, &["syscall", "syscall-exit"]);
-    println!("event throughput (200,000 chmod in a container: an event on entry and on exit):");
+    let bare_chain = chains(d, steps, 2);
+    println!(
+        "\nexec chains (2 x {steps} execs at once of a tiny static program exec'ing itself; untraced {bare_chain:.3} s, {:.0} execs/s):",
+        2.0 * steps as f64 / bare_chain
+    );
+    for (name, args) in TIERS {
+        let w = start_watch(d, addr, args);
+        let (secs, events, lost, cpu) = storm_with(&w, addr, &["exec"], || chains(d, steps, 2));
+        stop(w);
+        println!(
+            "  {name:<28} {secs:.3} s: {events} exec events, {:.0}/s, {lost} lost; watch used {cpu:.2} CPU s ({:.1} us/event) -> {}",
+            events / secs,
+            cpu / events.max(1.0) * 1e6,
+            if lost == 0.0 && events / secs >= 20_000.0 { "0 lost at >= 20k/s: met" } else { "0 lost at >= 20k/s: NOT met" }
+        );
+    }
+    let bare_exec = timed(d, "execstorm", 3);
+    let w = start_watch(d, addr, TIERS[1].1);
+    let (secs, events, lost, cpu) = storm(d, &w, addr, "storm", 1, &["syscall", "syscall-exit"]);
+    println!("chmod storm under tier 2 (200,000 chmod: an event on entry and on exit):");
     println!(
         "  {events} events in {secs:.2} s: {:.0}/s, {lost} lost; watch used {cpu:.2} CPU s ({:.1} us/event)",
         events / secs,
         cpu / events.max(1.0) * 1e6
     );
-    let (secs, events, lost, cpu) = storm_with(&w, addr, &["exec"], || chains(&d, steps, 2));
-    println!("exec chains (2 x {steps} execs at once of a tiny static program exec'ing itself):");
-    println!(
-        "  untraced                   {bare_chain:>8.3} s ({:.0} execs/s)",
-        2.0 * steps as f64 / bare_chain
-    );
-    println!(
-        "  bulwark watch              {secs:>8.3} s: {events} exec events, {:.0}/s, {lost} lost;\n  watch used {cpu:.2} CPU s ({:.1} us/event)",
-        events / secs,
-        cpu / events.max(1.0) * 1e6
-    );
-    let (secs, events, lost, cpu) = storm(&d, &w, addr, "execstorm", 2, &["exec", "fork", "exit"]);
+    let (secs, events, lost, cpu) = storm(d, &w, addr, "execstorm", 2, &["exec", "fork", "exit"]);
     stop(w);
-    println!("exec storm (2 x 20,000 fork+exec of /bin/true at once; untraced: one storm):");
+    println!("exec storm under tier 2 (2 x 20,000 fork+exec of /bin/true at once; untraced: one storm {bare_exec:.3} s, {:.0} execs/s):", 20_000.0 / bare_exec);
     println!(
-        "  untraced, one storm        {bare_exec:>8.3} s ({:.0} execs/s)",
-        20_000.0 / bare_exec
-    );
-    println!(
-        "  bulwark watch              {secs:>8.3} s for both: {events} exec/fork/exit events, {:.0}/s, {lost} lost;\n  watch used {cpu:.2} CPU s ({:.1} us/event)",
+        "  {secs:.3} s for both: {events} exec/fork/exit events, {:.0}/s, {lost} lost; watch used {cpu:.2} CPU s ({:.1} us/event)",
         events / secs,
         cpu / events.max(1.0) * 1e6
     );

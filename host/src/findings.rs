@@ -90,11 +90,13 @@ impl Status {
 }
 
 impl Report {
-    /// Unsuppressed findings at or above `threshold`.
+    /// Unsuppressed findings at or above `threshold`; against a baseline, only those that
+    /// are new or updated.
     pub fn failing(&self, threshold: Severity) -> usize {
         self.findings
             .iter()
             .filter(|f| f.suppression.is_none())
+            .filter(|f| f.baseline != Some(BaselineState::Unchanged))
             .filter(|f| f.status.severity().is_some_and(|s| s >= threshold))
             .count()
     }
@@ -160,10 +162,16 @@ pub struct CheckInfo {
     pub remediation_impact: String,
     pub tags: Vec<String>,
     pub plugin: String,
+    /// What the check verifies, why it matters, how it decides, and how to fix it, as its
+    /// plugin documents it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doc: Option<CheckDoc>,
 }
 
+pub use bulwark_build::CheckDoc;
+
 impl CheckInfo {
-    pub fn new(m: &types::CheckMeta, shown: Shown, plugin: &str) -> Self {
+    pub fn new(m: &types::CheckMeta, shown: Shown, plugin: &str, doc: Option<&CheckDoc>) -> Self {
         CheckInfo {
             id: shown.id,
             implementation: m.id.clone(),
@@ -178,6 +186,24 @@ impl CheckInfo {
             remediation_impact: m.remediation_impact.clone(),
             tags: m.tags.clone(),
             plugin: plugin.to_string(),
+            doc: doc.cloned(),
+        }
+    }
+
+    /// The remediation to show: the documented one with its example, else the plugin's
+    /// one-line remediation.
+    pub fn remediation_text(&self) -> String {
+        match &self.doc {
+            Some(d) => format!("{}\nExample:\n{}", d.remediation, d.example.trim_end()),
+            None => self.remediation.clone(),
+        }
+    }
+
+    /// The impact of the remediation: documented, else declared.
+    pub fn impact_text(&self) -> &str {
+        match &self.doc {
+            Some(d) => &d.impact,
+            None => &self.remediation_impact,
         }
     }
 }
@@ -196,6 +222,35 @@ pub struct Finding {
     /// Set when an operator's suppression accepts this finding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppression: Option<Suppression>,
+    /// How it compares with the baseline report (`audit --baseline`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineState>,
+    /// The baseline's status and subjects for this check (for per-subject states).
+    #[serde(skip)]
+    pub previous: Option<(Status, std::collections::BTreeSet<String>)>,
+}
+
+/// How a finding compares with a baseline report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaselineState {
+    /// The baseline has no finding of this check.
+    New,
+    /// The same status and subjects as in the baseline.
+    Unchanged,
+    /// Another status, or other subjects, than in the baseline.
+    Updated,
+}
+
+/// A check that failed in the baseline and no longer does.
+#[derive(Debug, Clone, Serialize)]
+pub struct AbsentFinding {
+    pub id: String,
+    pub implementation: String,
+    pub title: String,
+    /// Its status in the baseline.
+    pub status: Status,
+    pub subjects: Vec<String>,
 }
 
 /// One evidence query behind a finding.
@@ -258,6 +313,9 @@ pub struct Report {
     /// Suppressions past their expiry date, which no longer apply.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub expired_suppressions: Vec<Suppression>,
+    /// With `--baseline`: the checks that failed in the baseline and no longer do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_absent: Option<Vec<AbsentFinding>>,
 }
 
 impl Report {
@@ -329,6 +387,7 @@ pub(crate) mod tests {
                 remediation_impact: String::new(),
                 tags: vec![],
                 plugin: "test".to_string(),
+                doc: None,
             },
             status: Status::Warn,
             message: String::new(),
@@ -337,6 +396,8 @@ pub(crate) mod tests {
             details: vec![],
             evidence: vec![],
             suppression: None,
+            baseline: None,
+            previous: None,
         }
     }
 

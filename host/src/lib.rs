@@ -11,6 +11,7 @@
 pub mod abi;
 pub mod audit;
 pub mod capability;
+pub mod compare;
 pub mod distribute;
 pub mod docker;
 pub mod evidence;

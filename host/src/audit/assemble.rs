@@ -38,6 +38,7 @@ pub fn error_finding(
             remediation_impact: String::new(),
             tags: vec!["plugin-error".to_string()],
             plugin: plugin.to_string(),
+            doc: None,
         },
         status: Status::Error,
         message,
@@ -48,6 +49,8 @@ pub fn error_finding(
         details,
         evidence: vec![],
         suppression: None,
+        baseline: None,
+        previous: None,
     }
 }
 
@@ -91,7 +94,7 @@ pub fn run_findings(
             continue; // planned under this profile: cannot happen
         };
         out.push(Finding {
-            check: CheckInfo::new(meta, s, &plugin.name),
+            check: CheckInfo::new(meta, s, &plugin.name, plugin.docs.get(&meta.id)),
             status: f.status.into(),
             message: f.message,
             reason: f.reason,
@@ -106,6 +109,8 @@ pub fn run_findings(
                 })
                 .collect(),
             suppression: None,
+            baseline: None,
+            previous: None,
         });
     }
     out
@@ -196,5 +201,6 @@ pub fn report(
         plugins,
         findings,
         expired_suppressions: Vec::new(),
+        baseline_absent: None,
     }
 }

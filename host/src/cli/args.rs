@@ -44,6 +44,9 @@ pub enum Command {
         #[command(flatten)]
         benchmark: BenchmarkArg,
     },
+    /// Compare two audit reports (Bulwark JSON, or Docker Bench's JSON log) check by check:
+    /// fixed, new, still failing, changed.
+    Diff(DiffArgs),
     /// Monitor what containers do in the kernel (eBPF) and alert on the rules' findings.
     Watch(WatchArgs),
     /// Inspect, sign, verify and distribute plugins.
@@ -56,6 +59,31 @@ pub enum Command {
     },
     /// Print the man page (roff) to standard output.
     Man,
+}
+
+#[derive(Args)]
+pub struct DiffArgs {
+    /// The earlier report.
+    pub old: PathBuf,
+    /// The later report.
+    pub new: PathBuf,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+    /// Exit with --exit-code when NEW has a finding at or above LEVEL that OLD did not
+    /// have (LEVEL defaults to warn).
+    #[arg(long, value_enum, value_name = "LEVEL", num_args = 0..=1, default_missing_value = "warn")]
+    pub fail_on_new: Option<FailOn>,
+    /// The exit status for --fail-on-new.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub exit_code: i32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
 }
 
 #[derive(Args)]
@@ -332,6 +360,11 @@ pub struct AuditArgs {
     /// use what they actually did (syscalls, capabilities).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub observe: Option<std::time::Duration>,
+    /// Compare with an earlier report (Bulwark JSON or Docker Bench's JSON log): every
+    /// finding is marked new, unchanged or updated, the checks that no longer fail are
+    /// listed, and --fail-on counts only new and updated findings.
+    #[arg(long, value_name = "OLD.json")]
+    pub baseline: Option<PathBuf>,
     /// Also write the report in FORMAT to FILE (repeatable), e.g. --out sarif=bulwark.sarif.
     #[arg(long = "out", value_name = "FORMAT=FILE", value_parser = parse_out)]
     pub outs: Vec<OutSpec>,

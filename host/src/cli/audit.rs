@@ -34,6 +34,10 @@ pub async fn run(a: AuditArgs) -> Result<i32> {
         options.push(("trusted-users".to_string(), u.clone()));
     }
     let suppressions = load_suppressions(&a)?;
+    let baseline = match &a.baseline {
+        Some(p) => Some(bulwark::compare::Audit::read(p).context("--baseline")?),
+        None => None,
+    };
     let bar = progress_bar(a.quiet);
     let tick = {
         let bar = bar.clone();
@@ -62,6 +66,9 @@ pub async fn run(a: AuditArgs) -> Result<i32> {
                 s.expires.map(|d| d.to_string()).unwrap_or_default()
             );
         }
+    }
+    if let Some(old) = &baseline {
+        bulwark::compare::mark_baseline(&mut report, old);
     }
     write_reports(&a, &report)?;
     Ok(exit_status(&a, &report))

@@ -35,7 +35,7 @@ pub async fn explain(id: &str, p: PluginArgs, b: BenchmarkArg) -> Result<()> {
     };
     print!(
         "{}",
-        report::explain::check(&profile, &plugin.name, c, &shown)
+        report::explain::check(&profile, &plugin.name, c, &shown, plugin.docs.get(&c.id))
     );
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod args;
 mod audit;
 mod catalogue;
 mod collect;
+mod diff;
 mod plugin;
 mod watch;
 
@@ -35,6 +36,7 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             plugins,
             benchmark,
         } => catalogue::explain(&id, plugins, benchmark).await.map(|_| 0),
+        Command::Diff(d) => diff::run(d),
         Command::Plugin(cmd) => plugin::run(cmd).await.map(|_| 0),
         Command::Watch(w) => watch::run(w).await.map(|_| 0),
         Command::Completions { shell } => {

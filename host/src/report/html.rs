@@ -74,6 +74,13 @@ for (const f of data.findings) {
   const msg = el('td'); msg.appendChild(el('div', f.reason || f.message));
   if (f.details.length) { const ul = el('ul'); for (const d of f.details) ul.appendChild(el('li', d)); msg.appendChild(ul); }
   if (f.suppression) msg.appendChild(el('div', 'suppressed: ' + (f.suppression.reason || f.suppression.source), 'suppressed'));
+  if (f.check.doc && st !== 'pass') {
+    const d = el('details', undefined, 'doc'); d.appendChild(el('summary', 'What it means and how to fix it'));
+    for (const [k, label] of [['what', 'What it verifies'], ['why', 'Why it matters'], ['decides', 'How Bulwark decides'], ['remediation', 'Remediation'], ['example', 'Example'], ['impact', 'Impact']]) {
+      d.appendChild(el('h4', label)); d.appendChild(el(k === 'example' ? 'pre' : 'p', f.check.doc[k]));
+    }
+    msg.appendChild(d);
+  }
   tr.appendChild(msg);
   tr._text = JSON.stringify([f.check.id, f.check.title, f.message, f.reason, f.details, f.subjects]).toLowerCase();
   body.appendChild(tr); rows.push(tr);

@@ -46,6 +46,13 @@ fn cases(f: &Finding) -> Vec<Case> {
         let mut lines = vec![f.message.clone()];
         lines.extend(f.reason.iter().cloned());
         lines.extend(f.details.iter().cloned());
+        // What a failure means and how to fix it, where the check documents it.
+        if let (Some(d), Status::Warn) = (&f.check.doc, f.status) {
+            lines.push(format!("Why it matters: {}", d.why));
+            lines.push(format!("Remediation: {}", d.remediation));
+            lines.push(format!("Example:\n{}", d.example.trim_end()));
+            lines.push(format!("Impact: {}", d.impact));
+        }
         lines.retain(|l| !l.is_empty());
         lines.join("\n")
     };

@@ -1,14 +1,16 @@
 //! Reporters: render a [`Report`](crate::findings::Report) — docker-bench-style text,
-//! Docker Bench's JSON log ([`dbs`]), Bulwark's JSON, SARIF, JUnit, HTML — and the
+//! Docker Bench's JSON log ([`dbs`]), Bulwark's JSON, SARIF, JUnit, HTML, Markdown — and the
 //! catalogue views (`checks`, `explain`, `plugin inspect`). Everything that came from
 //! outside the process is escaped before it reaches a terminal.
 
 pub mod catalogue;
 pub mod dbs;
+pub mod diff;
 pub mod explain;
 pub mod html;
 pub mod inspect;
 pub mod junit;
+pub mod markdown;
 pub mod sarif;
 pub mod text;
 
@@ -33,6 +35,8 @@ pub enum Format {
     Junit,
     /// One self-contained HTML page.
     Html,
+    /// Markdown: a summary table, then the failing checks (tickets, CI job summaries).
+    Markdown,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +60,7 @@ pub fn render(
         Format::Sarif => serde_json::to_string_pretty(&sarif::sarif(report))? + "\n",
         Format::Junit => junit::junit(report)?,
         Format::Html => html::html(report)?,
+        Format::Markdown => markdown::markdown(report),
     })
 }
 
@@ -122,6 +127,7 @@ mod tests {
             remediation_impact: String::new(),
             tags: vec![],
             plugin: "cis-runtime".into(),
+            doc: None,
         };
         Report {
             schema: "bulwark/audit/v0",
@@ -151,8 +157,11 @@ mod tests {
                 details: vec![],
                 evidence: vec![],
                 suppression: None,
+                baseline: None,
+                previous: None,
             }],
             expired_suppressions: vec![],
+            baseline_absent: None,
         }
     }
 

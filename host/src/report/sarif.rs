@@ -37,21 +37,49 @@ fn kind_level(s: Status) -> (&'static str, &'static str) {
     }
 }
 
+/// A rule's help: the check's documentation as text and as Markdown (GitHub shows the
+/// Markdown), or its declared remediation and impact.
+fn help(c: &crate::findings::CheckInfo) -> Value {
+    let Some(d) = &c.doc else {
+        let mut help = if c.remediation.is_empty() {
+            c.title.clone()
+        } else {
+            format!("Remediation: {}", c.remediation)
+        };
+        if !c.remediation_impact.is_empty() {
+            help.push_str(&format!("\nImpact: {}", c.remediation_impact));
+        }
+        return json!({"text": help});
+    };
+    let text = format!(
+        "{}\n\nWhy it matters: {}\n\nHow Bulwark decides: {}\n\nRemediation: {}\n\nExample:\n{}\n\nImpact: {}",
+        d.what,
+        d.why,
+        d.decides,
+        d.remediation,
+        d.example.trim_end(),
+        d.impact
+    );
+    let md = super::markdown::escape;
+    let markdown = format!(
+        "{}\n\n**Why it matters.** {}\n\n**How Bulwark decides.** {}\n\n**Remediation.** {}\n\n{}\n\n**Impact.** {}",
+        md(&d.what),
+        md(&d.why),
+        md(&d.decides),
+        md(&d.remediation),
+        super::markdown::code_block(&d.example),
+        md(&d.impact)
+    );
+    json!({"text": text, "markdown": markdown})
+}
+
 fn rule(f: &Finding) -> Value {
     let c = &f.check;
-    let full = if c.description.is_empty() {
-        &c.title
-    } else {
-        &c.description
+    let full = match &c.doc {
+        Some(d) => &d.what,
+        None if c.description.is_empty() => &c.title,
+        None => &c.description,
     };
-    let mut help = if c.remediation.is_empty() {
-        c.title.clone()
-    } else {
-        format!("Remediation: {}", c.remediation)
-    };
-    if !c.remediation_impact.is_empty() {
-        help.push_str(&format!("\nImpact: {}", c.remediation_impact));
-    }
     let mut tags = vec!["security".to_string()];
     tags.extend(c.tags.iter().cloned());
     let mut r = json!({
@@ -59,7 +87,7 @@ fn rule(f: &Finding) -> Value {
         "name": format!("check-{}", c.id.replace('.', "-")),
         "shortDescription": {"text": c.title},
         "fullDescription": {"text": full},
-        "help": {"text": help},
+        "help": help(c),
         "defaultConfiguration": {"level": "warning"},
         "properties": {
             "tags": tags,
@@ -121,6 +149,9 @@ fn result(f: &Finding, rule_index: usize, subject: &Subject) -> Value {
         "partialFingerprints": {"bulwarkFinding/v1": fingerprint},
         "properties": {"status": f.status.name(), "evidence": f.evidence},
     });
+    if let Some(state) = baseline_state(f, subject) {
+        r["baselineState"] = json!(state);
+    }
     if let Some(s) = &f.suppression {
         r["suppressions"] = json!([{
             "kind": "external",
@@ -129,6 +160,54 @@ fn result(f: &Finding, rule_index: usize, subject: &Subject) -> Value {
         }]);
     }
     r
+}
+
+/// A result's SARIF baseline state against `audit --baseline`: new where the baseline did
+/// not name this subject for this check, unchanged where it did with the same status,
+/// updated where the status moved.
+fn baseline_state(f: &Finding, subject: &Subject) -> Option<&'static str> {
+    use crate::findings::BaselineState;
+    Some(match (f.baseline?, &f.previous) {
+        (BaselineState::New, _) | (_, None) => "new",
+        (BaselineState::Unchanged, _) => "unchanged",
+        (BaselineState::Updated, Some((status, subjects))) => {
+            let named = matches!(subject, Subject::Host | Subject::Daemon)
+                || subjects.contains(subject.name());
+            match (named, *status == f.status) {
+                (false, _) => "new",
+                (true, true) => "unchanged",
+                (true, false) => "updated",
+            }
+        }
+    })
+}
+
+/// The baseline's failing results that are gone (`baselineState: absent`).
+fn absent_results(report: &Report, rule_ids: &[&str]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for a in report.baseline_absent.iter().flatten() {
+        let Some(index) = rule_ids.iter().position(|id| *id == a.id) else {
+            continue;
+        };
+        let names: Vec<&str> = if a.subjects.is_empty() {
+            vec!["host"]
+        } else {
+            a.subjects.iter().map(String::as_str).collect()
+        };
+        for name in names {
+            let fingerprint = hex::encode(Sha256::digest(format!("{}\0{name}", a.id)));
+            out.push(json!({
+                "ruleId": a.id,
+                "ruleIndex": index,
+                "kind": "pass",
+                "level": "none",
+                "message": {"text": format!("{}: no longer failing ({name})", a.title)},
+                "baselineState": "absent",
+                "partialFingerprints": {"bulwarkFinding/v1": fingerprint},
+            }));
+        }
+    }
+    out
 }
 
 pub fn sarif(report: &Report) -> Value {
@@ -167,6 +246,13 @@ pub fn sarif(report: &Report) -> Value {
             }
             results.push(result(f, index, s));
         }
+    }
+    for r in absent_results(report, &rule_ids) {
+        if results.len() >= MAX_RESULTS {
+            truncated += 1;
+            continue;
+        }
+        results.push(r);
     }
     if truncated > 0 {
         notifications.push(json!({

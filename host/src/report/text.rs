@@ -113,28 +113,25 @@ fn finding(out: &mut String, p: &Painter, f: &Finding) {
     }
 }
 
-/// Section B: the remediation of every check that did not pass.
+/// Section B: the remediation of every check that did not pass, with its example and
+/// impact where the check documents them.
 fn remediations(out: &mut String, p: &Painter, report: &Report) {
     let _ = writeln!(out, "\nSection B - Remediation measures\n");
-    for f in report
-        .findings
-        .iter()
-        .filter(|f| f.status != Status::Pass && !f.check.remediation.is_empty())
-    {
-        let _ = writeln!(
-            out,
-            "{} {} - {}",
-            p.tag(Status::Info),
-            sanitize(&f.check.id),
-            sanitize(&f.check.remediation)
-        );
-        if !f.check.remediation_impact.is_empty() {
-            let _ = writeln!(
-                out,
-                "{}        Impact: {}",
-                p.tag(Status::Info),
-                sanitize(&f.check.remediation_impact)
-            );
+    for f in report.findings.iter().filter(|f| {
+        f.status != Status::Pass && (!f.check.remediation.is_empty() || f.check.doc.is_some())
+    }) {
+        let tag = p.tag(Status::Info);
+        let c = &f.check;
+        let first = c.doc.as_ref().map_or(&c.remediation, |d| &d.remediation);
+        let _ = writeln!(out, "{tag} {} - {}", sanitize(&c.id), sanitize(first));
+        if let Some(d) = &c.doc {
+            let _ = writeln!(out, "{tag}        Example:");
+            for line in d.example.trim_end().lines() {
+                let _ = writeln!(out, "{tag}          {}", sanitize(line));
+            }
+        }
+        if !c.impact_text().is_empty() {
+            let _ = writeln!(out, "{tag}        Impact: {}", sanitize(c.impact_text()));
         }
     }
 }

@@ -125,6 +125,8 @@ pub struct Inspection {
     pub sha256: String,
     /// The raw manifest section, when there is one.
     pub manifest: Option<Vec<u8>>,
+    /// The raw check documentation section (`bulwark-docs`), when there is one.
+    pub docs: Option<Vec<u8>>,
     pub imports: Vec<String>,
     pub exports: Vec<String>,
 }
@@ -136,6 +138,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, ManifestError> {
         size: bytes.len(),
         sha256: hex::encode(Sha256::digest(bytes)),
         manifest: None,
+        docs: None,
         imports: Vec::new(),
         exports: Vec::new(),
     };
@@ -154,6 +157,9 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, ManifestError> {
                     return Err(ManifestError::TwoManifests);
                 }
                 out.manifest = Some(r.data().to_vec());
+            }
+            Payload::CustomSection(r) if depth == 0 && r.name() == bulwark_build::DOCS_SECTION => {
+                out.docs = Some(r.data().to_vec());
             }
             Payload::ComponentImportSection(r) if depth == 0 => {
                 for i in r {

@@ -75,6 +75,8 @@ pub struct Plugin {
     pub rule_needs: Option<Vec<crate::abi::sources::RuleNeeds>>,
     /// Its embedded manifest (every third-party plugin has one).
     pub manifest: Option<Manifest>,
+    /// The documentation of its checks (its `bulwark-docs` section), by check id.
+    pub docs: std::collections::BTreeMap<String, bulwark_build::CheckDoc>,
     /// What its runs may query.
     pub grants: Grants,
     /// Scopes its manifest asked for that the operator did not grant.
@@ -128,6 +130,7 @@ impl Runtime {
             reason,
         };
         let (seen, manifest) = admit(bytes, &origin).map_err(fail)?;
+        let docs = check_docs(name, seen.docs.as_deref());
         let pre = self.prepare(bytes).map_err(fail)?;
         let sources = crate::abi::sources::RuleSourcesIndices::new(pre.instance_pre()).ok();
         let (checks, rules, rule_needs) = self
@@ -147,6 +150,7 @@ impl Runtime {
             rules,
             rule_needs,
             manifest,
+            docs,
             grants,
             refused,
             pre,
@@ -346,6 +350,25 @@ fn admit(
         }
     };
     Ok((seen, manifest))
+}
+
+/// The documentation a plugin carries for its checks. Documentation is not evidence: a
+/// section that does not parse is ignored, with a warning, and the checks still run.
+fn check_docs(
+    plugin: &str,
+    raw: Option<&[u8]>,
+) -> std::collections::BTreeMap<String, bulwark_build::CheckDoc> {
+    match raw.map(serde_json::from_slice) {
+        None => Default::default(),
+        Some(Ok(docs)) => docs,
+        Some(Err(e)) => {
+            tracing::warn!(
+                "plugin {}: its check documentation does not parse ({e}); ignored",
+                crate::report::sanitize(plugin)
+            );
+            Default::default()
+        }
+    }
 }
 
 /// A rule plugin's instance, kept across batches of one watch so that rules can remember
