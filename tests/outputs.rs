@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 const HOSTILE_CERT: &str = "<img src=x onerror=alert(1)>\x1b[2J.crt";
 
-fn validate(schema_path: &Path, doc: &Value) {
+pub(crate) fn validate(schema_path: &Path, doc: &Value) {
     let schema: Value =
         serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
     let v = jsonschema::validator_for(&schema).expect("the schema compiles");
@@ -29,7 +29,7 @@ fn validate(schema_path: &Path, doc: &Value) {
     );
 }
 
-fn repo(p: &str) -> PathBuf {
+pub(crate) fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p)
 }
 

@@ -208,7 +208,7 @@ fn malformed_foreign_and_unsigned_files_never_run() {
         ("corrupt", "not a valid"),
         ("text", "not a WebAssembly file"),
         ("wasi", "outside the Bulwark ABI (plugins get no WASI"),
-        ("abi1", "built for ABI 1.0.0, this host speaks 0.1.0"),
+        ("abi1", "built for ABI 1.0.0, this host speaks 0.1.1"),
         ("nomanifest", "it has no manifest"),
         ("core", "a core WebAssembly module, not a component"),
     ] {

@@ -14,6 +14,7 @@ mod docker_daemon;
 mod docker_files;
 mod docker_runtime;
 mod docker_sections;
+mod fix;
 mod outputs;
 mod sandbox;
 mod snapshot;

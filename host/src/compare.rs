@@ -344,9 +344,12 @@ pub fn mark_baseline(report: &mut crate::findings::Report, old: &Audit) {
             now_failing.insert(f.check.implementation.clone());
         }
         let prev = old.outcomes.get(&f.check.implementation);
+        // A finding that counts (WARN, UNDECIDED, ...) where the baseline passed is new.
+        let counts = |s: Status| s.severity().is_some();
         f.baseline = Some(match prev {
             None => BaselineState::New,
             Some(o) if o.status == f.status && o.subjects == subjects => BaselineState::Unchanged,
+            Some(o) if counts(f.status) && !counts(o.status) => BaselineState::New,
             Some(_) => BaselineState::Updated,
         });
         f.previous = prev.map(|o| (o.status, o.subjects.clone()));

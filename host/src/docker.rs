@@ -138,6 +138,13 @@ impl Client {
         })
     }
 
+    /// The paths a container changed in its writable layer (`docker diff`).
+    pub async fn container_changes(&self, id: &str) -> Result<Vec<String>, DockerError> {
+        let d = self.docker().await?;
+        let changes = Self::call("container changes", d.container_changes(id)).await?;
+        Ok(changes.into_iter().flatten().map(|c| c.path).collect())
+    }
+
     /// Ids of the running containers.
     pub async fn running_ids(&self) -> Result<Vec<String>, DockerError> {
         let d = self.docker().await?;

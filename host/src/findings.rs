@@ -234,7 +234,7 @@ pub struct Finding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BaselineState {
-    /// The baseline has no finding of this check.
+    /// The baseline has no finding of this check, or it passed (or did not apply) there.
     New,
     /// The same status and subjects as in the baseline.
     Unchanged,

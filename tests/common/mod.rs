@@ -254,6 +254,19 @@ impl Drop for TestDaemon {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A daemon restarted by `bulwark fix --restart` is another process: its pidfile says.
+        if let Some(pid) = std::fs::read_to_string(self.dir.path().join("docker.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+            .filter(|p| *p as u32 != self.child.id())
+        {
+            // SAFETY: plain kill(2) of the test's own daemon.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
         let _ = run(Command::new("ip").args(["link", "del", &self.bridge]));
     }
 }

@@ -47,6 +47,9 @@ pub enum Command {
     /// Compare two audit reports (Bulwark JSON, or Docker Bench's JSON log) check by check:
     /// fixed, new, still failing, changed.
     Diff(DiffArgs),
+    /// Plan the remediation of what an audit finds (nothing is changed); with --apply, apply
+    /// its host-side parts after a backup; --rollback restores a backup.
+    Fix(Box<FixArgs>),
     /// Monitor what containers do in the kernel (eBPF) and alert on the rules' findings.
     Watch(WatchArgs),
     /// Inspect, sign, verify and distribute plugins.
@@ -71,8 +74,8 @@ pub struct DiffArgs {
     #[arg(long, short = 'f', value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
     /// Exit with --exit-code when NEW has a finding at or above LEVEL that OLD did not
-    /// have (LEVEL defaults to warn).
-    #[arg(long, value_enum, value_name = "LEVEL", num_args = 0..=1, default_missing_value = "warn")]
+    /// have (`--fail-on-new` alone: warn; `--fail-on-new=info` for another level).
+    #[arg(long, value_enum, value_name = "LEVEL", num_args = 0..=1, require_equals = true, default_missing_value = "warn")]
     pub fail_on_new: Option<FailOn>,
     /// The exit status for --fail-on-new.
     #[arg(long, value_name = "N", default_value_t = 2)]
@@ -298,32 +301,7 @@ pub struct PluginArgs {
 #[derive(Args)]
 pub struct AuditArgs {
     #[command(flatten)]
-    pub plugins: PluginArgs,
-    #[command(flatten)]
-    pub benchmark: BenchmarkArg,
-    /// Docker Engine API endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock).
-    #[arg(long, short = 'H', value_name = "URL")]
-    pub host: Option<String>,
-    /// Replay a snapshot recorded by `bulwark collect` instead of reading this host.
-    #[arg(long, value_name = "FILE", conflicts_with = "host")]
-    pub snapshot: Option<PathBuf>,
-    /// Audit created and stopped containers too, not only running ones.
-    #[arg(long)]
-    pub all_containers: bool,
-    /// Only containers and images whose name matches one of these patterns (regex, comma-separated).
-    #[arg(short = 'i', long = "include", value_name = "PATTERNS")]
-    pub include_names: Option<String>,
-    /// Leave out containers and images whose name matches one of these patterns.
-    #[arg(short = 'x', long = "exclude-names", value_name = "PATTERNS")]
-    pub exclude_names: Option<String>,
-    /// Only containers and images carrying all these labels (`key` or `key=value`, comma-separated).
-    #[arg(
-        short = 't',
-        long = "label",
-        value_delimiter = ',',
-        value_name = "LABELS"
-    )]
-    pub labels: Vec<String>,
+    pub target: TargetArgs,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -333,26 +311,12 @@ pub struct AuditArgs {
     /// No colours (also off when NO_COLOR is set or output is not a terminal).
     #[arg(short = 'b', long = "no-color")]
     pub no_color: bool,
-    /// Run only these checks (comma-separated ids; a section id selects the section).
-    #[arg(short = 'c', long = "check", value_delimiter = ',', value_name = "IDS")]
-    pub include: Vec<String>,
-    /// Skip these checks (comma-separated ids or sections).
-    #[arg(
-        short = 'e',
-        long = "exclude",
-        value_delimiter = ',',
-        value_name = "IDS"
-    )]
-    pub exclude: Vec<String>,
     /// Also write the text report to FILE and Docker Bench's JSON log to FILE.json.
     #[arg(short = 'l', long = "log", value_name = "FILE")]
     pub log: Option<PathBuf>,
     /// In the JSON log, list at most this many items per check (0: all).
     #[arg(short = 'n', long = "limit", value_name = "LIMIT", default_value_t = 0)]
     pub limit: usize,
-    /// Users trusted to control Docker (comma-separated), for 1.1.2.
-    #[arg(short = 'u', long = "trusted-users", value_name = "USERS")]
-    pub trusted_users: Option<String>,
     /// Print remediation measures for checks that did not pass.
     #[arg(short = 'p', long = "remediation")]
     pub remediation: bool,
@@ -383,6 +347,85 @@ pub struct AuditArgs {
     /// No progress bar and no warnings on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// What an audit looks at: the host or a snapshot, which checks, which containers.
+#[derive(Args, Clone)]
+pub struct TargetArgs {
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+    #[command(flatten)]
+    pub benchmark: BenchmarkArg,
+    /// Docker Engine API endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock).
+    #[arg(long, short = 'H', value_name = "URL")]
+    pub host: Option<String>,
+    /// Replay a snapshot recorded by `bulwark collect` instead of reading this host.
+    #[arg(long, value_name = "FILE", conflicts_with = "host")]
+    pub snapshot: Option<PathBuf>,
+    /// Audit created and stopped containers too, not only running ones.
+    #[arg(long)]
+    pub all_containers: bool,
+    /// Only containers and images whose name matches one of these patterns (regex, comma-separated).
+    #[arg(short = 'i', long = "include", value_name = "PATTERNS")]
+    pub include_names: Option<String>,
+    /// Leave out containers and images whose name matches one of these patterns.
+    #[arg(short = 'x', long = "exclude-names", value_name = "PATTERNS")]
+    pub exclude_names: Option<String>,
+    /// Only containers and images carrying all these labels (`key` or `key=value`, comma-separated).
+    #[arg(
+        short = 't',
+        long = "label",
+        value_delimiter = ',',
+        value_name = "LABELS"
+    )]
+    pub labels: Vec<String>,
+    /// Run only these checks (comma-separated ids; a section id selects the section).
+    #[arg(short = 'c', long = "check", value_delimiter = ',', value_name = "IDS")]
+    pub include: Vec<String>,
+    /// Skip these checks (comma-separated ids or sections).
+    #[arg(
+        short = 'e',
+        long = "exclude",
+        value_delimiter = ',',
+        value_name = "IDS"
+    )]
+    pub exclude: Vec<String>,
+    /// Users trusted to control Docker (comma-separated), for 1.1.2.
+    #[arg(short = 'u', long = "trusted-users", value_name = "USERS")]
+    pub trusted_users: Option<String>,
+}
+
+#[derive(Args)]
+pub struct FixArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Plan output: text, or JSON.
+    #[arg(long, short = 'f', value_enum, default_value_t = FixFormat::Text)]
+    pub format: FixFormat,
+    /// Apply the host-side parts of the plan (daemon.json, file owners and modes, audit
+    /// rules), after a backup of every file they touch.
+    #[arg(long, conflicts_with = "snapshot")]
+    pub apply: bool,
+    /// Restore a backup made by --apply, byte for byte: `--rollback` the newest,
+    /// `--rollback=ID` another.
+    #[arg(long, value_name = "ID", num_args = 0..=1, require_equals = true, default_missing_value = "latest", conflicts_with_all = ["apply", "snapshot"])]
+    pub rollback: Option<String>,
+    /// With --apply or --rollback: restart the daemon, wait for its API, and (with --apply)
+    /// audit the fixed checks again and say which pass.
+    #[arg(long)]
+    pub restart: bool,
+    /// How long the restarted daemon may take to answer, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub restart_timeout: u64,
+    /// Where backups are kept.
+    #[arg(long, value_name = "DIR", default_value = bulwark::fix::apply::BACKUP_ROOT)]
+    pub backup_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FixFormat {
+    Text,
+    Json,
 }
 
 #[derive(Args)]

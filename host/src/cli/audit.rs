@@ -2,7 +2,7 @@
 //! the operator's suppressions, write every requested report, and turn `--fail-on` into
 //! the exit status.
 
-use super::args::{AuditArgs, FailOn};
+use super::args::{AuditArgs, FailOn, TargetArgs};
 use super::{load, make_runtime, now, preflight};
 use anyhow::{bail, Context, Result};
 use bulwark::audit::{self, CheckFilter};
@@ -17,45 +17,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(a: AuditArgs) -> Result<i32> {
-    let runtime = make_runtime(&a.plugins)?;
-    let evidence = Arc::new(evidence(&a)?);
-    preflight(&evidence, a.quiet).await;
-    if let Some(d) = a.observe {
-        observe(&a, &evidence, d).await?;
-    }
-    let (plugins, failures) = load(&a.plugins, &runtime).await?;
-    let filter = CheckFilter::parse(&a.include, &a.exclude)?;
-    let profile = a.benchmark.profile()?;
-    if let Some(s) = audit::unmatched_selector(&plugins, &profile, &filter) {
-        bail!("no check matches {s:?} (see `bulwark checks`)");
-    }
-    let mut options = Vec::new();
-    if let Some(u) = &a.trusted_users {
-        options.push(("trusted-users".to_string(), u.clone()));
-    }
+    // Bad input is refused before anything runs.
     let suppressions = load_suppressions(&a)?;
     let baseline = match &a.baseline {
         Some(p) => Some(bulwark::compare::Audit::read(p).context("--baseline")?),
         None => None,
     };
-    let bar = progress_bar(a.quiet);
-    let tick = {
-        let bar = bar.clone();
-        move |done: usize, total: usize, name: &str| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            bar.set_message(report::sanitize(name));
-        }
-    };
-    let spec = audit::RunSpec {
-        filter: &filter,
-        profile: Some(&profile),
-        options,
-    };
-    let mut report =
-        audit::run_with_progress(runtime, evidence, plugins, failures, spec, &tick).await;
-    bar.finish_and_clear();
-    log_costs(&report);
+    let (mut report, _) = run_checks(&a.target, a.quiet, a.observe).await?;
     let today = chrono::Local::now().date_naive();
     for s in suppress::apply(&mut report, &suppressions, today) {
         if !a.quiet {
@@ -74,8 +42,52 @@ pub async fn run(a: AuditArgs) -> Result<i32> {
     Ok(exit_status(&a, &report))
 }
 
+/// Gather the evidence (live or from a snapshot) and run the selected checks: the part of
+/// an audit that `fix` shares.
+pub(super) async fn run_checks(
+    t: &TargetArgs,
+    quiet: bool,
+    observe_for: Option<Duration>,
+) -> Result<(Report, Arc<Evidence>)> {
+    let runtime = make_runtime(&t.plugins)?;
+    let evidence = Arc::new(evidence(t)?);
+    preflight(&evidence, quiet).await;
+    if let Some(d) = observe_for {
+        observe(t, quiet, &evidence, d).await?;
+    }
+    let (plugins, failures) = load(&t.plugins, &runtime).await?;
+    let filter = CheckFilter::parse(&t.include, &t.exclude)?;
+    let profile = t.benchmark.profile()?;
+    if let Some(s) = audit::unmatched_selector(&plugins, &profile, &filter) {
+        bail!("no check matches {s:?} (see `bulwark checks`)");
+    }
+    let mut options = Vec::new();
+    if let Some(u) = &t.trusted_users {
+        options.push(("trusted-users".to_string(), u.clone()));
+    }
+    let bar = progress_bar(quiet);
+    let tick = {
+        let bar = bar.clone();
+        move |done: usize, total: usize, name: &str| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.set_message(report::sanitize(name));
+        }
+    };
+    let spec = audit::RunSpec {
+        filter: &filter,
+        profile: Some(&profile),
+        options,
+    };
+    let report =
+        audit::run_with_progress(runtime, evidence.clone(), plugins, failures, spec, &tick).await;
+    bar.finish_and_clear();
+    log_costs(&report);
+    Ok((report, evidence))
+}
+
 /// Where the answers come from: the snapshot named, else this host.
-fn evidence(a: &AuditArgs) -> Result<Evidence> {
+fn evidence(a: &TargetArgs) -> Result<Evidence> {
     let selection = Selection {
         all_containers: a.all_containers,
         include: name_patterns(a.include_names.as_deref()).context("-i")?,
@@ -101,12 +113,12 @@ fn evidence(a: &AuditArgs) -> Result<Evidence> {
 }
 
 /// `--observe DURATION`: watch the selected containers first.
-async fn observe(a: &AuditArgs, evidence: &Evidence, d: Duration) -> Result<()> {
+async fn observe(a: &TargetArgs, quiet: bool, evidence: &Evidence, d: Duration) -> Result<()> {
     if a.snapshot.is_some() {
         bail!("--observe needs a live host, not a snapshot");
     }
     let ids = evidence.selected_ids().await;
-    if !a.quiet {
+    if !quiet {
         eprintln!(
             "bulwark: observing {} containers for {}",
             ids.len(),

@@ -7,6 +7,7 @@ mod audit;
 mod catalogue;
 mod collect;
 mod diff;
+mod fix;
 mod plugin;
 mod watch;
 
@@ -37,6 +38,7 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
             benchmark,
         } => catalogue::explain(&id, plugins, benchmark).await.map(|_| 0),
         Command::Diff(d) => diff::run(d),
+        Command::Fix(f) => fix::run(*f).await,
         Command::Plugin(cmd) => plugin::run(cmd).await.map(|_| 0),
         Command::Watch(w) => watch::run(w).await.map(|_| 0),
         Command::Completions { shell } => {

@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod dbs;
 pub mod diff;
 pub mod explain;
+pub mod fix;
 pub mod html;
 pub mod inspect;
 pub mod junit;
@@ -15,7 +16,6 @@ pub mod sarif;
 pub mod text;
 
 use crate::findings::Report;
-use std::fmt::Write as _;
 
 pub use dbs::{dbs_json, score};
 
@@ -64,36 +64,7 @@ pub fn render(
     })
 }
 
-/// Make untrusted text safe for a terminal: control characters (escape sequences, CR,
-/// backspace, bidi overrides) are shown as `\u{..}` instead of being interpreted.
-pub fn sanitize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-        if c.is_control() || bidi {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// An error and its causes on one line (`outer: cause: root cause`), as logs show it.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        // Some errors repeat their cause in their own message.
-        if !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = c.source();
-    }
-    out
-}
+pub use crate::text::{error_chain, sanitize};
 
 /// Bulwark's own JSON document (schema [`SCHEMA`]): the report plus a status summary.
 pub fn json(report: &Report) -> Result<String, serde_json::Error> {
@@ -213,14 +184,5 @@ mod tests {
         assert_eq!(score(&r), (7, 0));
         let kinds = dbs::DBS_KINDS.split_whitespace().count();
         assert_eq!(kinds, 132, "every Docker Bench check has a counting kind");
-    }
-
-    #[test]
-    fn escapes_terminal_controls() {
-        assert_eq!(
-            sanitize("ok\x1b[2Jname\r\u{202E}"),
-            "ok\\u{1b}[2Jname\\u{d}\\u{202e}"
-        );
-        assert_eq!(sanitize("plain-name_1"), "plain-name_1");
     }
 }

@@ -97,8 +97,16 @@ impl Manifest {
     }
 
     /// Refuse a manifest for another ABI major version (minor versions only add).
+    /// A host takes plugins built for its ABI or an earlier one on its track (a newer one
+    /// may need what this host does not have).
     pub fn check_abi(&self, host_abi: &str) -> Result<(), ManifestError> {
-        if abi_major(&self.abi) != abi_major(host_abi) {
+        let patch = |v: &str| {
+            v.split('.')
+                .nth(2)
+                .and_then(|p| p.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        if abi_major(&self.abi) != abi_major(host_abi) || patch(&self.abi) > patch(host_abi) {
             return Err(ManifestError::Abi {
                 plugin: self.abi.clone(),
                 host: host_abi.to_string(),
@@ -220,6 +228,16 @@ mod tests {
         );
         assert!(m.check_abi("0.1.3").is_ok());
         assert!(m.check_abi("0.2.0").is_err());
+        let newer = Manifest::parse(
+            &String::from_utf8_lossy(ok)
+                .replace("0.1.0", "0.1.4")
+                .into_bytes(),
+        )
+        .unwrap();
+        assert!(
+            newer.check_abi("0.1.3").is_err(),
+            "a plugin for a newer host is refused"
+        );
         for bad in [
             &br#"{"manifest":2,"name":"ex","version":"1","abi":"0.1.0","checks":[],"grants":[]}"#[..],
             br#"{"manifest":1,"name":"../x","version":"1","abi":"0.1.0","checks":[],"grants":[]}"#,

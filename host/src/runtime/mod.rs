@@ -364,7 +364,7 @@ fn check_docs(
         Some(Err(e)) => {
             tracing::warn!(
                 "plugin {}: its check documentation does not parse ({e}); ignored",
-                crate::report::sanitize(plugin)
+                crate::text::sanitize(plugin)
             );
             Default::default()
         }

@@ -5,7 +5,7 @@ use super::cgroup::ContainerInfo;
 use crate::abi::rules::{Event as RuleEvent, EventKind};
 use crate::probes::event::{self, Kind, Record};
 use crate::probes::syscalls;
-use crate::report::sanitize;
+use crate::text::sanitize;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;

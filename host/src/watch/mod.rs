@@ -176,7 +176,7 @@ impl Watcher {
         // Subscribe first, then list: a container starting in between is not missed.
         for id in self.collector.running_ids().await? {
             if let Err(e) = self.add(&id).await {
-                tracing::warn!("container {id}: {}", crate::report::error_chain(&e));
+                tracing::warn!("container {id}: {}", crate::text::error_chain(&e));
             }
         }
         futures_util::pin_mut!(stream);
@@ -184,12 +184,12 @@ impl Watcher {
             match ev {
                 Ok((action, id)) if action == "start" => {
                     if let Err(e) = self.add(&id).await {
-                        tracing::warn!("container {id}: {}", crate::report::error_chain(&e));
+                        tracing::warn!("container {id}: {}", crate::text::error_chain(&e));
                     }
                 }
                 Ok((_, id)) => {
                     if let Err(e) = self.remove(&id) {
-                        tracing::warn!("container {id}: {}", crate::report::error_chain(&e));
+                        tracing::warn!("container {id}: {}", crate::text::error_chain(&e));
                     }
                 }
                 Err(e) => return Err(e.into()),

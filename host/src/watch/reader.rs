@@ -82,7 +82,7 @@ impl Reader {
                 Ok(false) => {
                     tracing::debug!("cgroup {cgroup}: {id} is no container of this daemon")
                 }
-                Err(e) => tracing::warn!("container {id}: {}", crate::report::error_chain(&e)),
+                Err(e) => tracing::warn!("container {id}: {}", crate::text::error_chain(&e)),
             }
         });
     }

@@ -1,0 +1,323 @@
+//! Closing the loop on a real dockerd: `fix` plans from a weak daemon.json, applies it with
+//! a backup, restarts the daemon and re-audits; `--rollback` puts every byte and mode
+//! back; a daemon.json that is not JSON, and a flag that conflicts with daemon.json, are
+//! refused or reported, never written. Then `diff`, `--baseline` and Markdown.
+
+use crate::common::*;
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+/// A daemon with everything 2.2, 2.14, 2.15, 2.16 and 3.18 look for wrong.
+const WEAK: &str = r#"{
+  "log-level": "info",
+  "icc": true,
+  "live-restore": false,
+  "userland-proxy": true
+}
+"#;
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+fn fix(d: &TestDaemon, backups: &Path, args: &[&str]) -> std::process::Output {
+    bulwark()
+        .args(["fix", "-H", &d.host(), "--backup-dir"])
+        .arg(backups)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+const CHECKS: &str = "2.2,2.14,2.15,2.16,3.18";
+
+#[test]
+fn fix_plans_applies_restarts_and_rolls_back() {
+    // iptables on: icc=false works through it (dockerd refuses icc=false without it).
+    let d = TestDaemon::start(&[], Some(WEAK));
+    let json = d.dir.path().join("daemon.json");
+    std::fs::set_permissions(&json, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let before = std::fs::read(&json).unwrap();
+    let backups = d.dir.path().join("backups");
+
+    // The plan names each, and changes nothing.
+    let o = fix(&d, &backups, &["-c", CHECKS, "-f", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let keys: Vec<(String, Value)> = plan["daemon"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["key"].as_str().unwrap().to_string(), c["value"].clone()))
+        .collect();
+    for (k, v) in [
+        ("icc", Value::Bool(false)),
+        ("no-new-privileges", Value::Bool(true)),
+        ("live-restore", Value::Bool(true)),
+        ("userland-proxy", Value::Bool(false)),
+    ] {
+        assert!(keys.contains(&(k.to_string(), v.clone())), "{k}: {plan:#}");
+    }
+    let diff = plan["daemon"]["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("-  \"icc\": true,") && diff.contains("+  \"icc\": false,"),
+        "{diff}"
+    );
+    assert_eq!(
+        plan["files"][0]["command"],
+        format!("chmod 644 {}", json.display())
+    );
+    assert_eq!(std::fs::read(&json).unwrap(), before);
+    assert_eq!(mode(&json), 0o666);
+    assert!(!backups.exists(), "a plan makes no backup");
+
+    // Applied, the daemon restarted, and each check re-audited.
+    let o = fix(&d, &backups, &["-c", CHECKS, "--apply", "--restart"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for id in CHECKS.split(',') {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(id) && l.contains("fixed (PASS)")),
+            "{id}: {out}"
+        );
+    }
+    assert_eq!(mode(&json), 0o644);
+    let r = audit_json(&["-H", &d.host(), "-c", CHECKS]);
+    for id in CHECKS.split(',') {
+        assert_eq!(status(&r, id), "pass", "{id}: {:#}", finding(&r, id));
+    }
+
+    // Rolled back: the bytes and the mode, and the daemon starts with them.
+    let o = fix(&d, &backups, &["--rollback", "--restart"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&json).unwrap(), before);
+    assert_eq!(mode(&json), 0o666);
+    let r = audit_json(&["-H", &d.host(), "-c", CHECKS]);
+    for id in CHECKS.split(',') {
+        assert_eq!(status(&r, id), "warn", "{id} after the rollback");
+    }
+}
+
+#[test]
+fn an_invalid_daemon_json_is_refused_and_a_conflict_is_not_written() {
+    // The command line sets icc: daemon.json must not set it too.
+    let d = TestDaemon::start(
+        &["--iptables=false", "--icc=true"],
+        Some("{\"log-level\": \"info\"}\n"),
+    );
+    let json = d.dir.path().join("daemon.json");
+    let backups = d.dir.path().join("backups");
+    let o = fix(&d, &backups, &["-c", "2.2,2.16", "-f", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let conflict = &plan["daemon"]["conflicts"][0];
+    assert_eq!(conflict["key"], "icc", "{plan:#}");
+    assert!(conflict["why"].as_str().unwrap().contains("command line"));
+    assert!(!plan["daemon"]["proposed"].as_str().unwrap().contains("icc"));
+    let o = fix(&d, &backups, &["-c", "2.2,2.16", "--apply"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let written = std::fs::read_to_string(&json).unwrap();
+    assert!(
+        !written.contains("icc") && written.contains("\"userland-proxy\": false"),
+        "{written}"
+    );
+
+    // Not JSON: refused, nothing changed, no backup made.
+    let broken = b"{\"icc\": tru\n";
+    std::fs::write(&json, broken).unwrap();
+    std::fs::set_permissions(&json, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let count = apply_backups(&backups);
+    let o = fix(&d, &backups, &["-c", "2.2,2.16,3.18", "--apply"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("not a valid daemon.json") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&json).unwrap(), broken);
+    assert_eq!(mode(&json), 0o666);
+    assert_eq!(apply_backups(&backups), count);
+}
+
+fn apply_backups(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|r| r.count()).unwrap_or(0)
+}
+
+fn audit_to(d: &TestDaemon, dir: &Path, name: &str, extra: &[&str]) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let o = bulwark()
+        .args(["audit", "-H", &d.host(), "-q", "-f", "json", "-o"])
+        .arg(&path)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    path
+}
+
+#[test]
+fn diff_and_baseline_around_a_new_offender() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    d.run_container("quiet", &["--memory", "64m"], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("dbs.log");
+    let old = audit_to(&d, dir.path(), "old.json", &["-l", log.to_str().unwrap()]);
+    d.run_container("sysadmin", &["--cap-add", "SYS_ADMIN"], &[]);
+    let new = audit_to(&d, dir.path(), "new.json", &[]);
+
+    // diff: 5.4 and the container are new; --fail-on-new says so with exit 2.
+    let o = bulwark()
+        .args(["diff", "--fail-on-new"])
+        .args([&old, &new])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    let new_section = text
+        .split("\nNew (")
+        .nth(1)
+        .unwrap_or_else(|| panic!("a New section: {text}"));
+    let new_section = new_section.split("\n\n").next().unwrap();
+    assert!(
+        new_section.contains("5.4 ") && new_section.contains("sysadmin"),
+        "{text}"
+    );
+    let o = bulwark()
+        .args(["diff", "--fail-on-new", "-f", "json"])
+        .args([&new, &new])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let same: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(same["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["change"] == "still-failing"));
+    // Docker Bench's log of the old audit against the new Bulwark report.
+    let o = bulwark()
+        .args(["diff", "-f", "json"])
+        .arg(format!("{}.json", log.display()))
+        .arg(&new)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let c: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(c["old"]["origin"], "docker-bench");
+    let five4 = c["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["implementation"] == "5.4")
+        .unwrap();
+    assert_eq!(five4["change"], "new");
+    assert_eq!(five4["added"], serde_json::json!(["sysadmin"]));
+
+    // --baseline: only the new offender is new; SARIF says so and validates.
+    let sarif = dir.path().join("r.sarif");
+    let o = bulwark()
+        .args(["audit", "-H", &d.host(), "-q", "-f", "json", "--baseline"])
+        .arg(&old)
+        .args([
+            "--out",
+            &format!("sarif={}", sarif.display()),
+            "--fail-on",
+            "warn",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "new findings fail the run");
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(finding(&r, "5.4")["baseline"], "new");
+    assert_eq!(finding(&r, "5.1")["baseline"], "unchanged");
+    let s: Value = serde_json::from_slice(&std::fs::read(&sarif).unwrap()).unwrap();
+    crate::outputs::validate(
+        &crate::outputs::repo("tests/schemas/sarif-schema-2.1.0.json"),
+        &s,
+    );
+    let results = s["runs"][0]["results"].as_array().unwrap();
+    for res in results.iter().filter(|r| r["kind"] == "fail") {
+        let who = res["locations"][0]["logicalLocations"][0]["name"]
+            .as_str()
+            .unwrap_or("");
+        let want = if who == "sysadmin" {
+            "new"
+        } else {
+            "unchanged"
+        };
+        assert_eq!(res["baselineState"], want, "{res:#}");
+    }
+    // Against itself nothing is new, so --fail-on passes.
+    let o = bulwark()
+        .args([
+            "audit",
+            "-H",
+            &d.host(),
+            "-q",
+            "-f",
+            "json",
+            "--fail-on",
+            "warn",
+            "--baseline",
+        ])
+        .arg(&new)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn markdown_escapes_hostile_names_and_labels() {
+    let hostile = "web|`rm -rf /`<script>alert(1)</script>";
+    let snap = edited_snapshot(|entries| {
+        for e in entries.iter_mut() {
+            if e["query"]["query"] == "container-list" {
+                for c in e["answer"]["value"].as_array_mut().unwrap() {
+                    if c["name"] == "web-1" {
+                        c["name"] = Value::from(hostile);
+                    }
+                }
+            }
+        }
+    });
+    let o = bulwark()
+        .args(["audit", "-q", "-f", "markdown", "-c", "5.11", "--snapshot"])
+        .arg(snap.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(md.contains("| 5 Container Runtime |"), "{md}");
+    assert!(
+        !md.contains("<script>") && md.contains("&lt;script&gt;"),
+        "{md}"
+    );
+    assert!(md.contains("web\\|\\`rm"), "{md}");
+    // The summary table keeps its shape: every table row has as many cells as the header.
+    let cells = |l: &str| l.matches('|').count() - l.matches("\\|").count();
+    let header = md.lines().find(|l| l.starts_with("| Section")).unwrap();
+    for row in md.lines().filter(|l| l.starts_with("| ")) {
+        assert_eq!(cells(row), cells(header), "{row}");
+    }
+    // The explanation follows the failing check.
+    assert!(
+        md.contains("**Why it matters.**") && md.contains("**Remediation.**"),
+        "{md}"
+    );
+}
