@@ -180,7 +180,7 @@ fn evidence_outside_the_grants_is_denied_and_recorded() {
 
 /// Minimal WAT components that are refused before any code runs.
 const WASI_COMPONENT: &str = r#"(component
-  (import "wasi:cli/environment@0.2.0" (instance (export "get-arguments" (func (result (list string))))))
+  (import "wasi:http/outgoing-handler@0.2.0" (instance))
 )"#;
 const OTHER_ABI_COMPONENT: &str = r#"(component
   (import "bulwark:plugin/evidence@1.0.0" (instance))
@@ -207,7 +207,10 @@ fn malformed_foreign_and_unsigned_files_never_run() {
         ("truncated", "not a valid WebAssembly file"),
         ("corrupt", "not a valid"),
         ("text", "not a WebAssembly file"),
-        ("wasi", "outside the Bulwark ABI (plugins get no WASI"),
+        (
+            "wasi",
+            "outside the Bulwark ABI and WASI 0.2 (plugins get nothing else)",
+        ),
         ("abi1", "built for ABI 1.0.0, this host speaks 0.1.1"),
         ("nomanifest", "it has no manifest"),
         ("core", "a core WebAssembly module, not a component"),

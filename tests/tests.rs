@@ -8,6 +8,7 @@
 
 mod common;
 
+mod author;
 mod benchmarks;
 mod distribute;
 mod docker_daemon;

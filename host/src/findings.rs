@@ -25,6 +25,17 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, best first.
+    pub const ALL: [Status; 7] = [
+        Status::Pass,
+        Status::Warn,
+        Status::Info,
+        Status::Note,
+        Status::Undecided,
+        Status::Skipped,
+        Status::Error,
+    ];
+
     /// The lower-case name used in JSON.
     pub fn name(self) -> &'static str {
         match self {

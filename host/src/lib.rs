@@ -7,9 +7,12 @@
 //! Runtime monitoring: [`probes`] (eBPF) → [`watch`] (events to rules to alerts), with
 //! [`metrics`] for Prometheus. Around them: [`select`] (`-c`/`-e`), [`profile`] (benchmark
 //! versions), [`trust`] (signatures), [`distribute`] (OCI registries), [`abi`] (the WIT).
+//! Closing the loop: [`fix`] (plans, apply, rollback), [`compare`] (diffs and baselines).
+//! For plugin authors: [`author`] (new, build, test, the contract's reference).
 
 pub mod abi;
 pub mod audit;
+pub mod author;
 pub mod capability;
 pub mod compare;
 pub mod distribute;

@@ -22,8 +22,9 @@ const PACKAGES: &[&str] = &[
 ];
 
 /// Debian packages only the tests need: headless Chromium renders the HTML report,
-/// docker-registry (distribution 2.8) serves plugins as OCI artifacts on loopback, and LLVM
-/// 22 builds bpf-linker, which links the eBPF probes.
+/// docker-registry (distribution 2.8) serves plugins as OCI artifacts on loopback, LLVM
+/// 22 builds bpf-linker, which links the eBPF probes, and python3-venv holds componentize-py
+/// (Python plugins).
 const TEST_PACKAGES: &[&str] = &[
     "chromium",
     "docker-registry",
@@ -31,6 +32,7 @@ const TEST_PACKAGES: &[&str] = &[
     "libpolly-22-dev",
     "libzstd-dev",
     "zlib1g-dev",
+    "python3-venv",
 ];
 
 /// Debian packages only the benchmarks need: bpftrace, the baseline for `watch`'s overhead.
@@ -74,7 +76,17 @@ fn run() -> Result<()> {
                 "-D",
                 "warnings",
             ])?;
-            cargo(&["test", "--workspace", "--no-fail-fast"])
+            // Python plugin authors' tests run componentize-py, found on PATH as authors have it.
+            let py = ensure_componentize_py(&root)?;
+            let mut path = std::ffi::OsString::from(py.as_os_str());
+            if let Some(p) = std::env::var_os("PATH") {
+                path.push(":");
+                path.push(p);
+            }
+            cargo_env(
+                &["test", "--workspace", "--no-fail-fast"],
+                &[("PATH", &path)],
+            )
         }
         "bench" => {
             setup(true)?;
@@ -104,10 +116,15 @@ fn workspace_root() -> PathBuf {
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
+    cargo_env(args, &[])
+}
+
+fn cargo_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     eprintln!("xtask: cargo {}", args.join(" "));
     let status = Command::new(cargo)
         .args(args)
+        .envs(env.iter().copied())
         .status()
         .context("running cargo")?;
     if !status.success() {
@@ -212,6 +229,32 @@ fn ensure_ebpf_toolchain(root: bool) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// componentize-py (Python plugins), at the version the templates are written for, in a
+/// virtual environment of its own under target/: the directory of its executable.
+fn ensure_componentize_py(root: &Path) -> Result<PathBuf> {
+    let version = bulwark_build::COMPONENTIZE_PY;
+    let venv = root.join("target/componentize-py");
+    let bin = venv.join("bin");
+    let has = Command::new(bin.join("componentize-py"))
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(version))
+        .unwrap_or(false);
+    if !has {
+        eprintln!(
+            "xtask: installing componentize-py {version} into {}",
+            venv.display()
+        );
+        run_checked(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        run_checked(
+            Command::new(bin.join("pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check"])
+                .arg(format!("componentize-py=={version}")),
+        )?;
+    }
+    Ok(bin)
 }
 
 fn ensure_dockerd(root: bool) -> Result<()> {

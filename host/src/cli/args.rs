@@ -150,6 +150,51 @@ pub enum WatchFormat {
 
 #[derive(Subcommand)]
 pub enum PluginCmd {
+    /// Write a new plugin project that builds outside this repository: the SDK (Rust) or
+    /// the WIT (Python), a manifest, one example check with its documentation and a test,
+    /// a recorded snapshot, expectations, and a README.
+    New {
+        /// The plugin's name (its check ids start with it in capitals).
+        name: String,
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: bulwark::author::Lang,
+        /// Where to write it (default: ./NAME).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The author named in the manifest (default: git's user.name, else $USER).
+        #[arg(long)]
+        author: Option<String>,
+    },
+    /// Build a plugin project into DIR/target/bulwark/NAME.wasm (manifest and check docs
+    /// embedded), load it in the sandbox, and print its size, digest, checks and scopes.
+    Build {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print the plugin contract as Markdown: every evidence function with its scope, errors
+    /// and a recorded example answer, the types, the ABI rule and the sandbox limits.
+    Reference {
+        /// Write it to FILE instead of standard output.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Run a plugin's checks in the sandbox on a recorded snapshot: findings, cost, the
+    /// evidence it used or was refused; with --expect, exit 2 when a verdict differs.
+    /// A project directory is built first.
+    Test {
+        /// A project directory, or a built NAME.wasm.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// The snapshot (default: tests/snapshot.json of the project).
+        #[arg(long, value_name = "FILE")]
+        snapshot: Option<PathBuf>,
+        /// Expected verdicts: TOML lines `"CHECK-ID" = "warn"`.
+        #[arg(long, value_name = "FILE")]
+        expect: Option<PathBuf>,
+        /// Include stopped containers (as `audit -a`).
+        #[arg(short = 'a', long)]
+        all_containers: bool,
+    },
     /// Show what a plugin file is before running it: manifest, requested scopes, imports,
     /// exports, size, digest and signature status.
     Inspect {

@@ -4,6 +4,7 @@
 
 pub mod args;
 mod audit;
+mod author;
 mod catalogue;
 mod collect;
 mod diff;
@@ -39,7 +40,7 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
         } => catalogue::explain(&id, plugins, benchmark).await.map(|_| 0),
         Command::Diff(d) => diff::run(d),
         Command::Fix(f) => fix::run(*f).await,
-        Command::Plugin(cmd) => plugin::run(cmd).await.map(|_| 0),
+        Command::Plugin(cmd) => plugin::run(cmd).await,
         Command::Watch(w) => watch::run(w).await.map(|_| 0),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

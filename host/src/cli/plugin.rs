@@ -19,8 +19,24 @@ fn signature_status(file: &Path, bytes: &[u8], keys: &[PathBuf], verified: &str)
     })
 }
 
-pub async fn run(cmd: PluginCmd) -> Result<()> {
+pub async fn run(cmd: PluginCmd) -> Result<i32> {
     match cmd {
+        PluginCmd::New {
+            name,
+            lang,
+            dir,
+            author,
+        } => super::author::new(&name, lang, dir, author)?,
+        PluginCmd::Reference { output } => super::author::reference(output)?,
+        PluginCmd::Build { dir } => {
+            super::author::build(dir).await?;
+        }
+        PluginCmd::Test {
+            path,
+            snapshot,
+            expect,
+            all_containers,
+        } => return super::author::test(path, snapshot, expect, all_containers).await,
         PluginCmd::Push {
             file,
             reference,
@@ -80,5 +96,5 @@ pub async fn run(cmd: PluginCmd) -> Result<()> {
             );
         }
     }
-    Ok(())
+    Ok(0)
 }

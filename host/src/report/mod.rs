@@ -3,6 +3,7 @@
 //! catalogue views (`checks`, `explain`, `plugin inspect`). Everything that came from
 //! outside the process is escaped before it reaches a terminal.
 
+pub mod author;
 pub mod catalogue;
 pub mod dbs;
 pub mod diff;

@@ -55,7 +55,11 @@ fn header(out: &mut String, report: &Report) {
         "# Checks run as sandboxed WebAssembly plugins (ABI bulwark:plugin@{}).",
         report.abi
     );
-    let _ = writeln!(out, "# Based on the {}.", report.benchmark.title);
+    if report.benchmark.id == "native" {
+        let _ = writeln!(out, "# Every check under its plugin's own id.");
+    } else {
+        let _ = writeln!(out, "# Based on the {}.", report.benchmark.title);
+    }
     let _ = writeln!(out, "{rule}");
     let when = humantime::format_rfc3339_seconds(
         std::time::UNIX_EPOCH + std::time::Duration::from_secs(report.audit_start),

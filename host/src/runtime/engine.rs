@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Cache, CacheConfig, Config, Engine, ResourceLimiter, Store, Trap};
 
+/// Characters of a failed WASI plugin's stderr put in its error.
+const STDERR_SHOWN: usize = 2000;
+
 /// How often the epoch advances: the resolution of the wall-clock deadline.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -129,6 +132,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         CheckPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(RuntimeError::Engine)?;
+        super::wasi::add_to_linker(&mut linker).map_err(RuntimeError::Engine)?;
 
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -160,6 +164,7 @@ impl Runtime {
         evidence: Option<Arc<Evidence>>,
         handle: tokio::runtime::Handle,
         grants: Grants,
+        wasi: super::wasi::Wasi,
     ) -> Result<Store<State>, PluginFailure> {
         let mut store = Store::new(
             &self.engine,
@@ -177,6 +182,7 @@ impl Runtime {
                 denied: 0,
                 grants,
                 log: QueryLog::new(),
+                wasi,
             },
         );
         store.limiter(|s| &mut s.limiter);
@@ -197,18 +203,28 @@ impl Runtime {
         if store.data().limiter.hit {
             return PluginFailure::Memory(self.limits.memory >> 20);
         }
-        match e.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => PluginFailure::OutOfFuel(self.limits.fuel),
-            Some(Trap::Interrupt) => PluginFailure::Timeout(self.limits.timeout),
-            Some(Trap::StackOverflow) => {
-                PluginFailure::Trap("stack overflow (recursion too deep)".to_string())
-            }
+        let trap = match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => return PluginFailure::OutOfFuel(self.limits.fuel),
+            Some(Trap::Interrupt) => return PluginFailure::Timeout(self.limits.timeout),
+            Some(Trap::StackOverflow) => "stack overflow (recursion too deep)".to_string(),
             Some(Trap::UnreachableCodeReached) => {
-                PluginFailure::Trap("the plugin panicked or aborted (unreachable)".to_string())
+                "the plugin panicked or aborted (unreachable)".to_string()
             }
-            Some(t) => PluginFailure::Trap(t.to_string()),
-            None => PluginFailure::Trap(format!("{e:#}")),
+            Some(t) => t.to_string(),
+            None => format!("{e:#}"),
+        };
+        // A WASI plugin's last words (a Python traceback) say more than the trap.
+        let stderr = store.data().wasi.stderr();
+        if stderr.is_empty() {
+            return PluginFailure::Trap(trap);
         }
+        let tail: String = {
+            let chars: Vec<char> = stderr.chars().collect();
+            chars[chars.len().saturating_sub(STDERR_SHOWN)..]
+                .iter()
+                .collect()
+        };
+        PluginFailure::Trap(format!("{trap}; it wrote to stderr:\n{tail}"))
     }
 
     /// What a run in `store`, started at `started`, cost.

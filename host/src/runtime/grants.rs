@@ -178,6 +178,14 @@ pub struct GrantError {
 }
 
 impl GrantPolicy {
+    /// Whatever each manifest asks (`--grant-requested`).
+    pub fn requested() -> Self {
+        GrantPolicy {
+            requested: true,
+            ..Default::default()
+        }
+    }
+
     /// Items are `SCOPE`, `NAME:SCOPE`, or comma-separated lists of them; `all` is every scope.
     pub fn parse(items: &[String], requested: bool) -> Result<Self, GrantError> {
         let mut p = GrantPolicy {

@@ -20,6 +20,8 @@ pub struct State {
     pub(super) grants: Grants,
     /// Provenance key of every query answered in this run, and how it went.
     pub(super) log: QueryLog,
+    /// What its WASI imports reach (nothing; see [`super::wasi`]).
+    pub(super) wasi: super::wasi::Wasi,
 }
 
 /// Query key → outcome ("ok", or the error) for one plugin run.

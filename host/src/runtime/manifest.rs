@@ -25,6 +25,9 @@ pub struct Manifest {
     /// Check ids it provides: exact ids or `PREFIX.*`.
     pub checks: Vec<String>,
     pub grants: Vec<Grant>,
+    /// Real random bytes from WASI (otherwise they come from a seed fixed per audit).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub random: bool,
 }
 
 /// Why a component file's manifest, structure or imports are refused. The texts read
@@ -53,7 +56,7 @@ pub enum ManifestError {
     TwoManifests,
     #[error("a core WebAssembly module, not a component (build it with `cargo xtask plugin`)")]
     CoreModule,
-    #[error("it imports {0:?}, outside the Bulwark ABI (plugins get no WASI or other host APIs)")]
+    #[error("it imports {0:?}, outside the Bulwark ABI and WASI 0.2 (plugins get nothing else)")]
     ForeignImport(String),
     #[error("it imports {import:?}: built for ABI {version}, this host speaks {host}")]
     ImportAbi {
@@ -200,6 +203,9 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, ManifestError> {
 /// no other host APIs).
 pub fn check_imports(imports: &[String], host_abi: &str) -> Result<(), ManifestError> {
     for i in imports {
+        if is_wasi(i) {
+            continue;
+        }
         let Some(rest) = i.strip_prefix("bulwark:plugin/") else {
             return Err(ManifestError::ForeignImport(i.clone()));
         };
@@ -215,9 +221,43 @@ pub fn check_imports(imports: &[String], host_abi: &str) -> Result<(), ManifestE
     Ok(())
 }
 
+/// The WASI 0.2 packages the host links (with nothing behind them: see `runtime::wasi`).
+const WASI_PACKAGES: &[&str] = &["cli", "clocks", "filesystem", "io", "random", "sockets"];
+
+/// Whether an import is one of WASI 0.2's interfaces (`wasi:PKG/IFACE@0.2.N`).
+pub fn is_wasi(import: &str) -> bool {
+    let Some(rest) = import.strip_prefix("wasi:") else {
+        return false;
+    };
+    let Some((path, version)) = rest.split_once('@') else {
+        return false;
+    };
+    let package = path.split('/').next().unwrap_or("");
+    WASI_PACKAGES.contains(&package)
+        && version
+            .strip_prefix("0.2.")
+            .is_some_and(|patch| !patch.is_empty() && patch.bytes().all(|b| b.is_ascii_digit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wasi_0_2_is_accepted_and_nothing_else() {
+        assert!(is_wasi("wasi:cli/environment@0.2.0"));
+        assert!(is_wasi("wasi:sockets/tcp@0.2.3"));
+        for no in [
+            "wasi:cli/environment@0.3.0",
+            "wasi:cli/environment",
+            "wasi:http/outgoing-handler@0.2.0",
+            "wasi:cli/environment@0.2.x",
+            "wasix:cli/environment@0.2.0",
+        ] {
+            assert!(!is_wasi(no), "{no}");
+            assert!(check_imports(&[no.to_string()], "0.1.1").is_err(), "{no}");
+        }
+    }
 
     #[test]
     fn manifests_parse_strictly() {
@@ -255,10 +295,11 @@ mod tests {
         let host = "0.1.0";
         assert!(check_imports(&["bulwark:plugin/evidence@0.1.0".into()], host).is_ok());
         assert!(check_imports(&["bulwark:plugin/evidence@0.1.2".into()], host).is_ok());
-        let e = check_imports(&["wasi:cli/environment@0.2.0".into()], host)
+        assert!(check_imports(&["wasi:cli/environment@0.2.0".into()], host).is_ok());
+        let e = check_imports(&["wasi:http/types@0.2.0".into()], host)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("WASI"), "{e}");
+        assert!(e.contains("outside the Bulwark ABI and WASI 0.2"), "{e}");
         let e = check_imports(&["bulwark:plugin/evidence@1.0.0".into()], host)
             .unwrap_err()
             .to_string();

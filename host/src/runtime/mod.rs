@@ -5,12 +5,14 @@
 //! - [`host`]: the evidence interface as plugins see it (the only way out of the sandbox).
 //! - [`validate`]: what a plugin declares and returns, checked.
 //! - [`manifest`]: what a component file says about itself; [`grants`]: what it may ask.
+//! - [`wasi`]: the WASI a plugin may import, with nothing behind it.
 
 pub mod engine;
 pub mod grants;
 pub mod host;
 pub mod manifest;
 pub mod validate;
+pub mod wasi;
 
 pub use engine::Limits;
 pub use grants::{Grant, GrantError, GrantPolicy, Grants};
@@ -84,6 +86,21 @@ pub struct Plugin {
     pre: CheckPluginPre<State>,
 }
 
+impl Plugin {
+    /// Whether its manifest asks for real random bytes from WASI.
+    fn wants_random(&self) -> bool {
+        self.manifest.as_ref().is_some_and(|m| m.random)
+    }
+}
+
+/// Seconds since the epoch, now: what the stopped clocks of a run without an audit show.
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// What a plugin says about itself: its checks, its rules, and what they need to see.
 type Described = (
     Vec<types::CheckMeta>,
@@ -134,7 +151,12 @@ impl Runtime {
         let pre = self.prepare(bytes).map_err(fail)?;
         let sources = crate::abi::sources::RuleSourcesIndices::new(pre.instance_pre()).ok();
         let (checks, rules, rule_needs) = self
-            .describe(&pre, sources.as_ref(), handle)
+            .describe(
+                &pre,
+                sources.as_ref(),
+                handle,
+                manifest.as_ref().is_some_and(|m| m.random),
+            )
             .map_err(fail)?;
         validate::declared(&checks, &rules, manifest.as_ref()).map_err(fail)?;
         let (grants, refused) = match (&origin, &manifest) {
@@ -179,9 +201,11 @@ impl Runtime {
         pre: &CheckPluginPre<State>,
         sources: Option<&crate::abi::sources::RuleSourcesIndices>,
         handle: tokio::runtime::Handle,
+        random: bool,
     ) -> Result<Described, String> {
+        let wasi = wasi::Wasi::new(now_secs(), random);
         let mut store = self
-            .store(None, handle, Grants::Only(vec![]))
+            .store(None, handle, Grants::Only(vec![]), wasi)
             .map_err(|e| e.to_string())?;
         let described = (|| {
             let instance = pre.instance_pre().instantiate(&mut store)?;
@@ -218,7 +242,8 @@ impl Runtime {
     ) {
         let started = Instant::now();
         let audit_start = evidence.audit_start();
-        let mut store = match self.store(Some(evidence), handle, plugin.grants.clone()) {
+        let wasi = wasi::Wasi::new(audit_start, plugin.wants_random());
+        let mut store = match self.store(Some(evidence), handle, plugin.grants.clone(), wasi) {
             Ok(s) => s,
             Err(e) => return (Err(e), RunCost::default()),
         };
@@ -266,7 +291,8 @@ impl Runtime {
         let mut s = match session.take() {
             Some(s) => s,
             None => {
-                let mut store = match self.store(None, handle, Grants::Only(vec![])) {
+                let wasi = wasi::Wasi::new(now_secs(), plugin.wants_random());
+                let mut store = match self.store(None, handle, Grants::Only(vec![]), wasi) {
                     Ok(s) => s,
                     Err(e) => return (Err(e), RunCost::default()),
                 };

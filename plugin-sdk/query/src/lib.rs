@@ -208,6 +208,15 @@ impl Query {
         }
     }
 
+    /// The scope of the question a provenance key ([`Query::key`]) names.
+    pub fn scope_of_key(key: &str) -> Option<Scope> {
+        let kind = key.split(':').next().unwrap_or(key);
+        Query::examples()
+            .into_iter()
+            .find(|q| q.kind() == kind)
+            .map(|q| q.scope())
+    }
+
     /// The path a file query touches (grants of file scopes are path globs).
     pub fn path(&self) -> Option<&str> {
         match self {
@@ -240,6 +249,15 @@ mod tests {
         assert_eq!(q.scope(), Scope::Containers);
         assert_eq!(Query::Process { pid: 7 }.key(), "process:7");
         assert_eq!(Query::DockerInfo.key(), "docker-info");
+        assert_eq!(
+            Query::scope_of_key("file-read:/etc/a:b"),
+            Some(Scope::FileContents)
+        );
+        assert_eq!(
+            Query::scope_of_key("container-list"),
+            Some(Scope::Containers)
+        );
+        assert_eq!(Query::scope_of_key("nonsense:x"), None);
         let f = Query::FileRead {
             path: "/etc/x".into(),
         };

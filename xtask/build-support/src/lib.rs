@@ -20,6 +20,8 @@ pub const PROFILE: &str = "plugin";
 pub const MANIFEST_SECTION: &str = "bulwark-manifest";
 /// Component custom section carrying the documentation of the plugin's checks (JSON).
 pub const DOCS_SECTION: &str = "bulwark-docs";
+/// The componentize-py release Python plugins are built with (PyPI).
+pub const COMPONENTIZE_PY: &str = "0.25.1";
 /// The eBPF target of the kernel probes.
 pub const BPF_TARGET: &str = "bpfel-unknown-none";
 
@@ -306,11 +308,8 @@ pub struct PluginBuild<'a> {
 }
 
 impl PluginBuild<'_> {
-    /// Compile for wasm, componentize, embed the manifest and the check documentation, and
-    /// write the component.
-    pub fn run(&self) -> Result<(), BuildError> {
-        let manifest = manifest_json(self.crate_dir)?;
-        let docs = docs_json(self.crate_dir)?;
+    /// Compile for wasm and componentize: the component, without its manifest and docs.
+    pub fn component(&self) -> Result<Vec<u8>, BuildError> {
         let package = package_name(self.crate_dir)?;
         let mut cmd = cargo();
         cmd.current_dir(self.workspace)
@@ -334,7 +333,15 @@ impl PluginBuild<'_> {
             path: core_path.clone(),
             source,
         })?;
-        let mut component = componentize(&core)?;
+        componentize(&core)
+    }
+
+    /// Compile for wasm, componentize, embed the manifest and the check documentation, and
+    /// write the component.
+    pub fn run(&self) -> Result<(), BuildError> {
+        let manifest = manifest_json(self.crate_dir)?;
+        let docs = docs_json(self.crate_dir)?;
+        let mut component = self.component()?;
         append_custom_section(&mut component, MANIFEST_SECTION, manifest.as_bytes());
         if let Some(docs) = docs {
             append_custom_section(&mut component, DOCS_SECTION, docs.as_bytes());
