@@ -107,13 +107,24 @@ pub struct ExecEvent {
     pub argv: [u8; ARGV_LEN],
 }
 
-/// Key of the per-(cgroup, syscall) counters beyond the per-CPU rows.
+/// Key of the per-(cgroup, syscall) counters beyond the per-CPU rows (native entries of
+/// watched cgroups beyond the rows, and everything with [`count_flags`]).
 #[repr(C)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct CountKey {
     pub cgroup: u64,
     pub nr: u32,
-    pub _pad: u32,
+    /// [`count_flags`]: which ABI's numbers, entries or refusals.
+    pub flags: u32,
+}
+
+/// What a [`CountKey`] counts.
+pub mod count_flags {
+    /// A compat (32-bit) syscall: `nr` is in the compat table, not the native one.
+    pub const COMPAT: u32 = 1;
+    /// Not an entry but an exit with `-EPERM`, seen on `raw_syscalls/sys_exit` (`profile
+    /// verify`): a seccomp filter's refusal skips `sys_enter` and still reaches the exit.
+    pub const EPERM_EXIT: u32 = 2;
 }
 
 /// Key of the per-(cgroup, capability, result) counters of capability checks.
@@ -122,9 +133,31 @@ pub struct CountKey {
 pub struct CapKey {
     pub cgroup: u64,
     pub cap: u32,
-    /// 0 granted, 1 denied.
-    pub denied: u32,
+    /// [`cap_flags`].
+    pub flags: u32,
 }
+
+/// What a capability check was, in a [`CapKey`].
+pub mod cap_flags {
+    /// Refused (otherwise granted).
+    pub const DENIED: u32 = 1;
+    /// A probe that is not audited (`ns_capable_noaudit`, `has_capability_noaudit`, the
+    /// memory-overcommit check, ...), found by its caller on the kernel stack: the kernel
+    /// asking what the task could do, not the task needing it.
+    pub const NOAUDIT: u32 = 2;
+    /// Made by a process that has not executed a program in the container, nor descends
+    /// from one that has: the runtime setting the container up.
+    pub const BEFORE_EXEC: u32 = 4;
+    /// Made with credentials that are not the task's own: the kernel acting for someone
+    /// else (overlayfs copies up and reads its xattrs with the mounter's credentials).
+    pub const OTHER_CRED: u32 = 8;
+}
+
+/// Kernel functions whose capability checks are not audited probes, as (start, end) address
+/// pairs in the `NOAUDIT` array; a zero pair matches nothing.
+pub const NOAUDIT_RANGES: u32 = 6;
+/// Kernel stack frames looked at for a [`NOAUDIT_RANGES`] caller.
+pub const NOAUDIT_FRAMES: usize = 8;
 
 /// Indices into the `CONFIG` array (u32 each), filled by the host before anything is
 /// attached.
@@ -174,7 +207,25 @@ pub mod cfg {
     /// Offsets in `struct pt_regs` of syscall arguments 0..4 (`REG_ARG0 + i`), for the
     /// syscalls this kernel has no tracepoints for (seen on `raw_syscalls/sys_enter`).
     pub const REG_ARG0: u32 = 25;
-    pub const LEN: u32 = 29;
+    /// Offset in `struct task_struct` of the word telling a compat syscall (x86_64:
+    /// `thread_info.status`), and the bit that does (`TS_COMPAT`); 0 when not told apart.
+    /// Only read when counting for `profile` (see [`COUNT_COMPAT`]).
+    pub const TASK_COMPAT_WORD: u32 = 29;
+    pub const COMPAT_MASK: u32 = 30;
+    /// Nonzero: tell compat syscalls apart in the counts.
+    pub const COUNT_COMPAT: u32 = 31;
+    /// Offset in `struct pt_regs` of the syscall number (`orig_ax`, arm64 `syscallno`), for
+    /// `raw_syscalls/sys_exit`, which is not given it.
+    pub const REG_NR: u32 = 32;
+    /// Nonzero: look for the callers in `NOAUDIT` on capability checks.
+    pub const NOAUDIT_ON: u32 = 33;
+    /// capability/cap_capable: `cred` (the credentials checked); `struct task_struct`:
+    /// `real_cred` (the task's own), from BTF. Nonzero `TASK_REAL_CRED` turns on telling a
+    /// check of the task's own credentials from one made with others (see
+    /// `cap_flags::OTHER_CRED`).
+    pub const CAP_CRED: u32 = 34;
+    pub const TASK_REAL_CRED: u32 = 35;
+    pub const LEN: u32 = 36;
 }
 
 /// Syscall numbers counted (the per-cgroup counts ignore anything above).

@@ -13,8 +13,9 @@
 #![no_std]
 #![no_main]
 
+use aya_ebpf::EbpfContext;
 use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
-use aya_ebpf::helpers::generated::bpf_get_current_task;
+use aya_ebpf::helpers::generated::{bpf_get_current_task, bpf_get_stack};
 use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
     bpf_get_current_uid_gid, bpf_ktime_get_ns, bpf_probe_read_kernel,
@@ -22,13 +23,12 @@ use aya_ebpf::helpers::{
 };
 use aya_ebpf::macros::{map, raw_tracepoint, tracepoint};
 use aya_ebpf::maps::ring_buf::RingBufEntry;
-use aya_ebpf::maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf};
+use aya_ebpf::maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf};
 use aya_ebpf::programs::{RawTracePointContext, TracePointContext};
-use aya_ebpf::EbpfContext;
 use bulwark_probes_common::{
-    action, cap_action, cfg, state, CapKey, CountKey, Event, ExecEvent, Kind, Watched,
-    ARGV_LEN, CLONE_NEW_MASK, DIRECT_LEN, MAX_CAPS, MAX_SYSCALLS, NO_SLOT, OVERFLOWED,
-    PATH_LEN,
+    ARGV_LEN, CLONE_NEW_MASK, CapKey, CountKey, DIRECT_LEN, Event, ExecEvent, Kind, MAX_CAPS,
+    MAX_SYSCALLS, NO_SLOT, NOAUDIT_FRAMES, NOAUDIT_RANGES, OVERFLOWED, PATH_LEN, Watched, action,
+    cap_action, cap_flags, cfg, count_flags, state,
 };
 
 /// Watched cgroups, direct-mapped by `cgroup & (DIRECT_LEN - 1)`: the kernel inlines
@@ -66,6 +66,21 @@ static CAP_COUNTS: PerCpuHashMap<CapKey, u64> = PerCpuHashMap::with_max_entries(
 /// What to do with each syscall number on the per-syscall tracepoints (see `action`).
 #[map]
 static SYSCALLS: Array<u8> = Array::with_max_entries(MAX_SYSCALLS, 0);
+
+/// Watched cgroups that were already running when first watched: every task in them is
+/// the container's (filled by the host).
+#[map]
+static STARTED: HashMap<u64, u8> = HashMap::with_max_entries(8192, 0);
+
+/// Processes (tgid) of watched cgroups that executed a program, and their descendants:
+/// the container's own, not the runtime setting it up (while capabilities are counted).
+#[map]
+static CONTAINER_TASKS: LruHashMap<u32, u8> = LruHashMap::with_max_entries(65536, 0);
+
+/// (start, end) addresses of the kernel functions whose capability checks are unaudited
+/// probes (see `cap_flags::NOAUDIT`), filled by the host from kallsyms.
+#[map]
+static NOAUDIT: Array<u64> = Array::with_max_entries(2 * NOAUDIT_RANGES, 0);
 
 /// Which capability checks become events (see `cap_action`).
 #[map]
@@ -209,6 +224,17 @@ pub fn count_syscall(ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     let nr = nr as u32;
+    if config(cfg::COUNT_COMPAT) != 0 && compat() {
+        bump(
+            &SPILL,
+            &CountKey {
+                cgroup: cg,
+                nr,
+                flags: count_flags::COMPAT,
+            },
+        );
+        return 0;
+    }
     if slot != NO_SLOT {
         if let Some(n) = COUNTS.get_ptr_mut(slot.wrapping_mul(MAX_SYSCALLS) + nr) {
             // SAFETY: per-CPU value, only this CPU writes it.
@@ -220,10 +246,55 @@ pub fn count_syscall(ctx: RawTracePointContext) -> i32 {
             &CountKey {
                 cgroup: cg,
                 nr,
-                _pad: 0,
+                flags: 0,
             },
         );
     }
+    0
+}
+
+/// Whether the current syscall is a compat (32-bit) one.
+#[inline(always)]
+fn compat() -> bool {
+    let off = config(cfg::TASK_COMPAT_WORD);
+    if off == 0 {
+        return false;
+    }
+    // SAFETY: a helper without arguments.
+    let task = unsafe { bpf_get_current_task() };
+    kernel_u32(task, off) & config(cfg::COMPAT_MASK) as u32 != 0
+}
+
+/// `-EPERM`, the errno a generated profile refuses with.
+const EPERM: i64 = -1;
+
+/// Syscalls of a watched cgroup that ended in `-EPERM`, counted (`profile verify`): one a
+/// seccomp filter refused never reached `sys_enter`, yet ends here with its number.
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn count_exit(ctx: RawTracePointContext) -> i32 {
+    let Some(cg) = watched() else { return 0 };
+    // sys_exit's TP_PROTO is (struct pt_regs *regs, long ret).
+    let ret: i64 = ctx.arg(1);
+    if ret != EPERM {
+        return 0;
+    }
+    let regs: u64 = ctx.arg(0);
+    let nr = kernel_u32(regs, config(cfg::REG_NR));
+    if nr >= MAX_SYSCALLS {
+        return 0;
+    }
+    let mut flags = count_flags::EPERM_EXIT;
+    if config(cfg::COUNT_COMPAT) != 0 && compat() {
+        flags |= count_flags::COMPAT;
+    }
+    bump(
+        &SPILL,
+        &CountKey {
+            cgroup: cg,
+            nr,
+            flags,
+        },
+    );
     0
 }
 
@@ -266,7 +337,9 @@ pub fn sys_enter(ctx: TracePointContext) -> u32 {
     }
     let arg0 = config(cfg::ENTER_ARG0);
     // SAFETY: offsets from the format files; reads are checked.
-    syscall_event(cg, nr, |i| unsafe { ctx.read_at::<u64>(arg0 + i * 8) }.unwrap_or(0));
+    syscall_event(cg, nr, |i| {
+        unsafe { ctx.read_at::<u64>(arg0 + i * 8) }.unwrap_or(0)
+    });
     0
 }
 
@@ -324,6 +397,10 @@ fn kernel_u32(base: u64, off: usize) -> u32 {
 #[tracepoint]
 pub fn process_exec(ctx: TracePointContext) -> u32 {
     let Some(cg) = watched() else { return 0 };
+    if config(cfg::COUNT_CAPS) != 0 {
+        let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+        let _ = CONTAINER_TASKS.insert(&tgid, &1, 0);
+    }
     let Some(mut entry) = reserve_tail(Kind::Exec, cg) else {
         return 0;
     };
@@ -355,6 +432,17 @@ pub fn process_exec(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn process_fork(ctx: TracePointContext) -> u32 {
     let Some(cg) = watched() else { return 0 };
+    // A child of the container's own processes is the container's too (the parent is the
+    // current task here).
+    if config(cfg::COUNT_CAPS) != 0 {
+        let parent = (bpf_get_current_pid_tgid() >> 32) as u32;
+        // SAFETY: only the presence of the key is used.
+        if unsafe { CONTAINER_TASKS.get(&parent) }.is_some() {
+            // SAFETY: offset from the format file.
+            let child = unsafe { ctx.read_at::<i32>(config(cfg::FORK_CHILD)) }.unwrap_or(0) as u32;
+            let _ = CONTAINER_TASKS.insert(&child, &1, 0);
+        }
+    }
     let Some(mut entry) = reserve(Kind::Fork, cg) else {
         return 0;
     };
@@ -392,12 +480,34 @@ pub fn cap_capable(ctx: TracePointContext) -> u32 {
         )
     };
     if config(cfg::COUNT_CAPS) != 0 {
+        let mut flags = 0;
+        if ret != 0 {
+            flags |= cap_flags::DENIED;
+        }
+        let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+        // SAFETY: only the presence of the keys is used.
+        if unsafe { STARTED.get(&cg).is_none() && CONTAINER_TASKS.get(&tgid).is_none() } {
+            flags |= cap_flags::BEFORE_EXEC;
+        }
+        if config(cfg::NOAUDIT_ON) != 0 && unaudited(&ctx) {
+            flags |= cap_flags::NOAUDIT;
+        }
+        let real_cred = config(cfg::TASK_REAL_CRED);
+        if real_cred != 0 {
+            // SAFETY: offset from the format file; a checked kernel read.
+            let checked = unsafe { ctx.read_at::<u64>(config(cfg::CAP_CRED)) }.unwrap_or(0);
+            // SAFETY: a helper without arguments.
+            let own = kernel_u64(unsafe { bpf_get_current_task() }, real_cred);
+            if checked != own {
+                flags |= cap_flags::OTHER_CRED;
+            }
+        }
         bump(
             &CAP_COUNTS,
             &CapKey {
                 cgroup: cg,
                 cap: cap as u32,
-                denied: (ret != 0) as u32,
+                flags,
             },
         );
     }
@@ -422,6 +532,41 @@ pub fn cap_capable(ctx: TracePointContext) -> u32 {
     let flags = wakeup();
     entry.submit(flags);
     0
+}
+
+/// Whether the capability check was made by one of the unaudited callers in `NOAUDIT`:
+/// one of the first kernel stack frames lies in one of their ranges.
+#[inline(always)]
+fn unaudited(ctx: &TracePointContext) -> bool {
+    let mut ranges = [(0u64, 0u64); NOAUDIT_RANGES as usize];
+    for (i, r) in ranges.iter_mut().enumerate() {
+        let i = i as u32;
+        *r = (
+            NOAUDIT.get(2 * i).copied().unwrap_or(0),
+            NOAUDIT.get(2 * i + 1).copied().unwrap_or(0),
+        );
+    }
+    let mut frames = [0u64; NOAUDIT_FRAMES];
+    // SAFETY: the buffer is ours and its size is passed.
+    let got = unsafe {
+        bpf_get_stack(
+            ctx.as_ptr(),
+            frames.as_mut_ptr() as *mut _,
+            (NOAUDIT_FRAMES * 8) as u32,
+            0,
+        )
+    };
+    if got <= 0 {
+        return false;
+    }
+    for ip in frames {
+        for (start, end) in ranges {
+            if ip >= start && ip < end {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// A task created with new namespaces (`clone` with `CLONE_NEW*`), seen without a

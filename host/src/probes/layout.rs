@@ -147,6 +147,63 @@ impl KernelBtf {
     }
 }
 
+/// The kernel functions whose capability checks are unaudited probes rather than needs:
+/// the `*_noaudit` helpers (ptrace access modes, `/proc/sys/net` permissions, ...) and the
+/// memory-overcommit check that asks for CAP_SYS_ADMIN on every accounted mapping.
+const NOAUDIT_CALLERS: &[&str] = &[
+    "ns_capable_noaudit",
+    "has_ns_capability_noaudit",
+    "has_capability_noaudit",
+    "cap_vm_enough_memory",
+    // The LSM static call usually inlines cap_vm_enough_memory into its caller.
+    "security_vm_enough_memory_mm",
+];
+
+/// (start, end) addresses of [`NOAUDIT_CALLERS`] in the running kernel, from
+/// `/proc/kallsyms` (a function ends where the next symbol starts). Empty when the kernel
+/// hides its addresses.
+pub fn noaudit_ranges() -> Vec<(u64, u64)> {
+    match std::fs::read_to_string("/proc/kallsyms") {
+        Ok(text) => ranges_of(&text, NOAUDIT_CALLERS),
+        Err(e) => {
+            tracing::warn!("cannot read /proc/kallsyms: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// The address ranges of `names` in a kallsyms text (core kernel symbols only).
+fn ranges_of(kallsyms: &str, names: &[&str]) -> Vec<(u64, u64)> {
+    let mut addrs: Vec<u64> = Vec::new();
+    let mut wanted: Vec<u64> = Vec::new();
+    for line in kallsyms.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(addr), Some(_kind), Some(name), None) = (f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        let Ok(addr) = u64::from_str_radix(addr, 16) else {
+            continue;
+        };
+        if addr == 0 {
+            continue;
+        }
+        addrs.push(addr);
+        if names.contains(&name) {
+            wanted.push(addr);
+        }
+    }
+    addrs.sort_unstable();
+    addrs.dedup();
+    wanted
+        .into_iter()
+        .filter_map(|start| {
+            let next = addrs.partition_point(|a| *a <= start);
+            addrs.get(next).map(|end| (start, *end))
+        })
+        .collect()
+}
+
 /// Byte offset of a member, looking through anonymous structs and unions.
 fn member_offset(btf: &btf_rs::Btf, s: &btf_rs::Struct, name: &str) -> Option<u32> {
     for m in &s.members {
@@ -178,6 +235,17 @@ mod tests {
         assert_eq!(m["filename"], 8);
         assert_eq!(m["args"], 16);
         assert_eq!(m["common_type"], 0);
+    }
+
+    #[test]
+    fn noaudit_callers_end_at_the_next_symbol() {
+        let text = "ffffffff81000000 T a\nffffffff81000040 T ns_capable_noaudit\nffffffff81000100 t b\n0000000000000000 T hidden\nffffffffc0000000 t m [mod]\n";
+        assert_eq!(
+            ranges_of(text, &["ns_capable_noaudit", "hidden"]),
+            [(0xffffffff81000040, 0xffffffff81000100)]
+        );
+        // A hidden kernel (kptr_restrict) gives nothing rather than wrong ranges.
+        assert!(ranges_of("0000000000000000 T ns_capable_noaudit\n", NOAUDIT_CALLERS).is_empty());
     }
 
     #[test]

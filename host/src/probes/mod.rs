@@ -21,7 +21,8 @@ use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMa
 use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader, Pod};
 use bulwark_probes_common::{
-    action, cap_action, cfg, state, CapKey, CountKey, Watched, MAX_CAPS, MAX_SYSCALLS, NO_SLOT,
+    action, cap_action, cap_flags, cfg, count_flags, state, CapKey, CountKey, Watched, MAX_CAPS,
+    MAX_SYSCALLS, NOAUDIT_RANGES, NO_SLOT,
 };
 use filter::{Filter, Op};
 use layout::{Fields, KernelBtf, BTF};
@@ -114,7 +115,7 @@ fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> ProbeError {
 #[repr(transparent)]
 #[derive(Clone, Copy)]
 struct Key(CountKey);
-// SAFETY: CountKey is repr(C), plain integers, explicit padding.
+// SAFETY: CountKey is repr(C), plain integers, no padding.
 unsafe impl Pod for Key {}
 
 #[repr(transparent)]
@@ -142,8 +143,30 @@ pub struct Probes {
     notes: Vec<String>,
 }
 
-/// Capability checks per (cgroup, capability): (granted, denied).
-pub type CapabilityCounts = HashMap<(u64, u32), (u64, u64)>;
+/// Capability checks per (cgroup, capability).
+pub type CapabilityCounts = HashMap<(u64, u32), CapTally>;
+
+/// How a capability was checked. Only audited checks made after the container's first
+/// `execve` say what the container needs: `granted` and `denied` count those alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CapTally {
+    /// Audited checks after the first exec that passed.
+    pub granted: u64,
+    /// Audited checks after the first exec that failed.
+    pub denied: u64,
+    /// Unaudited probes (`*_noaudit`, the memory-overcommit check): the kernel asking
+    /// what the task could do, not a need, whatever their result.
+    pub unaudited: u64,
+    /// Checks by processes that have not executed a program in the container (nor descend
+    /// from one that has): the runtime setting the container up.
+    pub before_exec: u64,
+    /// Checks of other credentials than the task's own (overlayfs acting as its mounter):
+    /// not the container's needs.
+    pub other_creds: u64,
+}
+
+/// Syscall counts per (cgroup, syscall number).
+pub type SyscallCounts = HashMap<(u64, u32), u64>;
 
 /// One program attached to one tracepoint.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -326,6 +349,28 @@ fn config(
     if let Some(m) = module_load(tracefs, sources) {
         out.push((cfg::MODULE_NAME, m.offset("name")?));
     }
+    if sources.profile_detail || sources.count_refusals {
+        let btf = KernelBtf::open(Path::new(BTF))?;
+        let (strukt, member, bit) = syscalls::COMPAT_MARK;
+        // thread_info is task_struct's first member on both architectures; asking BTF for
+        // its offset keeps that from being assumed.
+        match (
+            btf.offset("task_struct", strukt),
+            btf.offset(strukt, member),
+        ) {
+            (Ok(ti), Ok(word)) => out.extend([
+                (cfg::TASK_COMPAT_WORD, ti + word),
+                (cfg::COMPAT_MASK, bit),
+                (cfg::COUNT_COMPAT, 1),
+            ]),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!("compat syscalls are counted as native ones: {e}")
+            }
+        }
+        if sources.count_refusals {
+            out.push((cfg::REG_NR, btf.offset("pt_regs", syscalls::NR_REGISTER)?));
+        }
+    }
     if !points.raw.is_empty() {
         let regs = KernelBtf::open(Path::new(BTF))?.syscall_arg_offsets()?;
         out.extend((0..4).map(|i| (cfg::REG_ARG0 + i as u32, regs[i])));
@@ -412,6 +457,13 @@ fn plan(
             Tier::AllSyscalls,
         ));
     }
+    if sources.count_refusals {
+        out.push((
+            "count_exit",
+            "raw_syscalls/sys_exit".into(),
+            Tier::AllSyscalls,
+        ));
+    }
     out
 }
 
@@ -440,7 +492,7 @@ fn attach(
     let mut loaded: Vec<&str> = Vec::new();
     let mut out = Vec::new();
     for (prog, tp, tier) in plan {
-        let raw = matches!(*prog, "count_syscall" | "raw_enter");
+        let raw = matches!(*prog, "count_syscall" | "count_exit" | "raw_enter");
         let prog: &str = match (floor, raw) {
             (true, true) => "floor_raw",
             (true, false) => "floor_tp",
@@ -533,8 +585,34 @@ impl Probes {
             .collect();
         fill(&mut ebpf, "SYSCALLS", &events)?;
         fill(&mut ebpf, "CAPS", &cap_actions(sources))?;
+        let mut notes = Vec::new();
+        if sources.profile_detail && sources.count_capabilities {
+            let ranges = layout::noaudit_ranges();
+            if ranges.is_empty() {
+                notes.push("unaudited capability probes cannot be told from needs: /proc/kallsyms gives no addresses (kernel.kptr_restrict); every granted check counts as a need".to_string());
+            } else {
+                let flat: Vec<(u32, u64)> = ranges
+                    .iter()
+                    .take(NOAUDIT_RANGES as usize)
+                    .enumerate()
+                    .flat_map(|(i, (a, b))| [(2 * i as u32, *a), (2 * i as u32 + 1, *b)])
+                    .collect();
+                fill(&mut ebpf, "NOAUDIT", &flat)?;
+                fill(&mut ebpf, "CONFIG", &[(cfg::NOAUDIT_ON, 1u32)])?;
+            }
+            let cap = Fields::read(&tracefs, "capability/cap_capable")?;
+            let real = KernelBtf::open(Path::new(BTF))?.offset("task_struct", "real_cred")?;
+            fill(
+                &mut ebpf,
+                "CONFIG",
+                &[
+                    (cfg::CAP_CRED, cap.offset("cred")?),
+                    (cfg::TASK_REAL_CRED, real),
+                ],
+            )?;
+        }
         let attached = attach(&mut ebpf, &plan(&tracefs, sources, &points), opts.floor)?;
-        let notes = notes(&tracefs, sources, &points);
+        notes.extend(self::notes(&tracefs, sources, &points));
         let events = ebpf
             .take_map("EVENTS")
             .ok_or_else(|| ProbeError::Missing("map EVENTS".into()))
@@ -685,21 +763,68 @@ impl Probes {
         Ok(v.iter().sum())
     }
 
-    /// Capability checks per (cgroup, capability): (granted, denied), summed over CPUs
-    /// (counted only when [`Sources::count_capabilities`] was asked for).
+    /// Capability checks per (cgroup, capability), summed over CPUs (counted only when
+    /// [`Sources::count_capabilities`] was asked for).
     pub fn capability_counts(&self) -> Result<CapabilityCounts, ProbeError> {
         let m: PerCpuHashMap<_, CapCountKey, u64> =
             PerCpuHashMap::try_from(map(&self.ebpf, "CAP_COUNTS")?)
                 .map_err(map_err("CAP_COUNTS"))?;
-        let mut out: HashMap<(u64, u32), (u64, u64)> = HashMap::new();
+        let mut out = CapabilityCounts::new();
         for item in m.iter() {
             let (k, v) = item.map_err(map_err("CAP_COUNTS"))?;
             let n: u64 = v.iter().sum();
-            let e = out.entry((k.0.cgroup, k.0.cap)).or_default();
-            if k.0.denied == 0 {
-                e.0 += n;
+            let t = out.entry((k.0.cgroup, k.0.cap)).or_default();
+            let f = k.0.flags;
+            if f & cap_flags::OTHER_CRED != 0 {
+                t.other_creds += n;
+            } else if f & cap_flags::NOAUDIT != 0 {
+                t.unaudited += n;
+            } else if f & cap_flags::BEFORE_EXEC != 0 {
+                t.before_exec += n;
+            } else if f & cap_flags::DENIED != 0 {
+                t.denied += n;
             } else {
-                e.1 += n;
+                t.granted += n;
+            }
+        }
+        Ok(out)
+    }
+
+    /// A container that was already running when it was first watched: its own program
+    /// runs, so its capability checks are its needs, not the runtime's set-up.
+    pub fn mark_started(&mut self, cgroup: u64) -> Result<(), ProbeError> {
+        let mut m: BpfHashMap<_, u64, u8> =
+            BpfHashMap::try_from(map_mut(&mut self.ebpf, "STARTED")?)
+                .map_err(map_err("STARTED"))?;
+        m.insert(cgroup, 1, 0).map_err(map_err("STARTED"))
+    }
+
+    /// Compat (32-bit) syscall counts per (cgroup, compat number), when
+    /// [`Sources::profile_detail`] was asked for.
+    pub fn compat_counts(&self) -> Result<SyscallCounts, ProbeError> {
+        self.flagged(count_flags::COMPAT)
+    }
+
+    /// Native syscalls that ended in `-EPERM` per (cgroup, number), when
+    /// [`Sources::count_refusals`] was asked for.
+    pub fn eperm_counts(&self) -> Result<SyscallCounts, ProbeError> {
+        self.flagged(count_flags::EPERM_EXIT)
+    }
+
+    /// Compat syscalls that ended in `-EPERM`.
+    pub fn compat_eperm_counts(&self) -> Result<SyscallCounts, ProbeError> {
+        self.flagged(count_flags::EPERM_EXIT | count_flags::COMPAT)
+    }
+
+    /// Spill-hash counts with exactly these flags.
+    fn flagged(&self, flags: u32) -> Result<SyscallCounts, ProbeError> {
+        let m: PerCpuHashMap<_, Key, u64> =
+            PerCpuHashMap::try_from(map(&self.ebpf, "SPILL")?).map_err(map_err("SPILL"))?;
+        let mut out = SyscallCounts::new();
+        for item in m.iter() {
+            let (k, v) = item.map_err(map_err("SPILL"))?;
+            if k.0.flags == flags {
+                *out.entry((k.0.cgroup, k.0.nr)).or_default() += v.iter().sum::<u64>();
             }
         }
         Ok(out)
@@ -707,7 +832,7 @@ impl Probes {
 
     /// Syscall counts per (cgroup, syscall number), summed over CPUs: the rows of the
     /// cgroups watched now, what was kept of those that left, and the spill hash.
-    pub fn counts(&self) -> Result<HashMap<(u64, u32), u64>, ProbeError> {
+    pub fn counts(&self) -> Result<SyscallCounts, ProbeError> {
         let mut out = self.retained.clone();
         for (cg, row) in &self.filter.cgroups {
             if *row != NO_SLOT {
@@ -716,11 +841,8 @@ impl Probes {
                 }
             }
         }
-        let m: PerCpuHashMap<_, Key, u64> =
-            PerCpuHashMap::try_from(map(&self.ebpf, "SPILL")?).map_err(map_err("SPILL"))?;
-        for item in m.iter() {
-            let (k, v) = item.map_err(map_err("SPILL"))?;
-            *out.entry((k.0.cgroup, k.0.nr)).or_default() += v.iter().sum::<u64>();
+        for ((cg, nr), n) in self.flagged(0)? {
+            *out.entry((cg, nr)).or_default() += n;
         }
         Ok(out)
     }

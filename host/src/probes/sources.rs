@@ -71,13 +71,19 @@ pub enum Source {
     Syscalls(BTreeSet<String>),
     /// Every syscall counted in the kernel.
     SyscallCounts,
+    /// What `profile` needs on top of the counts: compat syscalls told apart, and unaudited
+    /// capability probes told from needs.
+    ProfileDetail,
+    /// Syscalls that ended in `-EPERM` counted (on `raw_syscalls/sys_exit`): what a
+    /// seccomp filter refused (`profile verify`).
+    Refusals,
 }
 
 impl Source {
     pub fn tier(&self) -> Tier {
         match self {
             Source::Syscalls(s) if !s.is_empty() => Tier::Syscalls,
-            Source::SyscallCounts => Tier::AllSyscalls,
+            Source::SyscallCounts | Source::Refusals => Tier::AllSyscalls,
             _ => Tier::Process,
         }
     }
@@ -109,6 +115,8 @@ impl fmt::Display for Source {
                 write!(f, "syscalls {}", names.join(", "))
             }
             Source::SyscallCounts => f.write_str("every syscall counted"),
+            Source::ProfileDetail => f.write_str("compat syscalls and unaudited capability probes"),
+            Source::Refusals => f.write_str("syscalls ending in EPERM counted"),
         }
     }
 }
@@ -124,6 +132,10 @@ pub struct Sources {
     pub modules: bool,
     pub syscalls: BTreeSet<String>,
     pub count_syscalls: bool,
+    /// Compat syscalls counted apart from native ones; unaudited capability probes marked.
+    pub profile_detail: bool,
+    /// Syscalls ending in `-EPERM` counted.
+    pub count_refusals: bool,
 }
 
 impl Sources {
@@ -142,6 +154,8 @@ impl Sources {
             Source::Modules => self.modules = true,
             Source::Syscalls(names) => self.syscalls.extend(names.iter().cloned()),
             Source::SyscallCounts => self.count_syscalls = true,
+            Source::ProfileDetail => self.profile_detail = true,
+            Source::Refusals => self.count_refusals = true,
         }
     }
 
@@ -156,7 +170,7 @@ impl Sources {
 
     /// The dearest tier attached.
     pub fn tier(&self) -> Tier {
-        if self.count_syscalls {
+        if self.count_syscalls || self.count_refusals {
             Tier::AllSyscalls
         } else if !self.syscalls.is_empty() {
             Tier::Syscalls

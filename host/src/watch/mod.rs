@@ -10,12 +10,16 @@
 //! - `judge`: batches of events through the rule plugins, in a task of their own, alerts out.
 //! - [`format`]: alerts and the summary as records and text.
 //! - [`observe`]: what containers did, as evidence for `audit --observe`.
+//! - [`record`]: what containers did, in detail, for `profile`; [`profile`] turns that
+//!   into seccomp profiles and advice, and verifies a profile on a copy of a container.
 
 pub mod cgroup;
 pub mod format;
 mod judge;
 pub mod observe;
+pub mod profile;
 mod reader;
+pub mod record;
 pub mod rules;
 mod stream;
 
@@ -121,6 +125,7 @@ impl Watcher {
             return Ok(());
         }
         let cg = cgroup_id_of(&self.cgroup_root, c.pid)?;
+        self.lock_probes().mark_started(cg)?;
         self.watch(cg, c)
     }
 

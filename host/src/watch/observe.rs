@@ -28,7 +28,11 @@ pub async fn observe(
     duration: Duration,
 ) -> Result<HashMap<String, ObservedProfile>, WatchError> {
     let opts = WatchOptions::new(Some(duration));
-    let sources = Sources::of([&Source::SyscallCounts, &Source::CapabilityCounts]);
+    let sources = Sources::of([
+        &Source::SyscallCounts,
+        &Source::CapabilityCounts,
+        &Source::ProfileDetail,
+    ]);
     let watcher = Watcher::new(host, &opts, &sources)?;
     for id in ids {
         if let Err(e) = watcher.add(id).await {
@@ -61,10 +65,10 @@ pub async fn observe(
         let mut capabilities: Vec<CapabilityUse> = caps
             .iter()
             .filter(|((c, _), _)| c == cg)
-            .map(|((_, cap), (g, d))| CapabilityUse {
+            .map(|((_, cap), t)| CapabilityUse {
                 name: crate::capability::name(i64::from(*cap)),
-                granted: *g,
-                denied: *d,
+                granted: t.granted,
+                denied: t.denied,
             })
             .collect();
         capabilities.sort_by(|a, b| a.name.cmp(&b.name));

@@ -27,6 +27,16 @@ pub fn name(nr: i64) -> Cow<'static, str> {
         .unwrap_or_else(|| Cow::Owned(format!("syscall_{nr}")))
 }
 
+/// The name of a compat (32-bit) syscall number, from the compat table of this
+/// architecture (`compat_syscall_N` for one it does not know).
+pub fn compat_name(nr: i64) -> Cow<'static, str> {
+    usize::try_from(nr)
+        .ok()
+        .and_then(Compat::new)
+        .map(|s| Cow::Borrowed(s.name()))
+        .unwrap_or_else(|| Cow::Owned(format!("compat_syscall_{nr}")))
+}
+
 /// The native number of a syscall by name.
 pub fn number(name: &str) -> Option<u32> {
     name.parse::<Native>().ok().map(|s| s.id() as u32)
@@ -75,6 +85,12 @@ mod tests {
         for (nr, n) in watched() {
             assert_eq!(name(nr as i64), n);
         }
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(
+            compat_name(20),
+            "getpid",
+            "ia32 numbers differ from x86_64's"
+        );
         assert_eq!(
             number("capset").map(|n| name(n as i64)),
             Some("capset".into())
