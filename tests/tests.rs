@@ -17,6 +17,7 @@ mod docker_runtime;
 mod docker_sections;
 mod fix;
 mod outputs;
+mod profile;
 mod sandbox;
 mod snapshot;
 mod watch;

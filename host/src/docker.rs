@@ -138,6 +138,95 @@ impl Client {
         })
     }
 
+    /// A container's full inspect data.
+    pub async fn inspect(
+        &self,
+        id: &str,
+    ) -> Result<bollard::models::ContainerInspectResponse, DockerError> {
+        let d = self.docker().await?;
+        Self::call("container inspect", d.inspect_container(id, None)).await
+    }
+
+    /// The daemon's version (`20.10.24+dfsg1`) and its default OCI runtime's name.
+    pub async fn engine(&self) -> Result<(String, String), DockerError> {
+        let d = self.docker().await?;
+        let v = Self::call("version", d.version()).await?;
+        let info = Self::call("info", d.info()).await?;
+        Ok((
+            v.version.unwrap_or_default(),
+            info.default_runtime.unwrap_or_default(),
+        ))
+    }
+
+    /// Create (not start) a copy of a container from its inspect data under a new name:
+    /// same image, command, environment, user, working directory, mounts and network mode,
+    /// with `security_opt` and capabilities replaced. Published ports, the restart policy
+    /// and auto-removal are not copied, so the copy can run beside the original.
+    pub async fn create_copy(
+        &self,
+        original: &bollard::models::ContainerInspectResponse,
+        name: &str,
+        security_opt: Vec<String>,
+        cap_add: Vec<String>,
+        cap_drop: Vec<String>,
+    ) -> Result<String, DockerError> {
+        let d = self.docker().await?;
+        let c = original.config.clone().unwrap_or_default();
+        let mut host = original.host_config.clone().unwrap_or_default();
+        host.security_opt = Some(security_opt);
+        host.cap_add = Some(cap_add);
+        host.cap_drop = Some(cap_drop);
+        host.privileged = Some(false);
+        host.port_bindings = None;
+        host.publish_all_ports = Some(false);
+        host.restart_policy = None;
+        host.auto_remove = Some(false);
+        let mut labels = c.labels.unwrap_or_default();
+        labels.insert(
+            "dev.bulwark.verify-of".to_string(),
+            original.id.clone().unwrap_or_default(),
+        );
+        let body = bollard::models::ContainerCreateBody {
+            hostname: None,
+            user: c.user,
+            env: c.env,
+            cmd: c.cmd,
+            entrypoint: c.entrypoint,
+            image: c.image,
+            working_dir: c.working_dir,
+            volumes: c.volumes,
+            labels: Some(labels),
+            healthcheck: c.healthcheck,
+            stop_signal: c.stop_signal,
+            stop_timeout: c.stop_timeout,
+            tty: c.tty,
+            open_stdin: c.open_stdin,
+            exposed_ports: c.exposed_ports,
+            host_config: Some(host),
+            ..Default::default()
+        };
+        let opts = bollard::query_parameters::CreateContainerOptionsBuilder::default()
+            .name(name)
+            .build();
+        let made = Self::call("container create", d.create_container(Some(opts), body)).await?;
+        Ok(made.id)
+    }
+
+    pub async fn start(&self, id: &str) -> Result<(), DockerError> {
+        let d = self.docker().await?;
+        Self::call("container start", d.start_container(id, None)).await
+    }
+
+    /// Remove a container, running or not, with its anonymous volumes.
+    pub async fn remove(&self, id: &str) -> Result<(), DockerError> {
+        let d = self.docker().await?;
+        let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        Self::call("container remove", d.remove_container(id, Some(opts))).await
+    }
+
     /// The paths a container changed in its writable layer (`docker diff`).
     pub async fn container_changes(&self, id: &str) -> Result<Vec<String>, DockerError> {
         let d = self.docker().await?;

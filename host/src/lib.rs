@@ -7,7 +7,9 @@
 //! Runtime monitoring: [`probes`] (eBPF) → [`watch`] (events to rules to alerts), with
 //! [`metrics`] for Prometheus. Around them: [`select`] (`-c`/`-e`), [`profile`] (benchmark
 //! versions), [`trust`] (signatures), [`distribute`] (OCI registries), [`abi`] (the WIT).
-//! Closing the loop: [`fix`] (plans, apply, rollback), [`compare`] (diffs and baselines).
+//! Closing the loop: [`fix`] (plans, apply, rollback), [`compare`] (diffs and baselines),
+//! [`harden`] (seccomp profiles and capability sets from what containers did; `watch`
+//! records and verifies them).
 //! For plugin authors: [`author`] (new, build, test, the contract's reference).
 
 pub mod abi;
@@ -20,6 +22,7 @@ pub mod docker;
 pub mod evidence;
 pub mod findings;
 pub mod fix;
+pub mod harden;
 pub mod metrics;
 pub mod probes;
 pub mod profile;

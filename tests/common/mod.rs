@@ -383,6 +383,40 @@ fn main() {
                     let argv = [sh.as_ptr(), dash_c.as_ptr(), t.as_ptr(), std::ptr::null()];
                     execv(sh.as_ptr(), argv.as_ptr());
                 }
+                "work" => {
+                    // `profile`'s test workload: file, time, random and socket work; any
+                    // failure exits 1.
+                    let fail = |what: &str| -> ! {
+                        eprintln!("bwtool work: {what}: {}", std::io::Error::last_os_error());
+                        std::process::exit(1)
+                    };
+                    let path = "/tmp/bw-work";
+                    std::fs::write(path, b"bulwark").unwrap_or_else(|_| fail("write"));
+                    if std::fs::read(path).map(|b| b != b"bulwark").unwrap_or(true) { fail("read") }
+                    std::fs::remove_file(path).unwrap_or_else(|_| fail("unlink"));
+                    let t = std::time::SystemTime::now();
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    if t.elapsed().is_err() { fail("clock") }
+                    let mut buf = [0u8; 16];
+                    if syscall(318, buf.as_mut_ptr(), 16usize, 0u32) != 16 { fail("getrandom") }
+                    use std::io::{Read, Write};
+                    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|_| fail("bind"));
+                    let addr = l.local_addr().unwrap_or_else(|_| fail("getsockname"));
+                    let mut c = std::net::TcpStream::connect(addr).unwrap_or_else(|_| fail("connect"));
+                    let (mut s, _) = l.accept().unwrap_or_else(|_| fail("accept"));
+                    c.write_all(b"ping").unwrap_or_else(|_| fail("send"));
+                    let mut got = [0u8; 4];
+                    s.read_exact(&mut got).unwrap_or_else(|_| fail("recv"));
+                }
+                "sysinfo" => {
+                    // A syscall the workload above never makes.
+                    let mut info = [0u8; 128];
+                    if syscall(99, info.as_mut_ptr()) != 0 {
+                        let e = std::io::Error::last_os_error();
+                        println!("sysinfo {}", if e.raw_os_error() == Some(1) { "EPERM".to_string() } else { e.to_string() });
+                        std::process::exit(3);
+                    }
+                }
                 other => eprintln!("bwtool: unknown action {other}"),
             }
         }

@@ -52,6 +52,10 @@ pub enum Command {
     Fix(Box<FixArgs>),
     /// Monitor what containers do in the kernel (eBPF) and alert on the rules' findings.
     Watch(WatchArgs),
+    /// Seccomp profiles and capability sets from what containers really do, compared with
+    /// what they have now, and verified by running a copy under them.
+    #[command(subcommand)]
+    Profile(ProfileCmd),
     /// Inspect, sign, verify and distribute plugins.
     #[command(subcommand)]
     Plugin(PluginCmd),
@@ -146,6 +150,61 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 pub enum WatchFormat {
     Text,
     Jsonl,
+}
+
+#[derive(Subcommand)]
+pub enum ProfileCmd {
+    /// Record what containers do (syscalls by number per ABI, capability checks) and write,
+    /// per container, DIR/NAME.seccomp.json (Docker's format, usable as is with `docker run
+    /// --security-opt seccomp=FILE`) and DIR/NAME.profile.json (the observation, the
+    /// capability set to run it with, and the diff against what it has now).
+    Record {
+        /// Docker Engine API endpoint (default: $DOCKER_HOST, else unix:///var/run/docker.sock).
+        #[arg(long, short = 'H', value_name = "URL")]
+        host: Option<String>,
+        /// How long to record: seconds (`90`) or with a unit (`90s`, `10m`).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60")]
+        duration: std::time::Duration,
+        /// Where to write the files.
+        #[arg(long, short = 'o', value_name = "DIR", default_value = ".")]
+        output: PathBuf,
+        /// Also record every container that starts during the recording, from its first
+        /// syscall (its cgroup is watched from the moment it is created).
+        #[arg(long)]
+        new: bool,
+        /// Running containers to record (names or ids).
+        containers: Vec<String>,
+    },
+    /// Merge recorded profiles (replicas, several sessions): the union of their syscalls,
+    /// with the observations' counts summed when their NAME.profile.json files sit beside.
+    Merge {
+        /// NAME.seccomp.json files written by `profile record`.
+        #[arg(required = true, num_args = 2..)]
+        profiles: Vec<PathBuf>,
+        /// The merged profile (its observation goes beside it as OUT's NAME.profile.json).
+        #[arg(long, short = 'o', value_name = "OUT")]
+        output: PathBuf,
+    },
+    /// Start a copy of a container (same image, command, environment, mounts, user and
+    /// network mode; a new name; the original untouched) under a profile and the recorded
+    /// capability set, watch it, remove it, and say whether the profile holds.
+    Verify {
+        /// Docker Engine API endpoint.
+        #[arg(long, short = 'H', value_name = "URL")]
+        host: Option<String>,
+        /// The seccomp profile (NAME.seccomp.json; the capability set is read from the
+        /// NAME.profile.json beside it, when there is one).
+        #[arg(long, value_name = "FILE")]
+        profile: PathBuf,
+        /// How long to watch the copy (it ends sooner if the copy exits).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10")]
+        duration: std::time::Duration,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+        /// The container to copy (name or id).
+        container: String,
+    },
 }
 
 #[derive(Subcommand)]

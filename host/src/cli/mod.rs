@@ -10,6 +10,7 @@ mod collect;
 mod diff;
 mod fix;
 mod plugin;
+mod profile;
 mod watch;
 
 use anyhow::{bail, Context, Result};
@@ -42,6 +43,7 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
         Command::Fix(f) => fix::run(*f).await,
         Command::Plugin(cmd) => plugin::run(cmd).await,
         Command::Watch(w) => watch::run(w).await.map(|_| 0),
+        Command::Profile(p) => profile::run(p).await,
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "bulwark", &mut std::io::stdout());

@@ -13,6 +13,7 @@ pub mod html;
 pub mod inspect;
 pub mod junit;
 pub mod markdown;
+pub mod profile;
 pub mod sarif;
 pub mod text;
 

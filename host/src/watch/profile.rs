@@ -1,0 +1,359 @@
+//! `bulwark profile`: record containers and turn each recording into a seccomp profile and
+//! advice ([`record_profiles`]), and run a copy of a container under a profile to see if
+//! it holds ([`verify`]). What the container has now (its seccomp and capabilities) is read
+//! from the daemon and `/proc` here; the reasoning is `harden`'s.
+
+use super::record::{record, RecordSpec, Recording};
+use super::WatchError;
+use crate::docker::{Client, DockerError};
+use crate::harden::advice::{self, CapChecks, Current, Observation, ProfileDoc, RunState, Verdict};
+use crate::harden::seccomp::{self, Profile, Target};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One container's results: its advice and its generated profile.
+pub struct Made {
+    /// A file-name-safe name for `NAME.seccomp.json` / `NAME.profile.json`.
+    pub file_stem: String,
+    pub doc: ProfileDoc,
+    pub profile: Profile,
+}
+
+/// Everything a recording made, and what this kernel or daemon could not give.
+pub struct Profiles {
+    pub made: Vec<Made>,
+    pub notes: Vec<String>,
+}
+
+/// The host's `uname -m` and kernel (major, minor).
+fn machine_and_kernel() -> (String, (u32, u32)) {
+    let machine = std::env::consts::ARCH.to_string();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(['.', '-']);
+    let mut num = || {
+        parts
+            .next()
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    (machine, (num(), num()))
+}
+
+/// A name safe as a file stem: letters, digits, `.`, `_` and `-`; others become `_`.
+pub fn file_stem(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match s.trim_start_matches('.') {
+        "" => "container".to_string(),
+        t => t.to_string(),
+    }
+}
+
+/// The capabilities a process holds (its bounding set, which Docker sets to the
+/// container's capabilities), from `/proc/PID/status`.
+fn held_caps(pid: i64) -> Option<BTreeSet<String>> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))?
+        .trim();
+    let mask = u64::from_str_radix(hex, 16).ok()?;
+    Some(crate::capability::names(mask).into_iter().collect())
+}
+
+/// The container's seccomp now, resolved for it: `seccomp=…` in its security options
+/// (the profile's JSON, as the Docker CLI sends it, or `unconfined`), privileged, or the
+/// daemon's default of this version.
+fn current_seccomp(
+    i: &bollard::models::ContainerInspectResponse,
+    daemon_version: &str,
+    target: &Target,
+) -> Current {
+    let host = i.host_config.clone().unwrap_or_default();
+    if host.privileged == Some(true) {
+        return Current::Unconfined;
+    }
+    let opt = host
+        .security_opt
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|o| {
+            o.strip_prefix("seccomp=")
+                .or_else(|| o.strip_prefix("seccomp:"))
+                .map(str::to_string)
+        });
+    match opt.as_deref() {
+        Some("unconfined") => Current::Unconfined,
+        Some(json) => match seccomp::parse(json.as_bytes(), "the container's seccomp profile") {
+            Ok(p) => Current::Custom {
+                resolved: seccomp::resolve(&p, target),
+            },
+            Err(e) => Current::Unknown(crate::text::error_chain(&e)),
+        },
+        None => match seccomp::default_for(daemon_version) {
+            Ok((moby, p)) => Current::Default {
+                moby: moby.to_string(),
+                resolved: seccomp::resolve(&p, target),
+            },
+            Err(e) => Current::Unknown(crate::text::error_chain(&e)),
+        },
+    }
+}
+
+fn caps_of(r: &Recording) -> BTreeMap<String, CapChecks> {
+    r.capabilities
+        .iter()
+        .map(|(n, t)| {
+            let c = CapChecks {
+                granted: t.granted,
+                denied: t.denied,
+                unaudited: t.unaudited,
+                before_exec: t.before_exec,
+                other_creds: t.other_creds,
+            };
+            (n.clone(), c)
+        })
+        .collect()
+}
+
+fn observation(r: &Recording, machine: &str, runtime: &str) -> Observation {
+    Observation {
+        container_id: r.id.clone(),
+        container_name: r.name.clone(),
+        image: r.image.clone(),
+        machine: machine.to_string(),
+        seconds: (r.seconds * 10.0).round() / 10.0,
+        startup_seen: r.startup_seen,
+        runtime: runtime.to_string(),
+        syscalls: r.syscalls.clone(),
+        compat_syscalls: r.compat_syscalls.clone(),
+        capabilities: caps_of(r),
+    }
+}
+
+/// Record, then make a profile and advice for every container recorded. `recording` is
+/// polled once the probes are attached (to say so); the recording ends with the duration.
+pub async fn record_profiles(
+    host: Option<String>,
+    spec: &RecordSpec,
+    recording: impl std::future::Future<Output = ()>,
+) -> Result<Profiles, WatchError> {
+    let client = Client::new(host.clone());
+    let (version, runtime) = client.engine().await?;
+    let recording = async {
+        recording.await;
+        std::future::pending::<()>().await
+    };
+    let recorded = record(host, spec, recording).await?;
+    let (machine, kernel) = machine_and_kernel();
+    let arch = seccomp::go_arch(&machine).unwrap_or("amd64");
+    let mut made = Vec::new();
+    let mut notes = recorded.notes;
+    for r in &recorded.containers {
+        let inspect = client.inspect(&r.id).await;
+        let (current, held) = match &inspect {
+            Ok(i) => {
+                let pid = i.state.as_ref().and_then(|s| s.pid).unwrap_or(0);
+                let held = held_caps(pid).unwrap_or_default();
+                let target = Target {
+                    arch: arch.to_string(),
+                    caps: held.clone(),
+                    kernel,
+                };
+                (current_seccomp(i, &version, &target), held)
+            }
+            Err(e) => (
+                Current::Unknown(format!(
+                    "the container is gone: {}",
+                    crate::text::error_chain(e)
+                )),
+                BTreeSet::new(),
+            ),
+        };
+        let obs = observation(r, &machine, &runtime);
+        let stem = file_stem(&r.name);
+        let profile = seccomp::generate(&obs.used(), arch);
+        let doc = advice::advise(obs, &format!("{stem}.seccomp.json"), &current, &held);
+        made.push(Made {
+            file_stem: stem,
+            doc,
+            profile,
+        });
+    }
+    if made.is_empty() {
+        notes.push("no container was recorded".to_string());
+    }
+    Ok(Profiles { made, notes })
+}
+
+/// What `verify` runs and for how long.
+pub struct VerifySpec {
+    pub container: String,
+    pub profile: Profile,
+    /// The profile as given (sent to the daemon unchanged).
+    pub profile_json: String,
+    /// Capabilities to give the copy after `--cap-drop ALL` (`NET_BIND_SERVICE`); `None`
+    /// keeps the original's.
+    pub cap_add: Option<Vec<String>>,
+    pub duration: Duration,
+}
+
+/// What `verify` found.
+pub struct Verified {
+    pub verdict: Verdict,
+    pub copy_name: String,
+    pub notes: Vec<String>,
+}
+
+fn run_state(i: &bollard::models::ContainerInspectResponse) -> RunState {
+    let s = i.state.clone().unwrap_or_default();
+    let running = s.running.unwrap_or(false);
+    RunState {
+        running,
+        exit_code: (!running).then_some(s.exit_code).flatten(),
+        health: s
+            .health
+            .and_then(|h| h.status)
+            .map(|h| h.to_string())
+            .filter(|h| !h.is_empty() && h != "none"),
+        error: s.error.filter(|e| !e.is_empty()),
+    }
+}
+
+/// Start a copy of `spec.container` under the profile, record it until it exits or the
+/// duration passes, remove it, and judge.
+pub async fn verify(host: Option<String>, spec: &VerifySpec) -> Result<Verified, WatchError> {
+    let client = Arc::new(Client::new(host.clone()));
+    let original = client.inspect(&spec.container).await?;
+    let orig_name = original
+        .name
+        .clone()
+        .unwrap_or_default()
+        .trim_start_matches('/')
+        .to_string();
+    let copy_name = format!(
+        "{}-bulwark-verify-{}",
+        file_stem(&orig_name),
+        std::process::id()
+    );
+    let mut security_opt: Vec<String> = original
+        .host_config
+        .as_ref()
+        .and_then(|h| h.security_opt.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|o| !o.starts_with("seccomp"))
+        .collect();
+    security_opt.push(format!("seccomp={}", spec.profile_json));
+    let (cap_add, cap_drop) = match &spec.cap_add {
+        Some(add) => (add.clone(), vec!["ALL".to_string()]),
+        None => {
+            let h = original.host_config.clone().unwrap_or_default();
+            (
+                h.cap_add.unwrap_or_default(),
+                h.cap_drop.unwrap_or_default(),
+            )
+        }
+    };
+    let given: BTreeSet<String> = cap_add
+        .iter()
+        .map(|c| c.trim_start_matches("CAP_").to_string())
+        .collect();
+    let made: Arc<Mutex<Option<Result<String, DockerError>>>> = Arc::new(Mutex::new(None));
+    let lifecycle = {
+        let (client, made, original) = (client.clone(), made.clone(), original.clone());
+        let (name, opts, duration) = (copy_name.clone(), security_opt, spec.duration);
+        async move {
+            let id = match client
+                .create_copy(&original, &name, opts, cap_add, cap_drop)
+                .await
+            {
+                Ok(id) => id,
+                Err(e) => {
+                    *made.lock().unwrap_or_else(|p| p.into_inner()) = Some(Err(e));
+                    return;
+                }
+            };
+            *made.lock().unwrap_or_else(|p| p.into_inner()) = Some(Ok(id.clone()));
+            if client.start(&id).await.is_err() {
+                return;
+            }
+            // Until it exits (then a moment for its last events) or the duration passes.
+            let begun = Instant::now();
+            while begun.elapsed() < duration {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                match client.inspect(&id).await {
+                    Ok(i) if run_state(&i).running => {}
+                    _ => break,
+                }
+            }
+        }
+    };
+    let rec = RecordSpec {
+        containers: Vec::new(),
+        new: true,
+        refusals: true,
+        duration: spec.duration + Duration::from_secs(5),
+    };
+    let recorded = record(host, &rec, lifecycle).await;
+    let made = made.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let id = match made {
+        Some(Ok(id)) => id,
+        Some(Err(e)) => return Err(e.into()),
+        None => return Err(recorded.err().unwrap_or(WatchError::EventsEnded)),
+    };
+    let copy_state = client.inspect(&id).await.map(|i| run_state(&i));
+    if let Err(e) = client.remove(&id).await {
+        tracing::warn!(
+            "could not remove the copy {copy_name}: {}",
+            crate::text::error_chain(&e)
+        );
+    }
+    let recorded = recorded?;
+    let mut copy = copy_state?;
+    let rec = recorded.containers.iter().find(|r| r.id == id);
+    if rec.is_none() && copy.error.is_none() && !copy.running && copy.exit_code.is_none() {
+        copy.error = Some("it was never seen running".to_string());
+    }
+    let original_now = client
+        .inspect(&spec.container)
+        .await
+        .map(|i| run_state(&i))
+        .unwrap_or_else(|_| run_state(&original));
+    let eperm: BTreeSet<String> = rec
+        .map(|r| {
+            r.eperm
+                .keys()
+                .chain(r.compat_eperm.keys())
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let caps = rec.map(caps_of).unwrap_or_default();
+    let verdict = advice::verdict(&spec.profile, &given, copy, original_now, &eperm, &caps);
+    let mut notes = recorded.notes;
+    let shares = original.host_config.as_ref().is_some_and(|h| {
+        h.binds.as_ref().is_some_and(|b| !b.is_empty())
+            || h.mounts.as_ref().is_some_and(|m| !m.is_empty())
+    });
+    if shares {
+        notes.push(
+            "the copy had the original's bind mounts and named volumes: it could write to them"
+                .to_string(),
+        );
+    }
+    Ok(Verified {
+        verdict,
+        copy_name,
+        notes,
+    })
+}
