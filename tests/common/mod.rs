@@ -408,6 +408,16 @@ fn main() {
                     let mut got = [0u8; 4];
                     s.read_exact(&mut got).unwrap_or_else(|_| fail("recv"));
                 }
+                "int80" => {
+                    // getpid through the 32-bit entry (ia32 number 20; 20 is writev natively):
+                    // a compat syscall from a 64-bit process.
+                    let ret: i32;
+                    core::arch::asm!("int 0x80", inlateout("eax") 20i32 => ret);
+                    if ret != std::process::id() as i32 {
+                        println!("int80 {ret}");
+                        std::process::exit(4);
+                    }
+                }
                 "sysinfo" => {
                     // A syscall the workload above never makes.
                     let mut info = [0u8; 128];
