@@ -211,7 +211,7 @@ fn malformed_foreign_and_unsigned_files_never_run() {
             "wasi",
             "outside the Bulwark ABI and WASI 0.2 (plugins get nothing else)",
         ),
-        ("abi1", "built for ABI 1.0.0, this host speaks 0.1.1"),
+        ("abi1", "built for ABI 1.0.0, this host speaks 0.1.2"),
         ("nomanifest", "it has no manifest"),
         ("core", "a core WebAssembly module, not a component"),
     ] {

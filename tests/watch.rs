@@ -1,7 +1,8 @@
 //! `bulwark watch` on the real kernel: eBPF probes on tracepoints, real containers doing
 //! what the built-in rules look for, alerts naming the right container; nothing for the
 //! benign one; lost events counted when the ring buffer is forced tiny; by default only
-//! what the rules need, off the syscall path, and containers watched from their start.
+//! what the rules need, off the syscall path, and containers watched from their start;
+//! observations (`--observe`) as evidence for checks, live and in snapshots.
 
 use crate::common::*;
 use serde_json::Value;
@@ -457,7 +458,7 @@ fn audit_observe_gives_checks_what_containers_did() {
             "-f",
             "json",
             "-c",
-            "C.5.3.5",
+            "C.5.3.5,C.5.3.6",
             "--observe",
             "3",
         ])
@@ -482,6 +483,16 @@ fn audit_observe_gives_checks_what_containers_did() {
         .starts_with("observed-profile:")
         && e["outcome"] == "ok"));
 
+    // The same observation against the container's seccomp: Docker's default resolved for
+    // it allows 350 names (counted by hand; see harden::seccomp) and the loop uses few.
+    let f = finding(&r, "C.5.3.6");
+    assert_eq!(f["status"], "info", "{f:#}");
+    let details = f["details"].to_string();
+    assert!(
+        details.contains("busy: Docker's default profile (moby 20.10.24) allows 350 names"),
+        "{details}"
+    );
+
     // An observation is evidence like any other: collected snapshots do not have one, and
     // a replay says so rather than guessing.
     let o = bulwark()
@@ -497,4 +508,27 @@ fn audit_observe_gives_checks_what_containers_did() {
         .unwrap();
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(status(&r, "C.5.3.5"), "skipped");
+    // ...unless collected with --observe: then the replay judges as the live audit did.
+    let o = bulwark()
+        .args(["collect", "-H", &d.host(), "--observe", "2", "-o"])
+        .arg(&snap)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = bulwark()
+        .args([
+            "audit",
+            "-q",
+            "-f",
+            "json",
+            "-c",
+            "C.5.3.5,C.5.3.6",
+            "--snapshot",
+        ])
+        .arg(&snap)
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(status(&r, "C.5.3.5"), "info");
+    assert_eq!(status(&r, "C.5.3.6"), "info");
 }

@@ -22,6 +22,7 @@ pub enum Answer {
     Auditor(ev::AuditorInfo),
     Env(Option<String>),
     Observed(ev::ObservedProfile),
+    SeccompFit(ev::SeccompFit),
 }
 
 /// Answers evidence queries.
@@ -62,6 +63,7 @@ take! {
     auditor: Auditor => ev::AuditorInfo;
     env: Env => Option<String>;
     observed: Observed => ev::ObservedProfile;
+    seccomp_fit: SeccompFit => ev::SeccompFit;
 }
 
 /// The Bulwark host, through the plugin's imports. Each query is one WIT call; the match is
@@ -95,6 +97,7 @@ impl Backend for Host {
             Query::Auditor => A::Auditor(ev::auditor()?),
             Query::AuditorEnv { name } => A::Env(ev::auditor_env(name)?),
             Query::ObservedProfile { id } => A::Observed(ev::observation(id)?),
+            Query::SeccompFit { id } => A::SeccompFit(ev::seccomp(id)?),
         })
     }
 

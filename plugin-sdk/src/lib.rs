@@ -49,7 +49,7 @@ pub mod bindings {
 
 pub use bindings::bulwark::plugin::evidence::{
     AuditRuleSet, AuditorInfo, CapSet, CapabilityUse, ContainerSummary, DaemonSettings, FileInfo,
-    FileKind, Listener, Namespace, ObservedProfile, ProcessInfo,
+    FileKind, Listener, Namespace, ObservedProfile, ProcessInfo, SeccompFit,
 };
 pub use bindings::bulwark::plugin::types::{ContainerRef, QueryError, Status, Subject};
 

@@ -283,6 +283,13 @@ impl Ctx {
         self.ask(&q)?.auditor(&q)
     }
 
+    /// How a container's seccomp profile fits what it did while observed (`audit
+    /// --observe`); needs the `traces` grant.
+    pub fn seccomp_fit(&mut self, id: &str) -> Result<crate::SeccompFit, QueryError> {
+        let q = Query::SeccompFit { id: id.into() };
+        self.ask(&q)?.seccomp_fit(&q)
+    }
+
     /// What a container did while observed (`audit --observe`); needs the `traces` grant.
     pub fn observed(&mut self, id: &str) -> Result<crate::ObservedProfile, QueryError> {
         let q = Query::ObservedProfile { id: id.into() };
@@ -554,6 +561,7 @@ mod tests {
                 Query::Auditor => ctx.auditor().map(drop),
                 Query::AuditorEnv { name } => ctx.auditor_env(name).map(drop),
                 Query::ObservedProfile { id } => ctx.observed(id).map(drop),
+                Query::SeccompFit { id } => ctx.seccomp_fit(id).map(drop),
             };
             assert_eq!(*asked.borrow(), vec![q.clone()]);
             assert_eq!(ctx.take_trace(), vec![q.key()]);

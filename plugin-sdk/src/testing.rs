@@ -37,6 +37,7 @@ enum Recorded {
     Auditor(ev::AuditorInfo),
     Env(Option<String>),
     Observed(ev::ObservedProfile),
+    SeccompFit(ev::SeccompFit),
 }
 
 impl From<Recorded> for Answer {
@@ -55,6 +56,7 @@ impl From<Recorded> for Answer {
             Recorded::Auditor(v) => Answer::Auditor(v),
             Recorded::Env(v) => Answer::Env(v),
             Recorded::Observed(v) => Answer::Observed(v),
+            Recorded::SeccompFit(v) => Answer::SeccompFit(v),
         }
     }
 }

@@ -92,7 +92,8 @@ fn run() -> Result<()> {
             setup(true)?;
             install_missing(BENCH_PACKAGES)?;
             cargo(&["bench", "-p", "bulwark", "--bench", "audit"])?;
-            cargo(&["bench", "-p", "bulwark", "--bench", "watch"])
+            cargo(&["bench", "-p", "bulwark", "--bench", "watch"])?;
+            cargo(&["bench", "-p", "bulwark", "--bench", "profile"])
         }
         "plugin" => plugin(rest, &root),
         "componentize" => match rest {

@@ -241,7 +241,11 @@ pub async fn observe(
     ids: &[String],
     duration: Duration,
 ) -> Result<(), crate::watch::WatchError> {
-    let seen = crate::watch::observe(endpoint, ids, duration).await?;
+    let seen = crate::watch::observe(endpoint.clone(), ids, duration).await?;
+    let fits = crate::watch::profile::seccomp_fits(endpoint, &seen).await;
+    for (id, fit) in fits {
+        evidence.seed(Query::SeccompFit { id }, Ok(Answer::SeccompFit(fit)));
+    }
     for (id, profile) in seen {
         evidence.seed(Query::ObservedProfile { id }, Ok(Answer::Observed(profile)));
     }

@@ -17,6 +17,7 @@ const EXAMPLE_LINES: usize = 14;
 const ALIASES: &[(&str, &str)] = &[
     ("containers", "container-list"),
     ("observation", "observed-profile"),
+    ("seccomp", "seccomp-fit"),
 ];
 
 /// The query kind an evidence function asks.

@@ -542,4 +542,8 @@ pub struct CollectArgs {
     /// Where to write the snapshot.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: PathBuf,
+    /// Watch the running containers with the kernel probes for DURATION first, so the
+    /// snapshot carries what they did (observations and their seccomp fit).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub observe: Option<std::time::Duration>,
 }

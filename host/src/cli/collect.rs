@@ -2,7 +2,7 @@
 
 use super::args::CollectArgs;
 use super::{load, make_runtime, now, preflight};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use bulwark::audit::{self, CheckFilter};
 use bulwark::evidence::{live, snapshot, Evidence, Selection, Source};
 use std::sync::Arc;
@@ -20,6 +20,17 @@ pub async fn run(c: CollectArgs) -> Result<()> {
         start,
     ));
     preflight(&evidence, false).await;
+    if let Some(d) = c.observe {
+        let ids = evidence.selected_ids().await;
+        eprintln!(
+            "bulwark: observing {} containers for {:.0} s",
+            ids.len(),
+            d.as_secs_f64()
+        );
+        audit::observe(&evidence, c.host.clone(), &ids, d)
+            .await
+            .context("--observe")?;
+    }
     snapshot::record_standard(&evidence).await;
     // Then everything the checks themselves ask for.
     let (plugins, failures) = load(&c.plugins, &runtime).await?;

@@ -34,6 +34,7 @@ pub enum Answer {
     Auditor(ev::AuditorInfo),
     Env(Option<String>),
     Observed(ev::ObservedProfile),
+    SeccompFit(ev::SeccompFit),
 }
 
 /// Why a question has no answer.

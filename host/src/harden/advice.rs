@@ -115,7 +115,7 @@ impl Current {
         }
     }
 
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             Current::Default { moby, .. } => format!("Docker's default profile (moby {moby})"),
             Current::Custom { .. } => "a custom profile".to_string(),

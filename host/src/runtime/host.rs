@@ -154,6 +154,10 @@ impl ev::Host for State {
     fn observation(&mut self, id: String) -> Result<ev::ObservedProfile, types::QueryError> {
         typed!(self, Query::ObservedProfile { id }, Observed)
     }
+
+    fn seccomp(&mut self, id: String) -> Result<ev::SeccompFit, types::QueryError> {
+        typed!(self, Query::SeccompFit { id }, SeccompFit)
+    }
     fn container_processes(
         &mut self,
         id: String,

@@ -195,6 +195,54 @@ pub async fn record_profiles(
     Ok(Profiles { made, notes })
 }
 
+/// How each observed container's current seccomp fits what it did, as evidence for
+/// checks (`audit --observe`). Containers that cannot be inspected are left out.
+pub async fn seccomp_fits(
+    host: Option<String>,
+    observed: &std::collections::HashMap<String, crate::abi::ev::ObservedProfile>,
+) -> std::collections::HashMap<String, crate::abi::ev::SeccompFit> {
+    let client = Client::new(host);
+    let mut out = std::collections::HashMap::new();
+    let Ok((version, _)) = client.engine().await else {
+        return out;
+    };
+    let (machine, kernel) = machine_and_kernel();
+    let arch = seccomp::go_arch(&machine).unwrap_or("amd64");
+    for (id, seen) in observed {
+        let Ok(i) = client.inspect(id).await else {
+            continue;
+        };
+        let pid = i.state.as_ref().and_then(|s| s.pid).unwrap_or(0);
+        let target = Target {
+            arch: arch.to_string(),
+            caps: held_caps(pid).unwrap_or_default(),
+            kernel,
+        };
+        let current = current_seccomp(&i, &version, &target);
+        let used: BTreeSet<String> = seen.syscalls.iter().map(|(n, _)| n.clone()).collect();
+        let (allowed_now, allowed_unused) = match &current {
+            Current::Default { resolved, .. } | Current::Custom { resolved } => {
+                let d = seccomp::diff(resolved, &used);
+                (Some(d.allowed_now as u32), d.allowed_unused)
+            }
+            _ => (None, Vec::new()),
+        };
+        let generated = seccomp::generate(&used, arch);
+        out.insert(
+            id.clone(),
+            crate::abi::ev::SeccompFit {
+                current: current.describe(),
+                unconfined: current == Current::Unconfined,
+                allowed_now,
+                allowed_unused,
+                used: used.len() as u32,
+                generated_profile: serde_json::to_string_pretty(&generated).unwrap_or_default(),
+            },
+        );
+    }
+    out
+}
+
 /// What `verify` runs and for how long.
 pub struct VerifySpec {
     pub container: String,

@@ -196,6 +196,7 @@ queries! {
     Auditor = "auditor", Auditor;
     AuditorEnv { name: String } = "auditor-env", Auditor;
     ObservedProfile { id: String } = "observed-profile", Traces;
+    SeccompFit { id: String } = "seccomp-fit", Traces;
 }
 
 impl Query {
@@ -262,7 +263,7 @@ mod tests {
             path: "/etc/x".into(),
         };
         assert_eq!((f.scope(), f.path()), (Scope::FileContents, Some("/etc/x")));
-        assert_eq!(Query::examples().len(), 22);
+        assert_eq!(Query::examples().len(), 23);
     }
 
     #[test]

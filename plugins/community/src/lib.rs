@@ -82,6 +82,47 @@ fn unused_capabilities(ctx: &mut Ctx) -> Verdict {
     }))
 }
 
+/// Unused names from which a profile allows "far more" than a container used.
+const FAR_MORE: usize = 100;
+
+/// Containers whose seccomp lets through far more than they used while `audit --observe`
+/// watched them (or that run without a filter): candidates for a generated profile.
+fn loose_seccomp(ctx: &mut Ctx) -> Verdict {
+    let containers = ctx.containers()?;
+    let Some(first) = containers.first() else {
+        return Ok(Finding::skipped("no containers selected for this audit"));
+    };
+    match ctx.seccomp_fit(&first.id) {
+        Err(QueryError::Unavailable(_)) => {
+            return Ok(Finding::skipped(
+                "needs an observation: run `bulwark audit --observe SECONDS`",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
+    Ok(ctx.each_container_as(Status::Info, |ctx, c| {
+        let fit = ctx.seccomp_fit(&c.id)?;
+        let generated = format!("`bulwark profile record` would allow {} names", fit.used);
+        Ok(if fit.unconfined {
+            Some(format!(
+                "runs without a seccomp filter; it used {} syscall names ({generated})",
+                fit.used
+            ))
+        } else if let Some(now) = fit.allowed_now {
+            (fit.allowed_unused.len() >= FAR_MORE).then(|| {
+                format!(
+                    "{} allows {now} names, {} never used ({generated})",
+                    fit.current,
+                    fit.allowed_unused.len()
+                )
+            })
+        } else {
+            None
+        })
+    }))
+}
+
 fn c2(ctx: &mut Ctx) -> Verdict {
     let v = ctx.version()?;
     let mut parts = v
@@ -116,4 +157,9 @@ bulwark_sdk::plugin! {
         .description("Compares each container's effective capabilities with the ones the kernel granted it while `bulwark audit --observe` watched it; the rest can usually be dropped.")
         .remediation("Run the container with --cap-drop ALL and --cap-add only the capabilities it used.")
         .impact("An observation shows what happened while watched, not every code path: verify before dropping."),
+    check("C.5.3.6", "Ensure that containers' seccomp profiles allow little more than they use (observed)", loose_seccomp)
+        .automated()
+        .description("Compares the syscalls each container's current seccomp profile allows with those it made while `bulwark audit --observe` watched it.")
+        .remediation("Generate a profile from what the container does with `bulwark profile record --new`, check it with `bulwark profile verify`, and run the container with --security-opt seccomp=PROFILE.")
+        .impact("An observation shows what happened while watched, not every code path: verify before relying on it."),
 }

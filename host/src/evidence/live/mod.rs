@@ -61,9 +61,11 @@ impl Collector {
             Query::Auditor => Ok(Answer::Auditor(accounts::auditor())),
             Query::AuditorEnv { name } => Ok(Answer::Env(std::env::var(name).ok())),
             // Observations are seeded by `audit --observe`; live collection cannot make them.
-            Query::ObservedProfile { .. } => Err(EvidenceError::Unavailable(
-                "no observation: run the audit with --observe DURATION".to_string(),
-            )),
+            Query::ObservedProfile { .. } | Query::SeccompFit { .. } => {
+                Err(EvidenceError::Unavailable(
+                    "no observation: run the audit with --observe DURATION".to_string(),
+                ))
+            }
         }
     }
 
