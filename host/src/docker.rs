@@ -147,14 +147,16 @@ impl Client {
         Self::call("container inspect", d.inspect_container(id, None)).await
     }
 
-    /// The daemon's version (`20.10.24+dfsg1`) and its default OCI runtime's name.
-    pub async fn engine(&self) -> Result<(String, String), DockerError> {
+    /// The daemon's version (`20.10.24+dfsg1`), its default OCI runtime's name, and runc's
+    /// version as the daemon reports it (`1.1.5+ds1-1+deb12u1`).
+    pub async fn engine(&self) -> Result<(String, String, String), DockerError> {
         let d = self.docker().await?;
         let v = Self::call("version", d.version()).await?;
         let info = Self::call("info", d.info()).await?;
         Ok((
             v.version.unwrap_or_default(),
             info.default_runtime.unwrap_or_default(),
+            info.runc_commit.and_then(|c| c.id).unwrap_or_default(),
         ))
     }
 

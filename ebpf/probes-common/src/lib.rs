@@ -125,6 +125,12 @@ pub mod count_flags {
     /// Not an entry but an exit with `-EPERM`, seen on `raw_syscalls/sys_exit` (`profile
     /// verify`): a seccomp filter's refusal skips `sys_enter` and still reaches the exit.
     pub const EPERM_EXIT: u32 = 2;
+    /// Made by the runtime setting the container up: a process that has not executed a
+    /// program in the container, nor descends from one that has (with `COUNT_PHASES`).
+    pub const RUNTIME: u32 = 4;
+    /// With [`RUNTIME`]: the task had a seccomp filter loaded (its syscalls after the
+    /// runtime loaded the container's filter, which a profile must allow).
+    pub const FILTERED: u32 = 8;
 }
 
 /// Key of the per-(cgroup, capability, result) counters of capability checks.
@@ -225,7 +231,12 @@ pub mod cfg {
     /// `cap_flags::OTHER_CRED`).
     pub const CAP_CRED: u32 = 34;
     pub const TASK_REAL_CRED: u32 = 35;
-    pub const LEN: u32 = 36;
+    /// Nonzero: count the runtime's syscalls apart (see `count_flags::RUNTIME`), and mark
+    /// the container's own processes at exec.
+    pub const COUNT_PHASES: u32 = 36;
+    /// Offset in `struct task_struct` of `seccomp.mode` (from BTF).
+    pub const TASK_SECCOMP_MODE: u32 = 37;
+    pub const LEN: u32 = 38;
 }
 
 /// Syscall numbers counted (the per-cgroup counts ignore anything above).

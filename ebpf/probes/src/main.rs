@@ -224,6 +224,23 @@ pub fn count_syscall(ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     let nr = nr as u32;
+    if config(cfg::COUNT_PHASES) != 0 && runtime_task(cg) {
+        // SAFETY: a helper without arguments.
+        let task = unsafe { bpf_get_current_task() };
+        let mut flags = count_flags::RUNTIME;
+        if kernel_u32(task, config(cfg::TASK_SECCOMP_MODE)) != 0 {
+            flags |= count_flags::FILTERED;
+        }
+        bump(
+            &SPILL,
+            &CountKey {
+                cgroup: cg,
+                nr,
+                flags,
+            },
+        );
+        return 0;
+    }
     if config(cfg::COUNT_COMPAT) != 0 && compat() {
         bump(
             &SPILL,
@@ -251,6 +268,16 @@ pub fn count_syscall(ctx: RawTracePointContext) -> i32 {
         );
     }
     0
+}
+
+/// Whether the current task is the runtime's rather than the container's: its cgroup was
+/// not already running when watched, and its process never executed a program in the
+/// container nor descends from one that did.
+#[inline(always)]
+fn runtime_task(cg: u64) -> bool {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: only the presence of the keys is used.
+    unsafe { STARTED.get(&cg).is_none() && CONTAINER_TASKS.get(&tgid).is_none() }
 }
 
 /// Whether the current syscall is a compat (32-bit) one.
@@ -397,7 +424,7 @@ fn kernel_u32(base: u64, off: usize) -> u32 {
 #[tracepoint]
 pub fn process_exec(ctx: TracePointContext) -> u32 {
     let Some(cg) = watched() else { return 0 };
-    if config(cfg::COUNT_CAPS) != 0 {
+    if config(cfg::COUNT_CAPS) != 0 || config(cfg::COUNT_PHASES) != 0 {
         let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
         let _ = CONTAINER_TASKS.insert(&tgid, &1, 0);
     }
@@ -434,7 +461,7 @@ pub fn process_fork(ctx: TracePointContext) -> u32 {
     let Some(cg) = watched() else { return 0 };
     // A child of the container's own processes is the container's too (the parent is the
     // current task here).
-    if config(cfg::COUNT_CAPS) != 0 {
+    if config(cfg::COUNT_CAPS) != 0 || config(cfg::COUNT_PHASES) != 0 {
         let parent = (bpf_get_current_pid_tgid() >> 32) as u32;
         // SAFETY: only the presence of the key is used.
         if unsafe { CONTAINER_TASKS.get(&parent) }.is_some() {
@@ -484,9 +511,7 @@ pub fn cap_capable(ctx: TracePointContext) -> u32 {
         if ret != 0 {
             flags |= cap_flags::DENIED;
         }
-        let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
-        // SAFETY: only the presence of the keys is used.
-        if unsafe { STARTED.get(&cg).is_none() && CONTAINER_TASKS.get(&tgid).is_none() } {
+        if runtime_task(cg) {
             flags |= cap_flags::BEFORE_EXEC;
         }
         if config(cfg::NOAUDIT_ON) != 0 && unaudited(&ctx) {

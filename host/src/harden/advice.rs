@@ -50,17 +50,82 @@ pub struct Observation {
     pub compat_syscalls: BTreeMap<String, u64>,
     /// Capability checks by name (`CAP_…`).
     pub capabilities: BTreeMap<String, CapChecks>,
+    /// The runtime's syscalls after it loaded the container's filter and before the
+    /// container's first exec (seen when the container was recorded under a filter).
+    #[serde(default)]
+    pub runtime_syscalls: BTreeMap<String, u64>,
+    /// The runtime's syscalls with no filter loaded: its set-up (mounts, pivot_root, ...),
+    /// and everything it did when the container runs unconfined.
+    #[serde(default)]
+    pub runtime_unfiltered: BTreeMap<String, u64>,
+}
+
+/// The runtime's syscalls between loading a container's filter and executing its
+/// entrypoint, measured per runtime version (`data/seccomp/runtime-base-sets.toml`): what a
+/// profile must allow for the container to start when the recording could not see them.
+const BASE_SETS: &str = include_str!("../../data/seccomp/runtime-base-sets.toml");
+
+#[derive(Deserialize)]
+struct BaseSet {
+    runtime: String,
+    /// "major.minor" of the versions it applies to.
+    version: String,
+    /// Seen in measurements.
+    measured: Vec<String>,
+    /// The runtime's language runtime's calls that may come at any moment.
+    #[serde(default)]
+    go_runtime: Vec<String>,
+}
+
+/// The base set for a runtime as the daemon names it (`runc 1.1.5+ds1-1+deb12u1`,
+/// `runc v1.1.12-0-g51d5e94`): (its label, its names).
+pub fn base_set(runtime: &str) -> Option<(String, Vec<String>)> {
+    let (name, version) = runtime.trim().split_once(' ')?;
+    let version = version.trim_start_matches('v');
+    let sets: BTreeMap<String, BaseSet> = toml::from_str(BASE_SETS).ok()?;
+    sets.into_values()
+        .find(|s| {
+            s.runtime == name
+                && version
+                    .strip_prefix(&s.version)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '-', '+']))
+        })
+        .map(|s| {
+            let label = format!("{} {}", s.runtime, s.version);
+            (label, s.measured.into_iter().chain(s.go_runtime).collect())
+        })
 }
 
 impl Observation {
-    /// Every syscall name used, native and compat (a Docker profile's names apply to every
-    /// architecture it lists, each resolved in its own table).
+    /// Every syscall name the container's own processes used, native and compat (a Docker
+    /// profile's names apply to every architecture it lists, each resolved in its own table).
     pub fn used(&self) -> BTreeSet<String> {
         self.syscalls
             .keys()
             .chain(self.compat_syscalls.keys())
             .cloned()
             .collect()
+    }
+
+    /// What a profile for this container must allow: its own syscalls and the runtime's
+    /// between loading the filter and executing the entrypoint — recorded when it ran under
+    /// a filter, else the runtime's measured base set, else everything the runtime did —
+    /// and how the runtime's part was chosen.
+    pub fn profile_names(&self) -> (BTreeSet<String>, String) {
+        let mut names = self.used();
+        let how = if !self.runtime_syscalls.is_empty() {
+            names.extend(self.runtime_syscalls.keys().cloned());
+            "the runtime's syscalls after it loaded the filter, as recorded".to_string()
+        } else if let Some((label, base)) = base_set(&self.runtime) {
+            names.extend(base);
+            format!("the {label} base set (its syscalls between loading the filter and executing the entrypoint, measured): no filter was loaded while recording")
+        } else if self.startup_seen {
+            names.extend(self.runtime_unfiltered.keys().cloned());
+            format!("every syscall the runtime made setting the container up, its set-up included: no filter was loaded while recording and no base set is known for {:?}; record under Docker's default profile to narrow it", self.runtime)
+        } else {
+            format!("none: start-up not seen and no base set is known for {:?}; the container may not start under this profile", self.runtime)
+        };
+        (names, how)
     }
 
     /// The checks that say what the container needs, for [`caps::recommend`]. A denied
@@ -146,6 +211,9 @@ pub struct CapAdvice {
 pub struct SeccompAdvice {
     /// The generated profile's file name.
     pub profile: String,
+    /// Which of the runtime's syscalls it includes, and why.
+    #[serde(default)]
+    pub runtime_part: String,
     /// How many names it allows.
     pub allowed: usize,
     /// What the container has now, in words.
@@ -183,7 +251,7 @@ pub fn advise(
     current: &Current,
     held: &BTreeSet<String>,
 ) -> ProfileDoc {
-    let used = obs.used();
+    let (used, runtime_part) = obs.profile_names();
     let mut notes = Vec::new();
     if !obs.startup_seen {
         notes.push(format!(
@@ -208,6 +276,7 @@ pub fn advise(
         .unwrap_or_default();
     let seccomp = SeccompAdvice {
         profile: profile_file.to_string(),
+        runtime_part,
         allowed: used.iter().filter(|n| is_name(n)).count(),
         current: current.describe(),
         allowed_now: current.resolved().map(|r| r.allowed.len()),
@@ -295,6 +364,12 @@ pub fn merge_observations(obs: &[Observation]) -> Observation {
         }
         for (k, n) in &o.compat_syscalls {
             *out.compat_syscalls.entry(k.clone()).or_default() += n;
+        }
+        for (k, n) in &o.runtime_syscalls {
+            *out.runtime_syscalls.entry(k.clone()).or_default() += n;
+        }
+        for (k, n) in &o.runtime_unfiltered {
+            *out.runtime_unfiltered.entry(k.clone()).or_default() += n;
         }
         for (k, c) in &o.capabilities {
             let e = out.capabilities.entry(k.clone()).or_default();
@@ -488,6 +563,32 @@ mod tests {
         let doc = advise(o, "x", &Current::Unconfined, &set(&["CAP_DAC_OVERRIDE"]));
         assert_eq!(doc.capabilities.cap_add, ["DAC_OVERRIDE"]);
         assert!(doc.capabilities.denied_not_held.is_empty());
+    }
+
+    #[test]
+    fn runtime_part_recorded_else_base_set_else_everything() {
+        let mut o = obs(&[("read", 1)], &[]);
+        o.runtime = "runc 1.1.5+ds1-1+deb12u1".into();
+        o.runtime_unfiltered = [("mount".to_string(), 3)].into();
+        let (names, how) = o.profile_names();
+        assert!(how.contains("runc 1.1 base set"), "{how}");
+        assert!(names.contains("capset") && names.contains("execve") && names.contains("futex"));
+        assert!(
+            !names.contains("mount"),
+            "the set-up before the filter is not needed"
+        );
+        // Upstream's version form, and a version without a base set.
+        assert!(base_set("runc v1.1.12-0-g51d5e94").is_some());
+        assert!(base_set("runc 1.10.0").is_none());
+        assert!(base_set("crun 1.8").is_none());
+        o.runtime_syscalls = [("setuid".to_string(), 1)].into();
+        let (names, how) = o.profile_names();
+        assert!(how.contains("as recorded"), "{how}");
+        assert!(names.contains("setuid") && !names.contains("capset"));
+        o.runtime_syscalls.clear();
+        o.runtime = "crun 1.8".into();
+        let (names, how) = o.profile_names();
+        assert!(names.contains("mount"), "{how}");
     }
 
     #[test]

@@ -370,6 +370,21 @@ fn config(
         if sources.count_refusals {
             out.push((cfg::REG_NR, btf.offset("pt_regs", syscalls::NR_REGISTER)?));
         }
+        // The runtime's syscalls apart from the container's: which processes are the
+        // container's is learnt at exec, so it needs the process tracepoints.
+        if sources.profile_detail && sources.process {
+            match (
+                btf.offset("task_struct", "seccomp"),
+                btf.offset("seccomp", "mode"),
+            ) {
+                (Ok(s), Ok(m)) => {
+                    out.extend([(cfg::TASK_SECCOMP_MODE, s + m), (cfg::COUNT_PHASES, 1)])
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!("the runtime's syscalls are counted with the container's: {e}")
+                }
+            }
+        }
     }
     if !points.raw.is_empty() {
         let regs = KernelBtf::open(Path::new(BTF))?.syscall_arg_offsets()?;
@@ -814,6 +829,17 @@ impl Probes {
     /// Compat syscalls that ended in `-EPERM`.
     pub fn compat_eperm_counts(&self) -> Result<SyscallCounts, ProbeError> {
         self.flagged(count_flags::EPERM_EXIT | count_flags::COMPAT)
+    }
+
+    /// The runtime's syscalls per (cgroup, number) while it set containers up: those made
+    /// with a seccomp filter loaded (`filtered`), or without.
+    pub fn runtime_counts(&self, filtered: bool) -> Result<SyscallCounts, ProbeError> {
+        let flags = if filtered {
+            count_flags::RUNTIME | count_flags::FILTERED
+        } else {
+            count_flags::RUNTIME
+        };
+        self.flagged(flags)
     }
 
     /// Spill-hash counts with exactly these flags.

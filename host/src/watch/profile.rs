@@ -137,6 +137,8 @@ fn observation(r: &Recording, machine: &str, runtime: &str) -> Observation {
         syscalls: r.syscalls.clone(),
         compat_syscalls: r.compat_syscalls.clone(),
         capabilities: caps_of(r),
+        runtime_syscalls: r.runtime_filtered.clone(),
+        runtime_unfiltered: r.runtime_unfiltered.clone(),
     }
 }
 
@@ -148,7 +150,7 @@ pub async fn record_profiles(
     recording: impl std::future::Future<Output = ()>,
 ) -> Result<Profiles, WatchError> {
     let client = Client::new(host.clone());
-    let (version, runtime) = client.engine().await?;
+    let (version, default_runtime, runc) = client.engine().await?;
     let recording = async {
         recording.await;
         std::future::pending::<()>().await
@@ -179,9 +181,21 @@ pub async fn record_profiles(
                 BTreeSet::new(),
             ),
         };
+        let name = inspect
+            .as_ref()
+            .ok()
+            .and_then(|i| i.host_config.as_ref())
+            .and_then(|h| h.runtime.clone())
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| default_runtime.clone());
+        let runtime = if name == "runc" && !runc.is_empty() {
+            format!("runc {runc}")
+        } else {
+            name
+        };
         let obs = observation(r, &machine, &runtime);
         let stem = file_stem(&r.name);
-        let profile = seccomp::generate(&obs.used(), arch);
+        let profile = seccomp::generate(&obs.profile_names().0, arch);
         let doc = advice::advise(obs, &format!("{stem}.seccomp.json"), &current, &held);
         made.push(Made {
             file_stem: stem,
@@ -203,7 +217,7 @@ pub async fn seccomp_fits(
 ) -> std::collections::HashMap<String, crate::abi::ev::SeccompFit> {
     let client = Client::new(host);
     let mut out = std::collections::HashMap::new();
-    let Ok((version, _)) = client.engine().await else {
+    let Ok((version, _, _)) = client.engine().await else {
         return out;
     };
     let (machine, kernel) = machine_and_kernel();

@@ -37,6 +37,13 @@ pub struct Recording {
     pub syscalls: BTreeMap<String, u64>,
     /// Compat (32-bit) syscalls by their compat name, with counts.
     pub compat_syscalls: BTreeMap<String, u64>,
+    /// The runtime's syscalls while it set the container up (before the container's first
+    /// exec), made with a seccomp filter loaded: what a profile must allow for the
+    /// container to start under it.
+    pub runtime_filtered: BTreeMap<String, u64>,
+    /// The runtime's syscalls without a filter loaded (its set-up before loading one, or
+    /// all of them when the container runs unconfined).
+    pub runtime_unfiltered: BTreeMap<String, u64>,
     /// Native syscalls that ended in `-EPERM` (only with [`RecordSpec::refusals`]).
     pub eperm: BTreeMap<String, u64>,
     pub compat_eperm: BTreeMap<String, u64>,
@@ -125,6 +132,8 @@ pub async fn record(
         Default::default()
     };
     let caps = probes.capability_counts()?;
+    let runtime_filtered = probes.runtime_counts(true)?;
+    let runtime_unfiltered = probes.runtime_counts(false)?;
     let mut notes = probes.notes().to_vec();
     drop(probes);
     let attribution = watcher.lock_attr();
@@ -164,6 +173,8 @@ pub async fn record(
     for (cg, r) in &mut cgroups {
         r.syscalls = named(&counts, *cg, false);
         r.compat_syscalls = named(&compat, *cg, true);
+        r.runtime_filtered = named(&runtime_filtered, *cg, false);
+        r.runtime_unfiltered = named(&runtime_unfiltered, *cg, false);
         r.eperm = named(&eperm, *cg, false);
         r.compat_eperm = named(&compat_eperm, *cg, true);
         r.capabilities = caps
