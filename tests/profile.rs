@@ -265,6 +265,35 @@ fn profiles_from_what_containers_did_hold_when_run_and_verified() {
         set(&["sysinfo"])
     );
     assert_eq!(verdict["verdict"]["copy"]["exit_code"], 3);
+    // A profile the runtime cannot even exec the entrypoint under: the copy never starts,
+    // which is never "verified".
+    let mut no_exec = json(&out.join("work.seccomp.json"));
+    let list = no_exec["syscalls"][0]["names"].as_array_mut().unwrap();
+    list.retain(|n| n != "execve");
+    let no_exec_path = out.join("noexec.seccomp.json");
+    std::fs::write(&no_exec_path, no_exec.to_string()).unwrap();
+    let v = bulwark()
+        .args([
+            "profile",
+            "verify",
+            "-H",
+            &d.host(),
+            "-f",
+            "json",
+            "--profile",
+        ])
+        .arg(&no_exec_path)
+        .arg("work")
+        .output()
+        .unwrap();
+    assert_eq!(
+        v.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&v.stderr)
+    );
+    let verdict: Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(verdict["verdict"]["started"], false, "{verdict:#}");
     // Copies are removed; the originals are untouched.
     let left = d.docker(&["ps", "-a", "--format", "{{.Names}}"]);
     assert!(!left.contains("bulwark-verify"), "{left}");

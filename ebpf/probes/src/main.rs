@@ -270,6 +270,22 @@ pub fn count_syscall(ctx: RawTracePointContext) -> i32 {
     0
 }
 
+/// Whether an exec is the runtime re-executing itself (`/proc/self/exe`, a `/dev/fd/N` or
+/// `/proc/self/fd/N` memfd copy, as runc does inside the cgroup when it joins first) rather
+/// than the container's program.
+#[inline(always)]
+fn runtime_exec(ctx: &TracePointContext) -> bool {
+    let mut head = [0u8; 16];
+    // SAFETY: a __data_loc field as in `process_exec`; the read is checked.
+    unsafe {
+        let loc: u32 = ctx.read_at(config(cfg::EXEC_FILENAME)).unwrap_or(0);
+        let src = (ctx.as_ptr() as *const u8).add((loc & 0xffff) as usize);
+        let _ = bpf_probe_read_kernel_str_bytes(src, &mut head);
+    }
+    let prefix = |p: &[u8]| head.iter().zip(p).all(|(a, b)| a == b);
+    prefix(b"/proc/self/") || prefix(b"/dev/fd/")
+}
+
 /// Whether the current task is the runtime's rather than the container's: its cgroup was
 /// not already running when watched, and its process never executed a program in the
 /// container nor descends from one that did.
@@ -303,6 +319,13 @@ pub fn count_exit(ctx: RawTracePointContext) -> i32 {
     // sys_exit's TP_PROTO is (struct pt_regs *regs, long ret).
     let ret: i64 = ctx.arg(1);
     if ret != EPERM {
+        return 0;
+    }
+    // Only a task under a filter can have been refused by one (the runtime's own EPERMs
+    // before it loads the filter are not the profile's).
+    let mode_at = config(cfg::TASK_SECCOMP_MODE);
+    // SAFETY: a helper without arguments.
+    if mode_at != 0 && kernel_u32(unsafe { bpf_get_current_task() }, mode_at) == 0 {
         return 0;
     }
     let regs: u64 = ctx.arg(0);
@@ -424,7 +447,7 @@ fn kernel_u32(base: u64, off: usize) -> u32 {
 #[tracepoint]
 pub fn process_exec(ctx: TracePointContext) -> u32 {
     let Some(cg) = watched() else { return 0 };
-    if config(cfg::COUNT_CAPS) != 0 || config(cfg::COUNT_PHASES) != 0 {
+    if (config(cfg::COUNT_CAPS) != 0 || config(cfg::COUNT_PHASES) != 0) && !runtime_exec(&ctx) {
         let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
         let _ = CONTAINER_TASKS.insert(&tgid, &1, 0);
     }
@@ -487,6 +510,12 @@ pub fn process_fork(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn process_exit(_ctx: TracePointContext) -> u32 {
     let Some(cg) = watched() else { return 0 };
+    // Its id may be reused by a process of the runtime: forget it (a thread's id was only
+    // ever added as a fork's child; the group's id goes when its leader exits).
+    if config(cfg::COUNT_CAPS) != 0 || config(cfg::COUNT_PHASES) != 0 {
+        let tid = bpf_get_current_pid_tgid() as u32;
+        let _ = CONTAINER_TASKS.remove(&tid);
+    }
     if let Some(entry) = reserve(Kind::Exit, cg) {
         let flags = wakeup();
         entry.submit(flags);

@@ -87,17 +87,35 @@ async fn record(
     for n in &made.notes {
         eprintln!("bulwark: {}", report::sanitize(n));
     }
+    let mut stems = std::collections::BTreeSet::new();
+    let mut failed = 0;
     for m in &made.made {
-        let sp = output.join(format!("{}.seccomp.json", m.file_stem));
-        let dp = output.join(format!("{}.profile.json", m.file_stem));
-        write_json(&sp, &m.profile)?;
-        write_json(&dp, &m.doc)?;
+        // Two containers of one name in a recording (a job re-run, a Compose recreate)
+        // keep their own files: the later gets its short id appended.
+        let mut stem: String = m.file_stem.chars().take(100).collect();
+        if !stems.insert(stem.clone()) {
+            let id: String = m.doc.observation.container_id.chars().take(12).collect();
+            stem = format!("{stem}-{}", prof::file_stem(&id));
+            stems.insert(stem.clone());
+        }
+        let sp = output.join(format!("{stem}.seccomp.json"));
+        let dp = output.join(format!("{stem}.profile.json"));
+        // One file that cannot be written does not cost the other containers theirs.
+        if let Err(e) = write_json(&sp, &m.profile).and_then(|_| write_json(&dp, &m.doc)) {
+            eprintln!("bulwark: {}", report::sanitize(&format!("{e:#}")));
+            failed += 1;
+            continue;
+        }
         print!(
             "{}",
             report::profile::recorded(&m.doc, &sp.display().to_string(), &dp.display().to_string())
         );
     }
-    Ok(0)
+    Ok(if failed > 0 {
+        super::EXIT_CANNOT_RUN
+    } else {
+        0
+    })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {

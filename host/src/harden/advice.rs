@@ -253,6 +253,13 @@ pub fn advise(
 ) -> ProfileDoc {
     let (used, runtime_part) = obs.profile_names();
     let mut notes = Vec::new();
+    let unknown: Vec<&String> = used.iter().filter(|n| !is_name(n)).collect();
+    if !unknown.is_empty() {
+        notes.push(format!(
+            "syscall numbers this build's tables do not name, so no profile can allow them (they will fail with EPERM under it): {}",
+            unknown.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
     if !obs.startup_seen {
         notes.push(format!(
             "start-up not seen: {} was already running when recording began, so the runtime's syscalls between loading the filter and execve (and the entrypoint's own start-up) may be missing; record with --new while it starts before relying on this profile",
@@ -305,6 +312,8 @@ pub fn advise(
 
 fn is_name(n: &str) -> bool {
     !n.is_empty()
+        && !n.starts_with("syscall_")
+        && !n.starts_with("compat_syscall_")
         && n.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
@@ -416,20 +425,14 @@ pub struct Verdict {
 /// the capabilities it was given (`NET_ADMIN`), `eperm` the syscalls that ended in EPERM.
 pub fn verdict(
     profile: &seccomp::Profile,
+    target: &seccomp::Target,
     given: &BTreeSet<String>,
     copy: RunState,
     original: RunState,
     eperm: &BTreeSet<String>,
     caps_seen: &BTreeMap<String, CapChecks>,
 ) -> Verdict {
-    let resolved = seccomp::resolve(
-        profile,
-        &seccomp::Target {
-            arch: String::new(),
-            caps: BTreeSet::new(),
-            kernel: (0, 0),
-        },
-    );
+    let resolved = seccomp::resolve(profile, target);
     // A call that ended in EPERM and that the profile does not allow was refused by it;
     // an allowed one that failed with EPERM failed on its own (permissions, ...).
     let refused_syscalls: Vec<String> = eperm
@@ -619,8 +622,14 @@ mod tests {
             exit_code: Some(0),
             ..RunState::default()
         };
+        let t = seccomp::Target {
+            arch: "amd64".into(),
+            caps: BTreeSet::new(),
+            kernel: (6, 18),
+        };
         let v = verdict(
             &p,
+            &t,
             &BTreeSet::new(),
             ok.clone(),
             ok.clone(),
@@ -632,8 +641,14 @@ mod tests {
             exit_code: Some(1),
             ..RunState::default()
         };
+        let t = seccomp::Target {
+            arch: "amd64".into(),
+            caps: BTreeSet::new(),
+            kernel: (6, 18),
+        };
         let v = verdict(
             &p,
+            &t,
             &BTreeSet::new(),
             failed,
             ok,

@@ -62,8 +62,58 @@ fn bare(name: &str) -> Option<String> {
         Some(prefix) if prefix.eq_ignore_ascii_case("CAP_") => &name[4..],
         _ => name,
     };
-    let valid = rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    (valid && !rest.is_empty()).then(|| rest.to_ascii_uppercase())
+    let upper = rest.to_ascii_uppercase();
+    // Only capabilities this kernel ABI has (`CAP_41` from an unknown number would make
+    // `--cap-add 41`, which Docker refuses).
+    let known = format!("CAP_{upper}").parse::<caps::Capability>().is_ok();
+    (known && !rest.is_empty()).then_some(upper)
+}
+
+/// Docker's default capability set (moby `oci/caps/defaults.go`).
+pub const DOCKER_DEFAULT: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// The capabilities (`CAP_…`) a container gets from its run options, as dockerd computes
+/// them: Docker's defaults, less `--cap-drop` (`ALL` drops them all first), plus
+/// `--cap-add` (`ALL` adds every one); everything when privileged. For a container with no
+/// process to read the real set from.
+pub fn from_run_options(add: &[String], drop: &[String], privileged: bool) -> BTreeSet<String> {
+    let all = || caps::all().into_iter().map(|c| c.to_string());
+    if privileged {
+        return all().collect();
+    }
+    let is_all = |v: &[String]| v.iter().any(|c| c.eq_ignore_ascii_case("ALL"));
+    let full = |c: &String| bare(c).map(|b| format!("CAP_{b}"));
+    let mut out: BTreeSet<String> = if is_all(drop) {
+        BTreeSet::new()
+    } else {
+        let dropped: BTreeSet<String> = drop.iter().filter_map(full).collect();
+        DOCKER_DEFAULT
+            .iter()
+            .map(|c| c.to_string())
+            .filter(|c| !dropped.contains(c))
+            .collect()
+    };
+    if is_all(add) {
+        out.extend(all());
+    } else {
+        out.extend(add.iter().filter_map(full));
+    }
+    out
 }
 
 impl Recommendation {
@@ -143,6 +193,21 @@ mod tests {
         let r = recommend(&caps, &used);
         assert_eq!(r.add, ["KILL"]);
         assert_eq!(r.drop_unused, ["NET_RAW"]);
+        // A number the capability table does not name never becomes a flag.
+        let r = recommend(&held(&[]), &[seen("CAP_41", 1, 0)]);
+        assert!(r.add.is_empty());
+    }
+
+    #[test]
+    fn run_options_give_dockers_set() {
+        let s = |v: &[&str]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        let c = from_run_options(&s(&["NET_ADMIN"]), &s(&["cap_chown"]), false);
+        assert!(c.contains("CAP_NET_ADMIN") && c.contains("CAP_KILL"));
+        assert!(!c.contains("CAP_CHOWN"));
+        assert_eq!(c.len(), 14);
+        let c = from_run_options(&s(&["NET_BIND_SERVICE"]), &s(&["ALL"]), false);
+        assert_eq!(c.into_iter().collect::<Vec<_>>(), ["CAP_NET_BIND_SERVICE"]);
+        assert!(from_run_options(&[], &[], true).contains("CAP_SYS_ADMIN"));
     }
 
     #[test]

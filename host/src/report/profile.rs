@@ -52,7 +52,11 @@ pub fn recorded(doc: &ProfileDoc, seccomp_path: &str, doc_path: &str) -> String 
         sanitize(seccomp_path),
         s.allowed
     );
-    let _ = writeln!(out, "                runtime's part: {}", sanitize(&s.runtime_part));
+    let _ = writeln!(
+        out,
+        "                runtime's part: {}",
+        sanitize(&s.runtime_part)
+    );
     let _ = writeln!(out, "  capabilities: {}", c.docker_flags);
     if !c.held_unused.is_empty() {
         let _ = writeln!(

@@ -59,6 +59,8 @@ pub enum WatchError {
     Ring(#[source] std::io::Error),
     #[error("the ring buffer was already taken")]
     RingTaken,
+    #[error("interrupted")]
+    Interrupted,
     #[error("the rule judge stopped")]
     Judge(#[source] tokio::task::JoinError),
 }

@@ -58,8 +58,22 @@ pub fn file_stem(name: &str) -> String {
     }
 }
 
-/// The capabilities a process holds (its bounding set, which Docker sets to the
-/// container's capabilities), from `/proc/PID/status`.
+/// The capabilities a container holds: its main process's bounding set (which Docker
+/// sets to the container's capabilities) from `/proc/PID/status`, or, with no process to
+/// read (it exited), what its run options give.
+fn container_caps(i: &bollard::models::ContainerInspectResponse) -> BTreeSet<String> {
+    let pid = i.state.as_ref().and_then(|s| s.pid).unwrap_or(0);
+    if let Some(held) = (pid > 0).then(|| held_caps(pid)).flatten() {
+        return held;
+    }
+    let h = i.host_config.clone().unwrap_or_default();
+    crate::harden::caps::from_run_options(
+        &h.cap_add.unwrap_or_default(),
+        &h.cap_drop.unwrap_or_default(),
+        h.privileged.unwrap_or(false),
+    )
+}
+
 fn held_caps(pid: i64) -> Option<BTreeSet<String>> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let hex = status
@@ -93,15 +107,16 @@ fn current_seccomp(
         });
     match opt.as_deref() {
         Some("unconfined") => Current::Unconfined,
-        Some(json) => match seccomp::parse(json.as_bytes(), "the container's seccomp profile") {
-            Ok(p) => Current::Custom {
+        // `seccomp=builtin` names the daemon's own default.
+        Some("builtin") | None => match seccomp::default_for(daemon_version) {
+            Ok((moby, p)) => Current::Default {
+                moby: moby.to_string(),
                 resolved: seccomp::resolve(&p, target),
             },
             Err(e) => Current::Unknown(crate::text::error_chain(&e)),
         },
-        None => match seccomp::default_for(daemon_version) {
-            Ok((moby, p)) => Current::Default {
-                moby: moby.to_string(),
+        Some(json) => match seccomp::parse(json.as_bytes(), "the container's seccomp profile") {
+            Ok(p) => Current::Custom {
                 resolved: seccomp::resolve(&p, target),
             },
             Err(e) => Current::Unknown(crate::text::error_chain(&e)),
@@ -164,8 +179,7 @@ pub async fn record_profiles(
         let inspect = client.inspect(&r.id).await;
         let (current, held) = match &inspect {
             Ok(i) => {
-                let pid = i.state.as_ref().and_then(|s| s.pid).unwrap_or(0);
-                let held = held_caps(pid).unwrap_or_default();
+                let held = container_caps(i);
                 let target = Target {
                     arch: arch.to_string(),
                     caps: held.clone(),
@@ -226,10 +240,9 @@ pub async fn seccomp_fits(
         let Ok(i) = client.inspect(id).await else {
             continue;
         };
-        let pid = i.state.as_ref().and_then(|s| s.pid).unwrap_or(0);
         let target = Target {
             arch: arch.to_string(),
-            caps: held_caps(pid).unwrap_or_default(),
+            caps: container_caps(&i),
             kernel,
         };
         let current = current_seccomp(&i, &version, &target);
@@ -279,20 +292,47 @@ pub struct Verified {
 fn run_state(i: &bollard::models::ContainerInspectResponse) -> RunState {
     let s = i.state.clone().unwrap_or_default();
     let running = s.running.unwrap_or(false);
+    // Docker reports exit code 0 for a container that was only created: one that never
+    // started has no start time.
+    let started = s
+        .started_at
+        .as_deref()
+        .is_some_and(|t| !t.is_empty() && !t.starts_with("0001-"));
+    let error = s
+        .error
+        .filter(|e| !e.is_empty())
+        .or_else(|| (!started && !running).then(|| "it never started".to_string()));
     RunState {
         running,
-        exit_code: (!running).then_some(s.exit_code).flatten(),
+        exit_code: (!running && started).then_some(s.exit_code).flatten(),
         health: s
             .health
             .and_then(|h| h.status)
             .map(|h| h.to_string())
             .filter(|h| !h.is_empty() && h != "none"),
-        error: s.error.filter(|e| !e.is_empty()),
+        error,
     }
 }
 
-/// Start a copy of `spec.container` under the profile, record it until it exits or the
-/// duration passes, remove it, and judge.
+/// Labels a copy must not carry: Compose's would make it a member of the project.
+fn copied_label(key: &str) -> bool {
+    !key.starts_with("com.docker.compose.") && !key.starts_with("com.docker.stack.")
+}
+
+/// What happened to the copy, shared with the task that runs it.
+#[derive(Default)]
+struct CopyRun {
+    id: Option<String>,
+    error: Option<String>,
+    interrupted: bool,
+}
+
+fn lock(r: &Mutex<CopyRun>) -> std::sync::MutexGuard<'_, CopyRun> {
+    r.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Start a copy of `spec.container` under the profile, record it until it exits, the
+/// duration passes or the user interrupts, remove it (on every path), and judge.
 pub async fn verify(host: Option<String>, spec: &VerifySpec) -> Result<Verified, WatchError> {
     let client = Arc::new(Client::new(host.clone()));
     let original = client.inspect(&spec.container).await?;
@@ -307,6 +347,15 @@ pub async fn verify(host: Option<String>, spec: &VerifySpec) -> Result<Verified,
         file_stem(&orig_name),
         std::process::id()
     );
+    let mut notes = Vec::new();
+    let errno_default = matches!(spec.profile.default_action.as_str(), "SCMP_ACT_ERRNO")
+        && spec.profile.default_errno_ret.unwrap_or(1) == 1;
+    if !errno_default {
+        notes.push(format!(
+            "the profile's default action is {} (errno {:?}), not EPERM: refusals cannot be told from the copy's own failures",
+            spec.profile.default_action, spec.profile.default_errno_ret
+        ));
+    }
     let mut security_opt: Vec<String> = original
         .host_config
         .as_ref()
@@ -328,25 +377,37 @@ pub async fn verify(host: Option<String>, spec: &VerifySpec) -> Result<Verified,
     };
     let given: BTreeSet<String> = cap_add
         .iter()
-        .map(|c| c.trim_start_matches("CAP_").to_string())
+        .map(|c| c.trim_start_matches("CAP_").to_ascii_uppercase())
         .collect();
-    let made: Arc<Mutex<Option<Result<String, DockerError>>>> = Arc::new(Mutex::new(None));
+    let mut copy_of = original.clone();
+    if let Some(c) = copy_of.config.as_mut() {
+        if let Some(l) = c.labels.as_mut() {
+            l.retain(|k, _| copied_label(k));
+        }
+    }
+    let run: Arc<Mutex<CopyRun>> = Arc::new(Mutex::new(CopyRun::default()));
     let lifecycle = {
-        let (client, made, original) = (client.clone(), made.clone(), original.clone());
-        let (name, opts, duration) = (copy_name.clone(), security_opt, spec.duration);
+        let (client, run, name, duration) = (
+            client.clone(),
+            run.clone(),
+            copy_name.clone(),
+            spec.duration,
+        );
+        let (add, drop) = (cap_add.clone(), cap_drop.clone());
         async move {
-            let id = match client
-                .create_copy(&original, &name, opts, cap_add, cap_drop)
-                .await
-            {
+            let created = client
+                .create_copy(&copy_of, &name, security_opt, add, drop)
+                .await;
+            let id = match created {
                 Ok(id) => id,
                 Err(e) => {
-                    *made.lock().unwrap_or_else(|p| p.into_inner()) = Some(Err(e));
+                    lock(&run).error = Some(crate::text::error_chain(&e));
                     return;
                 }
             };
-            *made.lock().unwrap_or_else(|p| p.into_inner()) = Some(Ok(id.clone()));
-            if client.start(&id).await.is_err() {
+            lock(&run).id = Some(id.clone());
+            if let Err(e) = client.start(&id).await {
+                lock(&run).error = Some(crate::text::error_chain(&e));
                 return;
             }
             // Until it exits (then a moment for its last events) or the duration passes.
@@ -360,31 +421,75 @@ pub async fn verify(host: Option<String>, spec: &VerifySpec) -> Result<Verified,
             }
         }
     };
+    // Ctrl-C or SIGTERM ends the run early; the copy is still removed below.
+    let interruptible = {
+        let run = run.clone();
+        async move {
+            let term = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut t) => {
+                        t.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = lifecycle => {}
+                _ = tokio::signal::ctrl_c() => lock(&run).interrupted = true,
+                _ = term => lock(&run).interrupted = true,
+            }
+        }
+    };
     let rec = RecordSpec {
         containers: Vec::new(),
         new: true,
         refusals: true,
         duration: spec.duration + Duration::from_secs(5),
     };
-    let recorded = record(host, &rec, lifecycle).await;
-    let made = made.lock().unwrap_or_else(|p| p.into_inner()).take();
-    let id = match made {
-        Some(Ok(id)) => id,
-        Some(Err(e)) => return Err(e.into()),
-        None => return Err(recorded.err().unwrap_or(WatchError::EventsEnded)),
+    let recorded = record(host, &rec, interruptible).await;
+    let (id, error, interrupted) = {
+        let r = lock(&run);
+        (r.id.clone(), r.error.clone(), r.interrupted)
     };
-    let copy_state = client.inspect(&id).await.map(|i| run_state(&i));
-    if let Err(e) = client.remove(&id).await {
-        tracing::warn!(
-            "could not remove the copy {copy_name}: {}",
+    // Its state, then removal by name: that also finds a copy created after our side of
+    // the create call gave up.
+    let copy_state = client.inspect(&copy_name).await.map(|i| run_state(&i));
+    match client.remove(&copy_name).await {
+        Ok(()) | Err(DockerError::NotFound { .. }) => {}
+        Err(e) => notes.push(format!(
+            "could not remove the copy {copy_name}: {}; remove it with `docker rm -f {copy_name}`",
             crate::text::error_chain(&e)
-        );
+        )),
+    }
+    if interrupted {
+        return Err(WatchError::Interrupted);
     }
     let recorded = recorded?;
-    let mut copy = copy_state?;
-    let rec = recorded.containers.iter().find(|r| r.id == id);
-    if rec.is_none() && copy.error.is_none() && !copy.running && copy.exit_code.is_none() {
-        copy.error = Some("it was never seen running".to_string());
+    notes.extend(recorded.notes);
+    let mut copy = match (copy_state, &error) {
+        (Ok(state), _) => state,
+        (Err(_), Some(e)) => RunState {
+            error: Some(e.clone()),
+            ..RunState::default()
+        },
+        (Err(e), None) => return Err(e.into()),
+    };
+    if copy.error.is_none() {
+        copy.error = error;
+    }
+    let rec = id
+        .as_deref()
+        .and_then(|id| recorded.containers.iter().find(|r| r.id == id));
+    if copy.error.is_none() {
+        match rec {
+            None => copy.error = Some("it was never seen by the probes".to_string()),
+            // Only the runtime ran in it: the entrypoint was never executed.
+            Some(r) if r.syscalls.is_empty() && r.compat_syscalls.is_empty() => {
+                copy.error =
+                    Some("its entrypoint never ran (the runtime could not execute it)".to_string())
+            }
+            Some(_) => {}
+        }
     }
     let original_now = client
         .inspect(&spec.container)
@@ -401,12 +506,33 @@ pub async fn verify(host: Option<String>, spec: &VerifySpec) -> Result<Verified,
         })
         .unwrap_or_default();
     let caps = rec.map(caps_of).unwrap_or_default();
-    let verdict = advice::verdict(&spec.profile, &given, copy, original_now, &eperm, &caps);
-    let mut notes = recorded.notes;
-    let shares = original.host_config.as_ref().is_some_and(|h| {
-        h.binds.as_ref().is_some_and(|b| !b.is_empty())
-            || h.mounts.as_ref().is_some_and(|m| !m.is_empty())
-    });
+    let (machine, kernel) = machine_and_kernel();
+    let target = Target {
+        arch: seccomp::go_arch(&machine).unwrap_or("amd64").to_string(),
+        caps: given.iter().map(|c| format!("CAP_{c}")).collect(),
+        kernel,
+    };
+    let mut verdict = advice::verdict(
+        &spec.profile,
+        &target,
+        &given,
+        copy,
+        original_now,
+        &eperm,
+        &caps,
+    );
+    if !errno_default {
+        verdict.verified = false;
+        verdict.problems.push(
+            "the profile does not refuse with EPERM, so its refusals cannot be seen".to_string(),
+        );
+    }
+    let h = original.host_config.clone().unwrap_or_default();
+    if h.network_mode.as_deref() == Some("host") {
+        notes.push("the copy shares the host's network with the original: ports the original holds are taken".to_string());
+    }
+    let shares = h.binds.as_ref().is_some_and(|b| !b.is_empty())
+        || h.mounts.as_ref().is_some_and(|m| !m.is_empty());
     if shares {
         notes.push(
             "the copy had the original's bind mounts and named volumes: it could write to them"

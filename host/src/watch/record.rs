@@ -63,26 +63,36 @@ struct Adopter {
     new: bool,
     /// cgroup → (container id from the cgroup path, when it was created).
     started: HashMap<u64, (String, Instant)>,
+    /// Adoptions under way, awaited before the counts are read.
+    adopting: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Sink for Adopter {
     fn event(&mut self, r: Record) {
-        if !self.new || r.kind() != Some(Kind::CgroupMkdir) {
+        if r.kind() != Some(Kind::CgroupMkdir) {
             return;
         }
         let cgroup = r.event.cgroup;
+        if !self.new {
+            // Not recorded: stop the kernel from watching it as pending, which would cost
+            // every process on the host a lookup per syscall.
+            if let Err(e) = self.watcher.lock_probes().settle_pending(cgroup) {
+                tracing::warn!("cgroup {cgroup}: {}", crate::text::error_chain(&e));
+            }
+            return;
+        }
         let Some(id) = container_id_in(&r.path).map(str::to_string) else {
             return;
         };
         self.started.insert(cgroup, (id.clone(), Instant::now()));
         let watcher = self.watcher.clone();
-        tokio::spawn(async move {
+        self.adopting.push(tokio::spawn(async move {
             // A container that is gone before Docker names it is still counted (pending
             // cgroups count in the kernel); it is reported under the id in its path.
             if let Err(e) = watcher.adopt(cgroup, &id).await {
                 tracing::debug!("container {id}: {}", crate::text::error_chain(&e));
             }
-        });
+        }));
     }
 
     async fn tick(&mut self) -> Result<(), WatchError> {
@@ -120,9 +130,13 @@ pub async fn record(
         watcher: watcher.clone(),
         new: spec.new,
         started: HashMap::new(),
+        adopting: Vec::new(),
     };
     pump(ring, opts.batch, opts.duration, during, &mut sink).await?;
     let ended = Instant::now();
+    // Containers that started near the end are named before the counts are read.
+    let adopting = futures_util::future::join_all(std::mem::take(&mut sink.adopting));
+    let _ = tokio::time::timeout(Duration::from_secs(5), adopting).await;
     let probes = watcher.lock_probes();
     let counts = probes.counts()?;
     let compat = probes.compat_counts()?;
