@@ -415,7 +415,28 @@ fn explain_completions_and_man_page() {
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.starts_with("5.11 - Ensure that the memory usage for containers is limited"));
-    assert!(text.contains("Remediation:"), "{text}");
+    for part in [
+        "What it verifies:",
+        "Why it matters:",
+        "How Bulwark decides:",
+        "Remediation:",
+        "Example:",
+        "docker run --memory",
+    ] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+    // A title never repeats its check's id (Docker Bench's 1.1.12 did).
+    let o = bulwark().args(["checks"]).output().unwrap();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let mut words = line.split_whitespace();
+        if let (Some(id), Some(next)) = (words.next(), words.next()) {
+            assert_ne!(id, next.trim_end_matches(':'), "{line}");
+            assert!(!line.contains(&format!(" {id} Ensure")), "{line}");
+        }
+    }
+    let o = bulwark().args(["explain", "1.1.12"]).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.starts_with("1.1.12 - Ensure auditing"), "{text}");
     let o = bulwark().args(["explain", "9.99"]).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     let o = bulwark().args(["checks"]).output().unwrap();

@@ -99,7 +99,7 @@ fn profiles_from_what_containers_did_hold_when_run_and_verified() {
             &d.host(),
             "--new",
             "--duration",
-            "12",
+            "120",
             "-o",
         ])
         .arg(out)
@@ -127,6 +127,10 @@ fn profiles_from_what_containers_did_hold_when_run_and_verified() {
     );
     assert_eq!(fetch(&d, "web"), "hello-bulwark");
     assert_eq!(exit_code(&d, "work"), 0);
+    // Ctrl-C ends the recording early; what it saw is written all the same.
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(rec.id() as i32, libc::SIGINT) };
     let o = rec.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(o.status.success(), "{text}");

@@ -70,9 +70,12 @@ async fn record(
         refusals: false,
         duration,
     };
-    let started = async {
+    // Ctrl-C or SIGTERM ends the recording early, and what it saw is still written.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing a SIGTERM handler")?;
+    let started = async move {
         eprintln!(
-            "bulwark: recording for {:.0} s{}",
+            "bulwark: recording for {:.0} s{} (interrupt to stop early)",
             duration.as_secs_f64(),
             if new {
                 " (containers that start are recorded from their first syscall)"
@@ -80,6 +83,10 @@ async fn record(
                 ""
             }
         );
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
     };
     let made = prof::record_profiles(host, &spec, started)
         .await

@@ -158,7 +158,8 @@ fn observation(r: &Recording, machine: &str, runtime: &str) -> Observation {
 }
 
 /// Record, then make a profile and advice for every container recorded. `recording` is
-/// polled once the probes are attached (to say so); the recording ends with the duration.
+/// polled once the probes are attached; the recording ends with the duration or when it
+/// completes (an interrupt), and what was recorded until then is kept.
 pub async fn record_profiles(
     host: Option<String>,
     spec: &RecordSpec,
@@ -166,10 +167,6 @@ pub async fn record_profiles(
 ) -> Result<Profiles, WatchError> {
     let client = Client::new(host.clone());
     let (version, default_runtime, runc) = client.engine().await?;
-    let recording = async {
-        recording.await;
-        std::future::pending::<()>().await
-    };
     let recorded = record(host, spec, recording).await?;
     let (machine, kernel) = machine_and_kernel();
     let arch = seccomp::go_arch(&machine).unwrap_or("amd64");

@@ -198,7 +198,7 @@ bulwark_sdk::plugin! {
         let p = daemon_binary(ctx)?;
         audit_rule_for(ctx, p, "dockerd", false)
     }),
-    audited("1.1.4", &format!("{AUD}/run/containerd"), |ctx| audit_rule_for(ctx, Some("/run/containerd".into()), "/run/containerd", false)),
+    audited("1.1.4", &format!("{AUD} /run/containerd"), |ctx| audit_rule_for(ctx, Some("/run/containerd".into()), "/run/containerd", false)),
     audited("1.1.5", &format!("{AUD} /var/lib/docker"), |ctx| {
         let root = ctx.info().map(|i| i.docker_root_dir.clone()).unwrap_or_else(|_| "/var/lib/docker".into());
         audit_rule_for(ctx, Some(root), "the data root", true)
@@ -215,7 +215,7 @@ bulwark_sdk::plugin! {
         let p = ctx.daemon().map(|d| d.config_file.clone()).unwrap_or_else(|_| "/etc/docker/daemon.json".into());
         audit_rule_for(ctx, Some(p), "daemon.json", true)
     }),
-    audited("1.1.12", "1.1.12 Ensure auditing is configured for Dockerfiles and directories - /etc/containerd/config.toml", |ctx| audit_rule_for(ctx, Some("/etc/containerd/config.toml".into()), "/etc/containerd/config.toml", true)),
+    audited("1.1.12", &format!("{AUD} /etc/containerd/config.toml"), |ctx| audit_rule_for(ctx, Some("/etc/containerd/config.toml".into()), "/etc/containerd/config.toml", true)),
     audited("1.1.13", &format!("{AUD} /etc/sysconfig/docker"), |ctx| audit_rule_for(ctx, Some("/etc/sysconfig/docker".into()), "/etc/sysconfig/docker", true)),
     audited("1.1.14", &format!("{AUD} /usr/bin/containerd"), |ctx| binary_rule(ctx, "containerd")),
     audited("1.1.15", &format!("{AUD} /usr/bin/containerd-shim"), |ctx| binary_rule(ctx, "containerd-shim")),
