@@ -350,45 +350,51 @@ fn config(
         out.push((cfg::MODULE_NAME, m.offset("name")?));
     }
     if sources.profile_detail || sources.count_refusals {
-        let btf = KernelBtf::open(Path::new(BTF))?;
-        let (strukt, member, bit) = syscalls::COMPAT_MARK;
-        // thread_info is task_struct's first member on both architectures; asking BTF for
-        // its offset keeps that from being assumed.
-        match (
-            btf.offset("task_struct", strukt),
-            btf.offset(strukt, member),
-        ) {
-            (Ok(ti), Ok(word)) => out.extend([
-                (cfg::TASK_COMPAT_WORD, ti + word),
-                (cfg::COMPAT_MASK, bit),
-                (cfg::COUNT_COMPAT, 1),
-            ]),
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::warn!("compat syscalls are counted as native ones: {e}")
-            }
-        }
-        if sources.count_refusals {
-            out.push((cfg::REG_NR, btf.offset("pt_regs", syscalls::NR_REGISTER)?));
-        }
-        // The runtime's syscalls apart from the container's: which processes are the
-        // container's is learnt at exec, so it needs the process tracepoints.
-        if sources.profile_detail && sources.process {
-            match (
-                btf.offset("task_struct", "seccomp"),
-                btf.offset("seccomp", "mode"),
-            ) {
-                (Ok(s), Ok(m)) => {
-                    out.extend([(cfg::TASK_SECCOMP_MODE, s + m), (cfg::COUNT_PHASES, 1)])
-                }
-                (Err(e), _) | (_, Err(e)) => {
-                    tracing::warn!("the runtime's syscalls are counted with the container's: {e}")
-                }
-            }
-        }
+        out.extend(profile_config(sources)?);
     }
     if !points.raw.is_empty() {
         let regs = KernelBtf::open(Path::new(BTF))?.syscall_arg_offsets()?;
         out.extend((0..4).map(|i| (cfg::REG_ARG0 + i as u32, regs[i])));
+    }
+    Ok(out)
+}
+
+/// The `CONFIG` entries of what `profile` needs: the compat mark, the syscall number's
+/// register for `sys_exit`, and the seccomp mode that tells the runtime's phases apart.
+fn profile_config(sources: &Sources) -> Result<Vec<(u32, u32)>, ProbeError> {
+    let mut out = Vec::new();
+    let btf = KernelBtf::open(Path::new(BTF))?;
+    let (strukt, member, bit) = syscalls::COMPAT_MARK;
+    // thread_info is task_struct's first member on both architectures; asking BTF for
+    // its offset keeps that from being assumed.
+    match (
+        btf.offset("task_struct", strukt),
+        btf.offset(strukt, member),
+    ) {
+        (Ok(ti), Ok(word)) => out.extend([
+            (cfg::TASK_COMPAT_WORD, ti + word),
+            (cfg::COMPAT_MASK, bit),
+            (cfg::COUNT_COMPAT, 1),
+        ]),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!("compat syscalls are counted as native ones: {e}")
+        }
+    }
+    if sources.count_refusals {
+        out.push((cfg::REG_NR, btf.offset("pt_regs", syscalls::NR_REGISTER)?));
+    }
+    // The runtime's syscalls apart from the container's: which processes are the
+    // container's is learnt at exec, so it needs the process tracepoints.
+    if sources.profile_detail && sources.process {
+        match (
+            btf.offset("task_struct", "seccomp"),
+            btf.offset("seccomp", "mode"),
+        ) {
+            (Ok(s), Ok(m)) => out.extend([(cfg::TASK_SECCOMP_MODE, s + m), (cfg::COUNT_PHASES, 1)]),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!("the runtime's syscalls are counted with the container's: {e}")
+            }
+        }
     }
     Ok(out)
 }

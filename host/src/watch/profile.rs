@@ -328,142 +328,121 @@ fn lock(r: &Mutex<CopyRun>) -> std::sync::MutexGuard<'_, CopyRun> {
     r.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Start a copy of `spec.container` under the profile, record it until it exits, the
-/// duration passes or the user interrupts, remove it (on every path), and judge.
-pub async fn verify(host: Option<String>, spec: &VerifySpec) -> Result<Verified, WatchError> {
-    let client = Arc::new(Client::new(host.clone()));
-    let original = client.inspect(&spec.container).await?;
-    let orig_name = original
-        .name
-        .clone()
-        .unwrap_or_default()
-        .trim_start_matches('/')
-        .to_string();
-    let copy_name = format!(
-        "{}-bulwark-verify-{}",
-        file_stem(&orig_name),
-        std::process::id()
-    );
-    let mut notes = Vec::new();
-    let errno_default = matches!(spec.profile.default_action.as_str(), "SCMP_ACT_ERRNO")
-        && spec.profile.default_errno_ret.unwrap_or(1) == 1;
-    if !errno_default {
-        notes.push(format!(
-            "the profile's default action is {} (errno {:?}), not EPERM: refusals cannot be told from the copy's own failures",
-            spec.profile.default_action, spec.profile.default_errno_ret
-        ));
-    }
-    let mut security_opt: Vec<String> = original
-        .host_config
-        .as_ref()
-        .and_then(|h| h.security_opt.clone())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|o| !o.starts_with("seccomp"))
-        .collect();
-    security_opt.push(format!("seccomp={}", spec.profile_json));
-    let (cap_add, cap_drop) = match &spec.cap_add {
-        Some(add) => (add.clone(), vec!["ALL".to_string()]),
-        None => {
-            let h = original.host_config.clone().unwrap_or_default();
-            (
-                h.cap_add.unwrap_or_default(),
-                h.cap_drop.unwrap_or_default(),
-            )
-        }
-    };
-    let given: BTreeSet<String> = cap_add
-        .iter()
-        .map(|c| c.trim_start_matches("CAP_").to_ascii_uppercase())
-        .collect();
-    let mut copy_of = original.clone();
-    if let Some(c) = copy_of.config.as_mut() {
-        if let Some(l) = c.labels.as_mut() {
+/// How the copy is made: the original's inspect data (without Compose's labels), its
+/// security options with the profile in place of any seccomp one, and its capabilities.
+struct CopySpec {
+    of: bollard::models::ContainerInspectResponse,
+    name: String,
+    security_opt: Vec<String>,
+    cap_add: Vec<String>,
+    cap_drop: Vec<String>,
+}
+
+impl CopySpec {
+    fn new(original: &bollard::models::ContainerInspectResponse, spec: &VerifySpec) -> CopySpec {
+        let name = original.name.clone().unwrap_or_default();
+        let name = format!(
+            "{}-bulwark-verify-{}",
+            file_stem(name.trim_start_matches('/')),
+            std::process::id()
+        );
+        let host = original.host_config.clone().unwrap_or_default();
+        let mut security_opt: Vec<String> = (host.security_opt.clone().unwrap_or_default())
+            .into_iter()
+            .filter(|o| !o.starts_with("seccomp"))
+            .collect();
+        security_opt.push(format!("seccomp={}", spec.profile_json));
+        let (cap_add, cap_drop) = match &spec.cap_add {
+            Some(add) => (add.clone(), vec!["ALL".to_string()]),
+            None => (
+                host.cap_add.unwrap_or_default(),
+                host.cap_drop.unwrap_or_default(),
+            ),
+        };
+        let mut of = original.clone();
+        if let Some(l) = of.config.as_mut().and_then(|c| c.labels.as_mut()) {
             l.retain(|k, _| copied_label(k));
         }
+        CopySpec {
+            of,
+            name,
+            security_opt,
+            cap_add,
+            cap_drop,
+        }
     }
-    let run: Arc<Mutex<CopyRun>> = Arc::new(Mutex::new(CopyRun::default()));
-    let lifecycle = {
-        let (client, run, name, duration) = (
-            client.clone(),
-            run.clone(),
-            copy_name.clone(),
-            spec.duration,
-        );
-        let (add, drop) = (cap_add.clone(), cap_drop.clone());
-        async move {
-            let created = client
-                .create_copy(&copy_of, &name, security_opt, add, drop)
-                .await;
-            let id = match created {
-                Ok(id) => id,
-                Err(e) => {
-                    lock(&run).error = Some(crate::text::error_chain(&e));
-                    return;
-                }
-            };
-            lock(&run).id = Some(id.clone());
-            if let Err(e) = client.start(&id).await {
-                lock(&run).error = Some(crate::text::error_chain(&e));
-                return;
-            }
-            // Until it exits (then a moment for its last events) or the duration passes.
-            let begun = Instant::now();
-            while begun.elapsed() < duration {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                match client.inspect(&id).await {
-                    Ok(i) if run_state(&i).running => {}
-                    _ => break,
-                }
-            }
+
+    /// The capabilities the copy is given, as Docker's flags name them.
+    fn given(&self) -> BTreeSet<String> {
+        let bare = |c: &String| c.trim_start_matches("CAP_").to_ascii_uppercase();
+        self.cap_add.iter().map(bare).collect()
+    }
+}
+
+/// Create and start the copy, then wait until it exits or `duration` passes; what
+/// happened goes to `run`.
+async fn run_copy(
+    client: Arc<Client>,
+    copy: CopySpec,
+    duration: Duration,
+    run: Arc<Mutex<CopyRun>>,
+) {
+    let created = client
+        .create_copy(
+            &copy.of,
+            &copy.name,
+            copy.security_opt,
+            copy.cap_add,
+            copy.cap_drop,
+        )
+        .await;
+    let id = match created {
+        Ok(id) => id,
+        Err(e) => {
+            lock(&run).error = Some(crate::text::error_chain(&e));
+            return;
         }
     };
-    // Ctrl-C or SIGTERM ends the run early; the copy is still removed below.
-    let interruptible = {
-        let run = run.clone();
-        async move {
-            let term = async {
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(mut t) => {
-                        t.recv().await;
-                    }
-                    Err(_) => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                _ = lifecycle => {}
-                _ = tokio::signal::ctrl_c() => lock(&run).interrupted = true,
-                _ = term => lock(&run).interrupted = true,
+    lock(&run).id = Some(id.clone());
+    if let Err(e) = client.start(&id).await {
+        lock(&run).error = Some(crate::text::error_chain(&e));
+        return;
+    }
+    let begun = Instant::now();
+    while begun.elapsed() < duration {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        match client.inspect(&id).await {
+            Ok(i) if run_state(&i).running => {}
+            _ => break,
+        }
+    }
+}
+
+/// `work` until it ends, or until Ctrl-C or SIGTERM (noted in `run`).
+async fn interruptible(work: impl std::future::Future<Output = ()>, run: Arc<Mutex<CopyRun>>) {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut t) => {
+                t.recv().await;
             }
+            Err(_) => std::future::pending::<()>().await,
         }
     };
-    let rec = RecordSpec {
-        containers: Vec::new(),
-        new: true,
-        refusals: true,
-        duration: spec.duration + Duration::from_secs(5),
-    };
-    let recorded = record(host, &rec, interruptible).await;
-    let (id, error, interrupted) = {
-        let r = lock(&run);
-        (r.id.clone(), r.error.clone(), r.interrupted)
-    };
-    // Its state, then removal by name: that also finds a copy created after our side of
-    // the create call gave up.
-    let copy_state = client.inspect(&copy_name).await.map(|i| run_state(&i));
-    match client.remove(&copy_name).await {
-        Ok(()) | Err(DockerError::NotFound { .. }) => {}
-        Err(e) => notes.push(format!(
-            "could not remove the copy {copy_name}: {}; remove it with `docker rm -f {copy_name}`",
-            crate::text::error_chain(&e)
-        )),
+    tokio::select! {
+        _ = work => {}
+        _ = tokio::signal::ctrl_c() => lock(&run).interrupted = true,
+        _ = term => lock(&run).interrupted = true,
     }
-    if interrupted {
-        return Err(WatchError::Interrupted);
-    }
-    let recorded = recorded?;
-    notes.extend(recorded.notes);
-    let mut copy = match (copy_state, &error) {
+}
+
+/// How the copy ended: its state (or why it never ran), from what the daemon and the
+/// probes saw.
+fn copy_outcome(
+    state: Result<RunState, DockerError>,
+    error: Option<String>,
+    rec: Option<&Recording>,
+) -> Result<RunState, WatchError> {
+    let mut copy = match (state, &error) {
         (Ok(state), _) => state,
         (Err(_), Some(e)) => RunState {
             error: Some(e.clone()),
@@ -474,9 +453,6 @@ pub async fn verify(host: Option<String>, spec: &VerifySpec) -> Result<Verified,
     if copy.error.is_none() {
         copy.error = error;
     }
-    let rec = id
-        .as_deref()
-        .and_then(|id| recorded.containers.iter().find(|r| r.id == id));
     if copy.error.is_none() {
         match rec {
             None => copy.error = Some("it was never seen by the probes".to_string()),
@@ -488,11 +464,40 @@ pub async fn verify(host: Option<String>, spec: &VerifySpec) -> Result<Verified,
             Some(_) => {}
         }
     }
-    let original_now = client
-        .inspect(&spec.container)
-        .await
-        .map(|i| run_state(&i))
-        .unwrap_or_else(|_| run_state(&original));
+    Ok(copy)
+}
+
+/// What the reader of a verdict must know about how the copy ran.
+fn copy_notes(original: &bollard::models::ContainerInspectResponse) -> Vec<String> {
+    let h = original.host_config.clone().unwrap_or_default();
+    let mut notes = Vec::new();
+    if h.network_mode.as_deref() == Some("host") {
+        notes.push("the copy shares the host's network with the original: ports the original holds are taken".to_string());
+    }
+    let shares = h.binds.as_ref().is_some_and(|b| !b.is_empty())
+        || h.mounts.as_ref().is_some_and(|m| !m.is_empty());
+    if shares {
+        notes.push(
+            "the copy had the original's bind mounts and named volumes: it could write to them"
+                .to_string(),
+        );
+    }
+    notes
+}
+
+/// Whether refusals under `p` can be seen: it must refuse with EPERM.
+fn refuses_with_eperm(p: &Profile) -> bool {
+    p.default_action == "SCMP_ACT_ERRNO" && p.default_errno_ret.unwrap_or(1) == 1
+}
+
+/// The verdict on a copy that ran (or not) under `spec.profile` with `given` capabilities.
+fn judge(
+    spec: &VerifySpec,
+    given: &BTreeSet<String>,
+    copy: RunState,
+    original: RunState,
+    rec: Option<&Recording>,
+) -> Verdict {
     let eperm: BTreeSet<String> = rec
         .map(|r| {
             r.eperm
@@ -509,33 +514,64 @@ pub async fn verify(host: Option<String>, spec: &VerifySpec) -> Result<Verified,
         caps: given.iter().map(|c| format!("CAP_{c}")).collect(),
         kernel,
     };
-    let mut verdict = advice::verdict(
-        &spec.profile,
-        &target,
-        &given,
-        copy,
-        original_now,
-        &eperm,
-        &caps,
-    );
-    if !errno_default {
+    let mut verdict = advice::verdict(&spec.profile, &target, given, copy, original, &eperm, &caps);
+    if !refuses_with_eperm(&spec.profile) {
         verdict.verified = false;
-        verdict.problems.push(
-            "the profile does not refuse with EPERM, so its refusals cannot be seen".to_string(),
-        );
+        verdict.problems.push(format!(
+            "the profile's default action is {} (errno {:?}), not EPERM: its refusals cannot be told from the copy's own failures",
+            spec.profile.default_action, spec.profile.default_errno_ret
+        ));
     }
-    let h = original.host_config.clone().unwrap_or_default();
-    if h.network_mode.as_deref() == Some("host") {
-        notes.push("the copy shares the host's network with the original: ports the original holds are taken".to_string());
+    verdict
+}
+
+/// Start a copy of `spec.container` under the profile, record it until it exits, the
+/// duration passes or the user interrupts, remove it (on every path), and judge.
+pub async fn verify(host: Option<String>, spec: &VerifySpec) -> Result<Verified, WatchError> {
+    let client = Arc::new(Client::new(host.clone()));
+    let original = client.inspect(&spec.container).await?;
+    let copy = CopySpec::new(&original, spec);
+    let (copy_name, given) = (copy.name.clone(), copy.given());
+    let run = Arc::new(Mutex::new(CopyRun::default()));
+    let work = run_copy(client.clone(), copy, spec.duration, run.clone());
+    let rec = RecordSpec {
+        containers: Vec::new(),
+        new: true,
+        refusals: true,
+        duration: spec.duration + Duration::from_secs(5),
+    };
+    let recorded = record(host, &rec, interruptible(work, run.clone())).await;
+    let (id, error, interrupted) = {
+        let r = lock(&run);
+        (r.id.clone(), r.error.clone(), r.interrupted)
+    };
+    // Its state, then removal by name: that also finds a copy created after our side of
+    // the create call gave up.
+    let state = client.inspect(&copy_name).await.map(|i| run_state(&i));
+    let mut notes = Vec::new();
+    match client.remove(&copy_name).await {
+        Ok(()) | Err(DockerError::NotFound { .. }) => {}
+        Err(e) => notes.push(format!(
+            "could not remove the copy {copy_name}: {}; remove it with `docker rm -f {copy_name}`",
+            crate::text::error_chain(&e)
+        )),
     }
-    let shares = h.binds.as_ref().is_some_and(|b| !b.is_empty())
-        || h.mounts.as_ref().is_some_and(|m| !m.is_empty());
-    if shares {
-        notes.push(
-            "the copy had the original's bind mounts and named volumes: it could write to them"
-                .to_string(),
-        );
+    if interrupted {
+        return Err(WatchError::Interrupted);
     }
+    let recorded = recorded?;
+    notes.extend(recorded.notes.iter().cloned());
+    let rec = id
+        .as_deref()
+        .and_then(|id| recorded.containers.iter().find(|r| r.id == id));
+    let copy = copy_outcome(state, error, rec)?;
+    let original_now = client
+        .inspect(&spec.container)
+        .await
+        .map(|i| run_state(&i))
+        .unwrap_or_else(|_| run_state(&original));
+    let verdict = judge(spec, &given, copy, original_now, rec);
+    notes.extend(copy_notes(&original));
     Ok(Verified {
         verdict,
         copy_name,

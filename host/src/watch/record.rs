@@ -137,23 +137,30 @@ pub async fn record(
     // Containers that started near the end are named before the counts are read.
     let adopting = futures_util::future::join_all(std::mem::take(&mut sink.adopting));
     let _ = tokio::time::timeout(Duration::from_secs(5), adopting).await;
-    let probes = watcher.lock_probes();
-    let counts = probes.counts()?;
-    let compat = probes.compat_counts()?;
-    let (eperm, compat_eperm) = if spec.refusals {
-        (probes.eperm_counts()?, probes.compat_eperm_counts()?)
-    } else {
-        Default::default()
-    };
-    let caps = probes.capability_counts()?;
-    let runtime_filtered = probes.runtime_counts(true)?;
-    let runtime_unfiltered = probes.runtime_counts(false)?;
-    let mut notes = probes.notes().to_vec();
-    drop(probes);
+    let mut notes = watcher.lock_probes().notes().to_vec();
+    let mut cgroups = who_was_seen(&watcher, &sink, begun, ended, &mut notes);
+    fill_counts(&watcher, spec.refusals, &mut cgroups)?;
+    Ok(Recorded {
+        containers: cgroups.into_values().collect(),
+        notes,
+    })
+}
+
+/// Every container recorded, by cgroup: those Docker named (watched from the start or
+/// adopted when seen starting) and those gone before it could (under the id in their
+/// cgroup's path).
+fn who_was_seen(
+    watcher: &Watcher,
+    sink: &Adopter,
+    begun: Instant,
+    ended: Instant,
+    notes: &mut Vec<String>,
+) -> BTreeMap<u64, Recording> {
     let attribution = watcher.lock_attr();
     let mut cgroups: BTreeMap<u64, Recording> = BTreeMap::new();
     for (cg, who) in attribution.containers() {
         let started = sink.started.get(cg);
+        let since = started.map_or(begun, |s| s.1);
         cgroups.insert(
             *cg,
             Recording {
@@ -162,9 +169,7 @@ pub async fn record(
                 image: who.image.clone(),
                 cgroup: *cg,
                 startup_seen: started.is_some(),
-                seconds: ended
-                    .duration_since(started.map_or(begun, |s| s.1))
-                    .as_secs_f64(),
+                seconds: ended.duration_since(since).as_secs_f64(),
                 ..Recording::default()
             },
         );
@@ -184,7 +189,28 @@ pub async fn record(
             }
         });
     }
-    for (cg, r) in &mut cgroups {
+    cgroups
+}
+
+/// Each recorded container's counts, read from the kernel once.
+fn fill_counts(
+    watcher: &Watcher,
+    refusals: bool,
+    cgroups: &mut BTreeMap<u64, Recording>,
+) -> Result<(), WatchError> {
+    let probes = watcher.lock_probes();
+    let counts = probes.counts()?;
+    let compat = probes.compat_counts()?;
+    let (eperm, compat_eperm) = if refusals {
+        (probes.eperm_counts()?, probes.compat_eperm_counts()?)
+    } else {
+        Default::default()
+    };
+    let caps = probes.capability_counts()?;
+    let runtime_filtered = probes.runtime_counts(true)?;
+    let runtime_unfiltered = probes.runtime_counts(false)?;
+    drop(probes);
+    for (cg, r) in cgroups.iter_mut() {
         r.syscalls = named(&counts, *cg, false);
         r.compat_syscalls = named(&compat, *cg, true);
         r.runtime_filtered = named(&runtime_filtered, *cg, false);
@@ -197,10 +223,7 @@ pub async fn record(
             .map(|((_, cap), t)| (crate::capability::name(i64::from(*cap)), *t))
             .collect();
     }
-    Ok(Recorded {
-        containers: cgroups.into_values().collect(),
-        notes,
-    })
+    Ok(())
 }
 
 /// One cgroup's counts by syscall name (native or compat table).

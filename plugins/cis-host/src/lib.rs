@@ -211,7 +211,7 @@ bulwark_sdk::plugin! {
     }),
     audited("1.1.9", &format!("{AUD} docker.socket"), |ctx| unit_rule(ctx, "docker.socket")),
     audited("1.1.10", &format!("{AUD} /etc/default/docker"), |ctx| audit_rule_for(ctx, Some("/etc/default/docker".into()), "/etc/default/docker", true)),
-    audited("1.1.11", "Ensure auditing is configured for Dockerfiles and directories - /etc/docker/daemon.json", |ctx| {
+    audited("1.1.11", &format!("{AUD} /etc/docker/daemon.json"), |ctx| {
         let p = ctx.daemon().map(|d| d.config_file.clone()).unwrap_or_else(|_| "/etc/docker/daemon.json".into());
         audit_rule_for(ctx, Some(p), "daemon.json", true)
     }),
