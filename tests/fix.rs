@@ -205,6 +205,19 @@ fn diff_and_baseline_around_a_new_offender() {
         .unwrap()
         .iter()
         .all(|c| c["change"] == "still-failing"));
+    // The same as Markdown, for a ticket or a CI job summary.
+    let o = bulwark()
+        .args(["diff", "-f", "markdown"])
+        .args([&old, &new])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = String::from_utf8_lossy(&o.stdout);
+    let new_rows = md.split("## New (2)").nth(1).unwrap_or_default();
+    assert!(
+        new_rows.contains("| 5\\.4 | PASS | WARN |") && new_rows.contains("+sysadmin"),
+        "{md}"
+    );
     // Docker Bench's log of the old audit against the new Bulwark report.
     let o = bulwark()
         .args(["diff", "-f", "json"])
@@ -241,6 +254,8 @@ fn diff_and_baseline_around_a_new_offender() {
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(finding(&r, "5.4")["baseline"], "new");
     assert_eq!(finding(&r, "5.1")["baseline"], "unchanged");
+    // A WARN that now names one more container (neither has no-new-privileges) is updated.
+    assert_eq!(finding(&r, "5.26")["baseline"], "updated");
     let s: Value = serde_json::from_slice(&std::fs::read(&sarif).unwrap()).unwrap();
     crate::outputs::validate(
         &crate::outputs::repo("tests/schemas/sarif-schema-2.1.0.json"),

@@ -231,6 +231,18 @@ fn every_format_from_one_audit() {
             assert_eq!(res["level"], "none", "{res:#}");
         }
     }
+    // Every rule carries its check's documentation as help, text and Markdown.
+    let rule511 = rules.iter().find(|r| r["id"] == "5.11").unwrap();
+    let help = &rule511["help"];
+    assert!(
+        help["text"].as_str().unwrap().contains("Why it matters: ")
+            && help["markdown"]
+                .as_str()
+                .unwrap()
+                .contains("**Remediation.**")
+            && help["text"].as_str().unwrap().contains("--memory"),
+        "{help:#}"
+    );
     let on = |id: &str| -> Vec<&Value> { results.iter().filter(|r| r["ruleId"] == id).collect() };
     let r511 = on("5.11");
     assert_eq!(r511.len(), 2, "one result per offending container");
@@ -287,11 +299,21 @@ fn every_format_from_one_audit() {
         "NOTE is skipped"
     );
     assert!(!out.junit.contains('\x1b'));
+    // A failure says why it matters and how to fix it.
+    assert!(
+        out.junit.contains("Why it matters: ") && out.junit.contains("Remediation: "),
+        "JUnit failures carry the check's documentation"
+    );
 
     // HTML, rendered by headless Chromium.
     let url = format!("file://{}", out.html.display());
     let dom = chromium_dom(&url);
     assert!(dom.contains("data-ready=\"yes\""), "the script ran");
+    // The check's own documentation (5.11's "why"), not only the labels the script has.
+    assert!(
+        dom.contains("OOM killer then picks victims host-wide"),
+        "the report explains its checks"
+    );
     let rows = dom.matches("<tr class=\"finding\"").count();
     assert_eq!(rows, findings(r).len());
     assert!(dom.contains("class=\"container\" data-name=\"web-1\""));

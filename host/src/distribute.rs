@@ -19,8 +19,8 @@ const MAX_COMPONENT: usize = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DistributeError {
-    #[error("{0:?} is not an OCI reference (registry/repository:tag): {1}")]
-    Reference(String, String),
+    #[error("{0:?} is not an OCI reference (registry/repository:tag)")]
+    Reference(String, #[source] oci_client::ParseError),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -54,7 +54,7 @@ fn plugin_manifest(bytes: &[u8], label: &str) -> Result<(Inspection, Manifest), 
 }
 
 fn reference(r: &str) -> Result<Reference, DistributeError> {
-    Reference::try_from(r).map_err(|e| DistributeError::Reference(r.to_string(), e.to_string()))
+    Reference::try_from(r).map_err(|e| DistributeError::Reference(r.to_string(), e))
 }
 
 /// A client; `insecure` speaks plain HTTP to the reference's registry (a loopback or lab

@@ -77,8 +77,10 @@ impl Shown {
 pub enum ProfileError {
     #[error("no benchmark {0:?}; known: {1}")]
     Unknown(String, String),
-    #[error("benchmark profile {0} is malformed: {1}")]
-    Malformed(String, String),
+    #[error("benchmark profile {0} is malformed")]
+    Malformed(String, #[source] toml::de::Error),
+    #[error("benchmark profile {0} calls itself {1:?}")]
+    Misnamed(String, String),
 }
 
 fn is_cis(m: &CheckMeta) -> bool {
@@ -91,13 +93,10 @@ impl Profile {
         let Some((_, text)) = SOURCES.iter().find(|(n, _)| *n == name) else {
             return Err(ProfileError::Unknown(name.to_string(), names().join(", ")));
         };
-        let p: Profile = toml::from_str(text)
-            .map_err(|e| ProfileError::Malformed(name.to_string(), e.to_string()))?;
+        let p: Profile =
+            toml::from_str(text).map_err(|e| ProfileError::Malformed(name.to_string(), e))?;
         if p.id != name {
-            return Err(ProfileError::Malformed(
-                name.to_string(),
-                format!("it calls itself {:?}", p.id),
-            ));
+            return Err(ProfileError::Misnamed(name.to_string(), p.id));
         }
         Ok(p)
     }

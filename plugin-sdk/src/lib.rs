@@ -1,7 +1,8 @@
 //! # Bulwark plugin SDK
 //!
-//! Write Bulwark checks in Rust, build them for `wasm32-unknown-unknown`, and turn the
-//! module into a component with `cargo xtask plugin` (the host's build does this for the
+//! Write Bulwark checks in Rust and build them with `bulwark plugin build` (for
+//! `wasm32-unknown-unknown`, then componentized with the manifest and docs embedded; in
+//! this repository `cargo xtask plugin` does the same, and the host's build does it for the
 //! built-in plugins). A plugin has no ambient authority: everything it knows comes from
 //! the evidence queries in [`Ctx`], answered by the host ([`evidence`]); native unit tests
 //! answer them from a snapshot instead ([`testing`]).

@@ -7,7 +7,7 @@ use crate::runtime::grants::Grant;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The component custom section holding the manifest (written by `cargo xtask plugin`).
+/// The component custom section holding the manifest (written by `bulwark plugin build`).
 pub const SECTION: &str = "bulwark-manifest";
 /// The manifest format this host reads.
 pub const FORMAT: u32 = 1;
@@ -54,7 +54,7 @@ pub enum ManifestError {
     },
     #[error("it has two manifest sections")]
     TwoManifests,
-    #[error("a core WebAssembly module, not a component (build it with `cargo xtask plugin`)")]
+    #[error("a core WebAssembly module, not a component (build it with `bulwark plugin build`)")]
     CoreModule,
     #[error("it imports {0:?}, outside the Bulwark ABI and WASI 0.2 (plugins get nothing else)")]
     ForeignImport(String),
