@@ -18,6 +18,7 @@ mod docker_sections;
 mod fix;
 mod outputs;
 mod profile;
+mod remote;
 mod sandbox;
 mod snapshot;
 mod watch;

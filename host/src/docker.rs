@@ -1,10 +1,13 @@
 //! One Docker Engine API client for everything that talks to the daemon (evidence
-//! collection and `watch`): endpoint choice, connection and version negotiation, a timeout
-//! on every call, and the mapping of daemon errors to evidence errors.
+//! collection and `watch`): endpoint choice (`-H`, `DOCKER_HOST`, Docker CLI contexts, TLS
+//! as the Docker CLI takes it), connection and version negotiation, a timeout on every call,
+//! and the mapping of daemon errors to evidence errors.
 
 use bollard::errors::Error as BollardError;
 use bollard::Docker;
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
@@ -34,6 +37,157 @@ pub enum ConnectError {
     Api(#[from] std::sync::Arc<BollardError>),
     #[error("no answer within {} s", CONNECT_TIMEOUT.as_secs())]
     Timeout,
+    #[error("{0}")]
+    Endpoint(String),
+}
+
+/// How to reach daemons when no `-H` says otherwise, and with which TLS material, as the
+/// Docker CLI takes them: `--tlsverify`, `--tlscacert`/`--tlscert`/`--tlskey` (else the
+/// files in `DOCKER_CERT_PATH`, else `~/.docker`), `--context` (else `DOCKER_CONTEXT`,
+/// else the config's `currentContext`). Set once by the command line, before any client.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub tls_verify: bool,
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub context: Option<String>,
+}
+
+static SETTINGS: OnceLock<Settings> = OnceLock::new();
+
+/// Set the connection settings of this process (the first call wins).
+pub fn configure(s: Settings) {
+    let _ = SETTINGS.set(s);
+}
+
+/// TLS client material: the CA that signs the daemon's certificate, and ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Where a daemon is and how to talk to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    pub tls: Option<Tls>,
+    /// How it was chosen: `-H`, `DOCKER_HOST`, `context NAME`, or the default.
+    pub via: String,
+}
+
+/// The Docker CLI's configuration directory: `DOCKER_CONFIG`, else `~/.docker`.
+fn docker_config_dir() -> PathBuf {
+    match std::env::var_os("DOCKER_CONFIG").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".docker"),
+    }
+}
+
+/// A context's endpoint, from `contexts/meta/<sha256(name)>/meta.json`, with its TLS
+/// material from `contexts/tls/<sha256(name)>/docker/` when that holds any.
+fn context_endpoint(dir: &Path, name: &str) -> Result<Endpoint, String> {
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(name.as_bytes()));
+    let meta = dir.join("contexts/meta").join(&digest).join("meta.json");
+    let text = std::fs::read_to_string(&meta)
+        .map_err(|e| format!("context {name:?}: cannot read {}: {e}", meta.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("context {name:?}: {} is not JSON: {e}", meta.display()))?;
+    let host = v["Endpoints"]["docker"]["Host"]
+        .as_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("context {name:?} names no Docker endpoint"))?;
+    let tls_dir = dir.join("contexts/tls").join(&digest).join("docker");
+    let tls = tls_dir.join("ca.pem").exists().then(|| Tls {
+        ca: tls_dir.join("ca.pem"),
+        cert: tls_dir.join("cert.pem"),
+        key: tls_dir.join("key.pem"),
+    });
+    Ok(Endpoint {
+        url: host.to_string(),
+        tls,
+        via: format!("context {name}"),
+    })
+}
+
+/// The context in effect: `--context`, else `DOCKER_CONTEXT`, else the Docker CLI config's
+/// `currentContext`; `None` for the built-in `default`.
+fn current_context(s: &Settings, dir: &Path) -> Option<String> {
+    let name = s
+        .context
+        .clone()
+        .or_else(|| std::env::var("DOCKER_CONTEXT").ok())
+        .or_else(|| {
+            let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+            let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+            v["currentContext"].as_str().map(str::to_string)
+        })?;
+    (!name.is_empty() && name != "default").then_some(name)
+}
+
+impl Endpoint {
+    /// The endpoint for an explicit `-H` (or none): `-H`, else `DOCKER_HOST`, else the
+    /// context in effect, else the default socket; TLS from the settings and environment
+    /// for `tcp://` endpoints that ask for it.
+    pub fn resolve(explicit: Option<String>) -> Result<Endpoint, String> {
+        let s = SETTINGS.get().cloned().unwrap_or_default();
+        let dir = docker_config_dir();
+        let env_host = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
+        // As the Docker CLI: -H, then an explicit --context, then DOCKER_HOST, then the
+        // context from DOCKER_CONTEXT or the config.
+        let (url, via) = match (explicit, &s.context, env_host) {
+            (Some(h), _, _) => (h, "-H".to_string()),
+            (None, Some(name), _) => return context_endpoint(&dir, name),
+            (None, None, Some(h)) => (h, "DOCKER_HOST".to_string()),
+            (None, None, None) => match current_context(&s, &dir) {
+                Some(name) => return context_endpoint(&dir, &name),
+                None => (
+                    DEFAULT_ENDPOINT.to_string(),
+                    "the default socket".to_string(),
+                ),
+            },
+        };
+        let env_verify = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty());
+        let wants_tls = s.tls_verify || env_verify || s.ca.is_some() || s.cert.is_some();
+        let tls = (wants_tls && !url.starts_with("unix://")).then(|| {
+            let certs = std::env::var_os("DOCKER_CERT_PATH")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| dir.clone());
+            Tls {
+                ca: s.ca.clone().unwrap_or_else(|| certs.join("ca.pem")),
+                cert: s.cert.clone().unwrap_or_else(|| certs.join("cert.pem")),
+                key: s.key.clone().unwrap_or_else(|| certs.join("key.pem")),
+            }
+        });
+        Ok(Endpoint { url, tls, via })
+    }
+
+    /// Whether the daemon may be on another machine than this process: a network endpoint
+    /// that is not loopback. Host evidence (files, /proc, audit rules, sockets) read here
+    /// would then describe the wrong machine.
+    pub fn is_remote(&self) -> bool {
+        let Some((scheme, rest)) = self.url.split_once("://") else {
+            return false;
+        };
+        if scheme == "unix" || scheme == "npipe" {
+            return false;
+        }
+        let authority = rest.split('/').next().unwrap_or("");
+        let authority = authority.rsplit('@').next().unwrap_or(authority);
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+        };
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        !loopback
+    }
 }
 
 /// Why a Docker call gave no answer.
@@ -61,35 +215,73 @@ pub enum DockerError {
 /// A lazily connected client: the first call connects; a failure to connect is kept and
 /// answered to every later call, so an unreachable daemon costs one timeout, not one each.
 pub struct Client {
-    endpoint: String,
+    endpoint: Result<Endpoint, String>,
     /// The connection, or why connecting failed (kept: it is not retried).
     docker: OnceCell<Result<Docker, ConnectError>>,
 }
 
 impl Client {
-    /// `endpoint`: an explicit `--host`, else `DOCKER_HOST`, else the default socket.
+    /// `endpoint`: an explicit `--host`, else `DOCKER_HOST`, else the Docker CLI context in
+    /// effect, else the default socket (see [`Endpoint::resolve`]).
     pub fn new(endpoint: Option<String>) -> Self {
-        let endpoint = endpoint
-            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|s| !s.is_empty()))
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
         Client {
-            endpoint,
+            endpoint: Endpoint::resolve(endpoint),
             docker: OnceCell::new(),
         }
     }
 
+    /// The endpoint's URL (or, when it could not be resolved, the reason).
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        match &self.endpoint {
+            Ok(e) => &e.url,
+            Err(why) => why,
+        }
+    }
+
+    /// Whether the daemon may be on another machine (see [`Endpoint::is_remote`]).
+    pub fn is_remote(&self) -> bool {
+        self.endpoint.as_ref().is_ok_and(Endpoint::is_remote)
+    }
+
+    /// The resolved endpoint, when it could be.
+    pub fn resolved(&self) -> Option<&Endpoint> {
+        self.endpoint.as_ref().ok()
     }
 
     /// The connected daemon (connecting on first use).
     pub async fn docker(&self) -> Result<&Docker, DockerError> {
         self.docker
             .get_or_init(|| async {
-                let d = if let Some(path) = self.endpoint.strip_prefix("unix://") {
+                let e = self.endpoint.clone().map_err(ConnectError::Endpoint)?;
+                if e.url.starts_with("ssh://") {
+                    // The Docker CLI runs the system's ssh client for these: a process
+                    // Bulwark would spawn with the user's keys and configuration.
+                    return Err(ConnectError::Endpoint(
+                        "ssh:// endpoints are not supported (they need the system's ssh client run as a subprocess); use tcp:// with TLS".to_string(),
+                    ));
+                }
+                let d = if let Some(path) = e.url.strip_prefix("unix://") {
                     Docker::connect_with_unix(path, 30, bollard::API_DEFAULT_VERSION)
+                } else if let Some(tls) = &e.tls {
+                    for f in [&tls.ca, &tls.cert, &tls.key] {
+                        if !f.exists() {
+                            return Err(ConnectError::Endpoint(format!(
+                                "TLS: {} does not exist (--tlscacert, --tlscert, --tlskey or DOCKER_CERT_PATH)",
+                                f.display()
+                            )));
+                        }
+                    }
+                    let url = e.url.replacen("tcp://", "https://", 1);
+                    Docker::connect_with_ssl(
+                        &url,
+                        &tls.key,
+                        &tls.cert,
+                        &tls.ca,
+                        30,
+                        bollard::API_DEFAULT_VERSION,
+                    )
                 } else {
-                    Docker::connect_with_host(&self.endpoint)
+                    Docker::connect_with_host(&e.url)
                 }
                 .map_err(|e| ConnectError::Api(e.into()))?;
                 match tokio::time::timeout(CONNECT_TIMEOUT, d.negotiate_version()).await {
@@ -101,7 +293,7 @@ impl Client {
             .await
             .as_ref()
             .map_err(|source| DockerError::Unreachable {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.endpoint().to_string(),
                 source: source.clone(),
             })
     }
@@ -287,5 +479,67 @@ fn docker_error(what: &str, e: BollardError) -> DockerError {
             message,
         } if what == "swarm" => DockerError::NotFound { what, message },
         source => DockerError::Api { what, source },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(url: &str) -> Endpoint {
+        Endpoint {
+            url: url.to_string(),
+            tls: None,
+            via: "-H".to_string(),
+        }
+    }
+
+    #[test]
+    fn remote_means_a_network_endpoint_that_is_not_loopback() {
+        for local in [
+            "unix:///var/run/docker.sock",
+            "tcp://127.0.0.1:2376",
+            "tcp://localhost:2375",
+            "tcp://[::1]:2376",
+            "https://127.0.0.2:2376/",
+        ] {
+            assert!(!at(local).is_remote(), "{local}");
+        }
+        for remote in [
+            "tcp://10.0.0.5:2376",
+            "tcp://docker.example:2376",
+            "ssh://me@build-host",
+            "tcp://[2001:db8::1]:2376",
+        ] {
+            assert!(at(remote).is_remote(), "{remote}");
+        }
+    }
+
+    #[test]
+    fn contexts_are_read_as_the_docker_cli_writes_them() {
+        use sha2::Digest;
+        let dir = tempfile::tempdir().unwrap();
+        let digest = hex::encode(sha2::Sha256::digest(b"prod"));
+        let meta = dir.path().join("contexts/meta").join(&digest);
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(
+            meta.join("meta.json"),
+            r#"{"Name":"prod","Endpoints":{"docker":{"Host":"tcp://10.1.2.3:2376"}}}"#,
+        )
+        .unwrap();
+        let e = context_endpoint(dir.path(), "prod").unwrap();
+        assert_eq!(e.url, "tcp://10.1.2.3:2376");
+        assert_eq!(e.tls, None);
+        let tls = dir.path().join("contexts/tls").join(&digest).join("docker");
+        std::fs::create_dir_all(&tls).unwrap();
+        std::fs::write(tls.join("ca.pem"), "x").unwrap();
+        let e = context_endpoint(dir.path(), "prod").unwrap();
+        assert_eq!(e.tls.map(|t| t.key), Some(tls.join("key.pem")));
+        let err = context_endpoint(dir.path(), "nope").unwrap_err();
+        assert!(err.contains("context \"nope\""), "{err}");
+        std::fs::write(meta.join("meta.json"), "{not json").unwrap();
+        assert!(context_endpoint(dir.path(), "prod")
+            .unwrap_err()
+            .contains("not JSON"));
     }
 }

@@ -32,6 +32,14 @@ fn main() {
             std::process::exit(cli::EXIT_CANNOT_RUN);
         }
     };
+    let c = args.connection;
+    bulwark::docker::configure(bulwark::docker::Settings {
+        tls_verify: c.tlsverify,
+        ca: c.tlscacert,
+        cert: c.tlscert,
+        key: c.tlskey,
+        context: c.context,
+    });
     match rt.block_on(cli::dispatch(args.command)) {
         Ok(0) => {}
         Ok(code) => std::process::exit(code),

@@ -18,8 +18,32 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How to reach a daemon beyond `-H`, as the Docker CLI takes it.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConnectionArgs {
+    /// Use TLS and verify the daemon's certificate (also $DOCKER_TLS_VERIFY); the files
+    /// default to ca.pem, cert.pem and key.pem in $DOCKER_CERT_PATH, else ~/.docker.
+    #[arg(long, global = true)]
+    pub tlsverify: bool,
+    /// The CA that signs the daemon's certificate.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tlscacert: Option<PathBuf>,
+    /// The client certificate.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tlscert: Option<PathBuf>,
+    /// The client certificate's key.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tlskey: Option<PathBuf>,
+    /// A Docker CLI context (from $DOCKER_CONFIG/contexts, else ~/.docker/contexts); also
+    /// $DOCKER_CONTEXT and the config's currentContext. -H wins over it.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 #[derive(Subcommand)]

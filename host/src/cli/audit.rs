@@ -51,7 +51,7 @@ pub(super) async fn run_checks(
 ) -> Result<(Report, Arc<Evidence>)> {
     let runtime = make_runtime(&t.plugins)?;
     let evidence = Arc::new(evidence(t)?);
-    preflight(&evidence, quiet).await;
+    preflight(&evidence, quiet, t.host.clone()).await?;
     if let Some(d) = observe_for {
         observe(t, quiet, &evidence, d).await?;
     }

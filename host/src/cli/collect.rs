@@ -19,7 +19,7 @@ pub async fn run(c: CollectArgs) -> Result<()> {
         },
         start,
     ));
-    preflight(&evidence, false).await;
+    preflight(&evidence, false, c.host.clone()).await?;
     if let Some(d) = c.observe {
         let ids = evidence.selected_ids().await;
         eprintln!(

@@ -114,12 +114,26 @@ async fn load(
     Ok((plugins, failures))
 }
 
-/// Warn once, up front, when the daemon cannot be reached: Docker checks will be undecided.
-async fn preflight(evidence: &Evidence, quiet: bool) {
+/// Check the daemon can be reached before anything runs. A local socket that does not
+/// answer is a warning (Docker checks will be undecided, the host's still run); an endpoint
+/// that cannot even be resolved (a context that does not exist, missing TLS files) or a
+/// network endpoint that refuses us (TLS failures, plain HTTP on a TLS port) is an error:
+/// the user asked for that daemon and would get nothing of it. `host` is `-H`.
+async fn preflight(evidence: &Evidence, quiet: bool, host: Option<String>) -> Result<()> {
+    let network = evidence.is_live()
+        && match bulwark::docker::Endpoint::resolve(host) {
+            Err(why) => bail!("{why}"),
+            Ok(e) => !e.url.starts_with("unix://"),
+        };
     if let Err(e) = evidence.query(&Query::DockerVersion).await {
-        if quiet {
-            return;
+        if network {
+            bail!("{e}");
         }
-        eprintln!("bulwark: warning: {e}; checks that need the Docker daemon will be undecided");
+        if !quiet {
+            eprintln!(
+                "bulwark: warning: {e}; checks that need the Docker daemon will be undecided"
+            );
+        }
     }
+    Ok(())
 }

@@ -57,7 +57,8 @@ impl From<crate::docker::DockerError> for EvidenceError {
     fn from(e: crate::docker::DockerError) -> Self {
         match e {
             crate::docker::DockerError::NotFound { .. } => EvidenceError::NotFound(e.to_string()),
-            other => EvidenceError::Unavailable(other.to_string()),
+            // With its causes: a TLS failure's reason is in the chain, not the top error.
+            other => EvidenceError::Unavailable(crate::text::error_chain(&other)),
         }
     }
 }

@@ -24,6 +24,23 @@ pub struct Collector {
     proc_index: OnceCell<HashMap<String, Vec<i32>>>,
 }
 
+/// Whether a question is answered from the machine Bulwark runs on (files, /proc, audit
+/// rules, sockets, accounts, the daemon's process) rather than through the Engine API.
+fn reads_this_host(q: &Query) -> bool {
+    matches!(
+        q,
+        Query::GroupMembers { .. }
+            | Query::Listeners
+            | Query::FileStat { .. }
+            | Query::DirList { .. }
+            | Query::FileRead { .. }
+            | Query::ContainerProcesses { .. }
+            | Query::Process { .. }
+            | Query::AuditRules
+            | Query::DaemonConfig
+    )
+}
+
 impl Collector {
     /// `endpoint`: an explicit `--host`, else `DOCKER_HOST`, else the default socket.
     pub fn new(endpoint: Option<String>) -> Self {
@@ -38,6 +55,12 @@ impl Collector {
     }
 
     pub async fn collect(&self, q: &Query) -> Outcome {
+        if self.docker.is_remote() && reads_this_host(q) {
+            return Err(EvidenceError::Unavailable(format!(
+                "evidence is from the auditor's host, not the daemon's: the daemon at {} is on another machine",
+                self.endpoint()
+            )));
+        }
         match q {
             Query::DockerInfo
             | Query::DockerVersion
