@@ -162,6 +162,23 @@ fn audits_over_tls_and_contexts_and_says_what_it_cannot_see() {
     let r: Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
     assert_eq!(status(&r, "5.4"), "warn");
+    // The report names the engine and how it was reached.
+    let e = &r["engine"];
+    assert_eq!(e["name"], "Docker Engine");
+    assert_eq!(
+        (e["endpoint"].as_str(), e["via"].as_str()),
+        (Some(url.as_str()), Some("-H"))
+    );
+    assert_eq!(
+        (e["remote"].as_bool(), e["rootless"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert!(
+        e["api_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("1.")),
+        "{e}"
+    );
     assert!(offenders(&r, "5.4").contains("admin"));
     for id in ["1.1.1", "2.2", "3.1"] {
         assert_eq!(status(&r, id), "undecided", "{id}: {:#}", finding(&r, id));
@@ -227,6 +244,7 @@ fn audits_over_tls_and_contexts_and_says_what_it_cannot_see() {
     let r: Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
     assert!(offenders(&r, "5.4").contains("admin"));
+    assert_eq!(r["engine"]["via"], "context remote-tls");
     let o = audit(&["--context", "nonexistent"], &[("DOCKER_CONFIG", &config)]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("context \"nonexistent\""));

@@ -327,6 +327,38 @@ pub struct Report {
     /// With `--baseline`: the checks that failed in the baseline and no longer do.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_absent: Option<Vec<AbsentFinding>>,
+    /// The engine audited and how it was reached, when its daemon answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<Engine>,
+}
+
+/// The container engine an audit judged, as its daemon describes itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Engine {
+    /// "Docker Engine" or "Podman".
+    pub name: String,
+    pub version: String,
+    pub api_version: String,
+    /// Runs as an unprivileged user (`name=rootless` among its security options).
+    pub rootless: bool,
+    /// The endpoint, and how it was chosen (`-H`, `DOCKER_HOST`, `context NAME`, the
+    /// default socket); for a replay, the snapshot's.
+    pub endpoint: String,
+    pub via: String,
+    /// On another machine: the host's own evidence was not used.
+    pub remote: bool,
+}
+
+impl Engine {
+    /// "Docker Engine 20.10.24 (API 1.41, rootless) at unix:///… (the default socket)".
+    pub fn describe(&self) -> String {
+        let mode = if self.rootless { "rootless" } else { "root" };
+        let remote = if self.remote { ", remote" } else { "" };
+        format!(
+            "{} {} (API {}, {mode}{remote}) at {} ({})",
+            self.name, self.version, self.api_version, self.endpoint, self.via
+        )
+    }
 }
 
 impl Report {

@@ -161,6 +161,7 @@ pub fn conflict_findings(
 
 /// Where the evidence of a report came from and how long it took.
 pub struct RunFacts {
+    pub engine: Option<crate::findings::Engine>,
     pub live: bool,
     pub audit_start: u64,
     pub duration_ms: f64,
@@ -202,5 +203,36 @@ pub fn report(
         findings,
         expired_suppressions: Vec::new(),
         baseline_absent: None,
+        engine: facts.engine,
+    }
+}
+
+/// The engine the evidence describes, from the daemon's version and info documents:
+/// Podman names itself among the version's components; a rootless daemon lists
+/// `name=rootless` among its security options.
+pub fn engine(
+    version: &serde_json::Value,
+    info: Option<&serde_json::Value>,
+    endpoint: (String, String, bool),
+) -> crate::findings::Engine {
+    let podman = version["Components"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|c| c["Name"].as_str().is_some_and(|n| n.contains("Podman")))
+    });
+    let rootless = info
+        .and_then(|i| i["SecurityOptions"].as_array())
+        .is_some_and(|o| {
+            o.iter()
+                .any(|o| o.as_str().is_some_and(|o| o.contains("name=rootless")))
+        });
+    let text = |k: &str| version[k].as_str().unwrap_or("unknown").to_string();
+    crate::findings::Engine {
+        name: if podman { "Podman" } else { "Docker Engine" }.to_string(),
+        version: text("Version"),
+        api_version: text("ApiVersion"),
+        rootless,
+        endpoint: endpoint.0,
+        via: endpoint.1,
+        remote: endpoint.2,
     }
 }

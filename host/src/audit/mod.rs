@@ -224,13 +224,30 @@ pub async fn run_with_progress(
         }
     }
     findings.extend(assemble::conflict_findings(&plugins, conflicts));
+    let engine = engine_of(&evidence).await;
     let facts = assemble::RunFacts {
+        engine,
         live: evidence.is_live(),
         audit_start: evidence.audit_start(),
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         evidence_queries: evidence.query_count(),
     };
     assemble::report(findings, reports, profile, facts)
+}
+
+/// The engine the evidence came from, when its version is known (asked before any check,
+/// so a replay has it too).
+async fn engine_of(evidence: &Evidence) -> Option<crate::findings::Engine> {
+    let doc = |a: Answer| match a {
+        Answer::Document(v) => Some(v),
+        _ => None,
+    };
+    let version = doc(evidence.query(&Query::DockerVersion).await.ok()?)?;
+    let info = evidence.query(&Query::DockerInfo).await.ok().and_then(doc);
+    let endpoint = evidence
+        .endpoint()
+        .unwrap_or_else(|| ("recorded".to_string(), "a snapshot".to_string(), false));
+    Some(assemble::engine(&version, info.as_ref(), endpoint))
 }
 
 /// `--observe`: watch these containers with the kernel probes for `duration` and record

@@ -83,6 +83,7 @@ pub fn run(
     let (used, refused) = uses(&log);
     let table = vec![assemble::plugin_report(&plugin, ids.len(), error, cost)];
     let facts = assemble::RunFacts {
+        engine: None,
         live: false,
         audit_start: evidence.audit_start(),
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,

@@ -94,6 +94,15 @@ impl Evidence {
         self.audit_start
     }
 
+    /// For live evidence: the daemon's endpoint, how it was chosen, and whether it is on
+    /// another machine.
+    pub fn endpoint(&self) -> Option<(String, String, bool)> {
+        match &self.source {
+            Source::Live(c) => Some(c.endpoint_facts()),
+            Source::Snapshot(_) => None,
+        }
+    }
+
     pub fn is_live(&self) -> bool {
         matches!(self.source, Source::Live(_))
     }

@@ -142,6 +142,9 @@ pub fn markdown(report: &Report) -> String {
         escape(report.evidence),
         report.findings.len()
     );
+    if let Some(e) = &report.engine {
+        let _ = writeln!(out, "Engine: {}\n", escape(&e.describe()));
+    }
     let all: Vec<&Finding> = report.findings.iter().collect();
     summary_table(&mut out, &all);
     let failing: Vec<&Finding> = all

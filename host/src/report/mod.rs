@@ -135,6 +135,7 @@ mod tests {
             }],
             expired_suppressions: vec![],
             baseline_absent: None,
+            engine: None,
         }
     }
 

@@ -285,6 +285,7 @@ pub fn sarif(report: &Report) -> Value {
                 "abi": report.abi,
                 "benchmark": report.benchmark.id,
                 "benchmarkTitle": report.benchmark.title,
+                "engine": report.engine,
             },
         }],
     })

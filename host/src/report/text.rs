@@ -64,11 +64,11 @@ fn header(out: &mut String, report: &Report) {
     let when = humantime::format_rfc3339_seconds(
         std::time::UNIX_EPOCH + std::time::Duration::from_secs(report.audit_start),
     );
-    let _ = writeln!(
-        out,
-        "\nInitializing {when} ({} evidence)\n",
-        report.evidence
-    );
+    let _ = writeln!(out, "\nInitializing {when} ({} evidence)", report.evidence);
+    if let Some(e) = &report.engine {
+        let _ = writeln!(out, "Engine: {}", super::sanitize(&e.describe()));
+    }
+    out.push('\n');
 }
 
 /// Section A: each finding under its section's heading, with its message and details.

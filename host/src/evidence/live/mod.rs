@@ -54,6 +54,15 @@ impl Collector {
         self.docker.endpoint()
     }
 
+    /// (endpoint, how it was chosen, on another machine).
+    pub fn endpoint_facts(&self) -> (String, String, bool) {
+        let via = self
+            .docker
+            .resolved()
+            .map_or_else(String::new, |e| e.via.clone());
+        (self.endpoint().to_string(), via, self.docker.is_remote())
+    }
+
     pub async fn collect(&self, q: &Query) -> Outcome {
         if self.docker.is_remote() && reads_this_host(q) {
             return Err(EvidenceError::Unavailable(format!(
