@@ -69,7 +69,7 @@ pub fn remedy(implementation: &str) -> Option<Remedy> {
             warning: None,
         },
         "2.16" => key("userland-proxy", json!(false)),
-        "2.17" => Manual("a custom seccomp profile is written for the workloads"),
+        "2.17" => Manual("a custom seccomp profile is written for the workloads: `bulwark profile record` derives one per container from what it does, `bulwark profile verify` checks it"),
         "2.18" => key("experimental", json!(false)),
         "3.1" | "3.3" | "3.5" | "3.7" | "3.9" | "3.11" | "3.13" | "3.17" | "3.19" | "3.21"
         | "3.23" => Owner("root:root"),
