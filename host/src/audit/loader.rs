@@ -113,7 +113,7 @@ async fn compile(
             Ok(Err(e)) => failures.push(LoadFailure {
                 name,
                 origin,
-                reason: e.to_string(),
+                reason: crate::text::error_chain(&e),
             }),
             Err(e) => failures.push(LoadFailure {
                 name,

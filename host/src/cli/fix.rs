@@ -67,18 +67,9 @@ async fn restart_and_check(
         "bulwark: restarting the daemon ({})",
         sanitize(&manager.command())
     );
-    let now = manager.restart(within).context("--restart")?;
-    if let Err(e) = restart::wait_for_api(&daemon.endpoint, within).await {
-        eprintln!(
-            "bulwark: the daemon did not come back ({}); restoring backup {backup} and starting it again",
-            report::error_chain(&e)
-        );
-        apply::rollback(&f.backup_dir, Some(backup))?;
-        now.restart(within)?;
-        restart::wait_for_api(&daemon.endpoint, within).await?;
-        return Err(e)
-            .context("--restart (the files were restored and the daemon started with them)");
-    }
+    restart::restart_or_restore(manager, &daemon.endpoint, within, &f.backup_dir, backup)
+        .await
+        .context("--restart")?;
     let ids = plan.applied_checks();
     let mut target = f.target.clone();
     target.include = ids.clone();

@@ -94,17 +94,9 @@ async fn record(
     for n in &made.notes {
         eprintln!("bulwark: {}", report::sanitize(n));
     }
-    let mut stems = std::collections::BTreeSet::new();
     let mut failed = 0;
     for m in &made.made {
-        // Two containers of one name in a recording (a job re-run, a Compose recreate)
-        // keep their own files: the later gets its short id appended.
-        let mut stem: String = m.file_stem.chars().take(100).collect();
-        if !stems.insert(stem.clone()) {
-            let id: String = m.doc.observation.container_id.chars().take(12).collect();
-            stem = format!("{stem}-{}", prof::file_stem(&id));
-            stems.insert(stem.clone());
-        }
+        let stem = &m.file_stem;
         let sp = output.join(format!("{stem}.seccomp.json"));
         let dp = output.join(format!("{stem}.profile.json"));
         // One file that cannot be written does not cost the other containers theirs.

@@ -57,6 +57,15 @@ pub enum FixError {
     },
     #[error("{0}")]
     Restart(String),
+    /// The restarted daemon did not come back: the backup was restored and the daemon
+    /// started again with it (`restored` says whether that worked too).
+    #[error("the daemon did not come back; backup {backup} was restored and the daemon {}", if *.restored { "started again with it" } else { "could not be started again" })]
+    NotBack {
+        backup: String,
+        restored: bool,
+        #[source]
+        source: Box<FixError>,
+    },
 }
 
 /// A daemon.json key the plan sets.

@@ -204,6 +204,33 @@ fn clear_pidfile(pid: u32, argv: &[String]) {
     }
 }
 
+/// Restart the daemon and wait for its API; if it does not come back, restore backup
+/// `backup` from `backup_dir` and start the daemon again with the files as they were.
+pub async fn restart_or_restore(
+    manager: &Manager,
+    endpoint: &str,
+    within: Duration,
+    backup_dir: &std::path::Path,
+    backup: &str,
+) -> Result<(), FixError> {
+    let now = manager.restart(within)?;
+    let Err(e) = wait_for_api(endpoint, within).await else {
+        return Ok(());
+    };
+    tracing::warn!("the daemon did not come back; restoring backup {backup}");
+    let restored = async {
+        super::apply::rollback(backup_dir, Some(backup))?;
+        now.restart(within)?;
+        wait_for_api(endpoint, within).await
+    }
+    .await;
+    Err(FixError::NotBack {
+        backup: backup.to_string(),
+        restored: restored.is_ok(),
+        source: Box::new(e),
+    })
+}
+
 /// Wait until the daemon at `endpoint` answers.
 pub async fn wait_for_api(endpoint: &str, within: Duration) -> Result<(), FixError> {
     let deadline = Instant::now() + within;

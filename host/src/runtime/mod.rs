@@ -32,8 +32,37 @@ pub enum RuntimeError {
     Engine(#[source] wasmtime::Error),
     #[error("cannot start the epoch ticker thread")]
     Ticker(#[source] std::io::Error),
-    #[error("plugin {plugin} cannot be loaded: {reason}")]
-    Load { plugin: String, reason: String },
+    #[error("plugin {plugin} cannot be loaded")]
+    Load {
+        plugin: String,
+        #[source]
+        source: LoadError,
+    },
+}
+
+/// Why a plugin was refused at load time.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("not a WebAssembly file (truncated or corrupt)")]
+    NotWasm,
+    #[error(transparent)]
+    Manifest(#[from] manifest::ManifestError),
+    #[error("it has no manifest (build it with `bulwark plugin build`, which embeds one)")]
+    NoManifest,
+    #[error(
+        "not a valid component for this ABI (bulwark:plugin@{})",
+        crate::abi::ABI_VERSION
+    )]
+    Component(#[source] wasmtime::Error),
+    #[error("imports outside the Bulwark ABI")]
+    Imports(#[source] wasmtime::Error),
+    #[error("exports do not match the Bulwark ABI")]
+    Exports(#[source] wasmtime::Error),
+    #[error("describing its checks failed")]
+    Describe(#[source] PluginFailure),
+    /// What it declares is not well formed (ids, duplicates, checks outside its manifest).
+    #[error("{0}")]
+    Declared(String),
 }
 
 /// Why a plugin run failed. Each becomes an error finding; the audit goes on.
@@ -142,9 +171,9 @@ impl Runtime {
         handle: tokio::runtime::Handle,
         policy: &GrantPolicy,
     ) -> Result<Plugin, RuntimeError> {
-        let fail = |reason: String| RuntimeError::Load {
+        let fail = |source: LoadError| RuntimeError::Load {
             plugin: name.to_string(),
-            reason,
+            source,
         };
         let (seen, manifest) = admit(bytes, &origin).map_err(fail)?;
         let docs = check_docs(name, seen.docs.as_deref());
@@ -158,7 +187,8 @@ impl Runtime {
                 manifest.as_ref().is_some_and(|m| m.random),
             )
             .map_err(fail)?;
-        validate::declared(&checks, &rules, manifest.as_ref()).map_err(fail)?;
+        validate::declared(&checks, &rules, manifest.as_ref())
+            .map_err(|e| fail(LoadError::Declared(e)))?;
         let (grants, refused) = match (&origin, &manifest) {
             (Origin::Builtin, _) => (Grants::All, vec![]),
             (_, Some(m)) => policy.effective(m),
@@ -180,18 +210,14 @@ impl Runtime {
     }
 
     /// Compile (or fetch from the cache) and link against the ABI.
-    fn prepare(&self, bytes: &[u8]) -> Result<CheckPluginPre<State>, String> {
-        let component = Component::from_binary(&self.engine, bytes).map_err(|e| {
-            format!(
-                "not a valid component for this ABI (bulwark:plugin@{}): {e:#}",
-                crate::abi::ABI_VERSION
-            )
-        })?;
+    fn prepare(&self, bytes: &[u8]) -> Result<CheckPluginPre<State>, LoadError> {
+        let component =
+            Component::from_binary(&self.engine, bytes).map_err(LoadError::Component)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .map_err(|e| format!("imports outside the Bulwark ABI: {e:#}"))?;
-        CheckPluginPre::new(pre).map_err(|e| format!("exports do not match the Bulwark ABI: {e:#}"))
+            .map_err(LoadError::Imports)?;
+        CheckPluginPre::new(pre).map_err(LoadError::Exports)
     }
 
     /// Ask a prepared plugin for its checks, its rules and what they need (in a sandbox
@@ -202,11 +228,11 @@ impl Runtime {
         sources: Option<&crate::abi::sources::RuleSourcesIndices>,
         handle: tokio::runtime::Handle,
         random: bool,
-    ) -> Result<Described, String> {
+    ) -> Result<Described, LoadError> {
         let wasi = wasi::Wasi::new(now_secs(), random);
         let mut store = self
             .store(None, handle, Grants::Only(vec![]), wasi)
-            .map_err(|e| e.to_string())?;
+            .map_err(LoadError::Describe)?;
         let described = (|| {
             let instance = pre.instance_pre().instantiate(&mut store)?;
             let plugin = crate::abi::CheckPlugin::new(&mut store, &instance)?;
@@ -224,7 +250,7 @@ impl Runtime {
             };
             Ok((checks, rules, needs))
         })();
-        described.map_err(|e| format!("describing its checks failed: {}", self.classify(e, &store)))
+        described.map_err(|e| LoadError::Describe(self.classify(e, &store)))
     }
 
     /// Run the given checks of a plugin against the evidence, under the limits.
@@ -353,27 +379,21 @@ impl Runtime {
 fn admit(
     bytes: &[u8],
     origin: &Origin,
-) -> Result<(manifest::Inspection, Option<Manifest>), String> {
+) -> Result<(manifest::Inspection, Option<Manifest>), LoadError> {
     if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
-        return Err("not a WebAssembly file (truncated or corrupt)".to_string());
+        return Err(LoadError::NotWasm);
     }
     let abi = crate::abi::ABI_VERSION;
-    let text = |e: manifest::ManifestError| e.to_string();
-    let seen = manifest::inspect(bytes).map_err(text)?;
-    manifest::check_imports(&seen.imports, abi).map_err(text)?;
+    let seen = manifest::inspect(bytes)?;
+    manifest::check_imports(&seen.imports, abi)?;
     let manifest = match &seen.manifest {
         Some(raw) => {
-            let m = Manifest::parse(raw).map_err(text)?;
-            m.check_abi(abi).map_err(text)?;
+            let m = Manifest::parse(raw)?;
+            m.check_abi(abi)?;
             Some(m)
         }
         None if matches!(origin, Origin::Builtin) => None,
-        None => {
-            return Err(
-                "it has no manifest (build it with `cargo xtask plugin`, which embeds one)"
-                    .to_string(),
-            )
-        }
+        None => return Err(LoadError::NoManifest),
     };
     Ok((seen, manifest))
 }

@@ -171,6 +171,7 @@ pub async fn record_profiles(
     let (machine, kernel) = machine_and_kernel();
     let arch = seccomp::go_arch(&machine).unwrap_or("amd64");
     let mut made = Vec::new();
+    let mut stems = BTreeSet::new();
     let mut notes = recorded.notes;
     for r in &recorded.containers {
         let inspect = client.inspect(&r.id).await;
@@ -205,7 +206,14 @@ pub async fn record_profiles(
             name
         };
         let obs = observation(r, &machine, &runtime);
-        let stem = file_stem(&r.name);
+        // Two containers of one name in a recording (a job re-run, a Compose recreate)
+        // keep their own files: the later gets its short id appended.
+        let mut stem: String = file_stem(&r.name).chars().take(100).collect();
+        if !stems.insert(stem.clone()) {
+            let id: String = r.id.chars().take(12).collect();
+            stem = format!("{stem}-{}", file_stem(&id));
+            stems.insert(stem.clone());
+        }
         let profile = seccomp::generate(&obs.profile_names().0, arch);
         let doc = advice::advise(obs, &format!("{stem}.seccomp.json"), &current, &held);
         made.push(Made {
