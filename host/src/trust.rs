@@ -27,11 +27,9 @@ pub enum TrustError {
     BadKey(String),
     #[error("{0} is not a Bulwark signature file")]
     BadSignatureFile(String),
-    #[error(
-        "not signed (no {0}); sign it with `bulwark plugin sign`, or run with --allow-unsigned"
-    )]
+    #[error("not signed (no {0}); unsigned plugins are refused unless allowed")]
     Unsigned(String),
-    #[error("signed by key {0}, which is not trusted here (--trusted-key)")]
+    #[error("signed by key {0}, which is not trusted here")]
     UntrustedKey(String),
     #[error("signature does not match: the component or its manifest was changed after signing")]
     Mismatch,

@@ -12,6 +12,17 @@ pub struct LoadFailure {
     pub name: String,
     pub origin: Origin,
     pub reason: String,
+    pub kind: FailureKind,
+}
+
+/// What kind of refusal a load failure is, for the front end's hints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// No signature, and unsigned plugins are not allowed.
+    Unsigned,
+    /// Signed by a key that is not trusted.
+    UntrustedKey,
+    Other,
 }
 
 /// What the operator allows third-party plugins: evidence scopes, and whose signatures.
@@ -81,12 +92,18 @@ fn read_dir(
                     name,
                     origin,
                     reason: format!("signature check failed: {e}"),
+                    kind: match e {
+                        crate::trust::TrustError::Unsigned(_) => FailureKind::Unsigned,
+                        crate::trust::TrustError::UntrustedKey(_) => FailureKind::UntrustedKey,
+                        _ => FailureKind::Other,
+                    },
                 }),
             },
             Err(e) => failures.push(LoadFailure {
                 name,
                 origin,
                 reason: format!("cannot read {}: {e}", f.display()),
+                kind: FailureKind::Other,
             }),
         }
     }
@@ -114,11 +131,13 @@ async fn compile(
                 name,
                 origin,
                 reason: crate::text::error_chain(&e),
+                kind: FailureKind::Other,
             }),
             Err(e) => failures.push(LoadFailure {
                 name,
                 origin,
                 reason: format!("loader crashed: {e}"),
+                kind: FailureKind::Other,
             }),
         }
     }

@@ -9,7 +9,7 @@ pub mod assemble;
 pub mod loader;
 
 pub use crate::select::CheckFilter;
-pub use loader::{load_plugins, LoadFailure, LoadPolicy};
+pub use loader::{load_plugins, FailureKind, LoadFailure, LoadPolicy};
 
 use crate::abi::types;
 use crate::evidence::{Answer, Evidence, Query};

@@ -25,7 +25,7 @@ pub enum AuthorError {
     },
     #[error("{0:?} is not a plugin name (letters, digits, '-' and '_')")]
     Name(String),
-    #[error("{0} exists and is not empty; choose another name or --dir")]
+    #[error("{0} exists and is not empty; choose another name or directory")]
     Exists(PathBuf),
     #[error("{0} is not a plugin project (no Cargo.toml, nor app.py with bulwark.toml)")]
     NotAProject(PathBuf),

@@ -101,7 +101,14 @@ async fn load(
         .await
         .context("loading plugins")?;
     for f in &failures {
-        tracing::warn!("plugin {} not loaded: {}", f.name, f.reason);
+        let hint = match f.kind {
+            bulwark::audit::FailureKind::Unsigned => {
+                " (sign it with `bulwark plugin sign`, or run with --allow-unsigned)"
+            }
+            bulwark::audit::FailureKind::UntrustedKey => " (trust its key with --trusted-key)",
+            bulwark::audit::FailureKind::Other => "",
+        };
+        tracing::warn!("plugin {} not loaded: {}{hint}", f.name, f.reason);
     }
     for pl in plugins.iter().filter(|pl| !pl.refused.is_empty()) {
         let asked: Vec<String> = pl.refused.iter().map(|g| g.describe()).collect();

@@ -108,7 +108,7 @@ fn plan(w: &WatchArgs, plugins: &[Arc<bulwark::runtime::Plugin>]) -> Result<Rule
 fn announce(plan: &RulePlan, watcher: &watch::Watcher, metrics: Option<&WatchMetrics>) {
     for (rule, why) in &plan.disabled {
         eprintln!(
-            "bulwark: rule {} does not run: {}",
+            "bulwark: rule {} does not run: {} (see --rules)",
             sanitize(&rule.rule),
             sanitize(why)
         );

@@ -101,10 +101,10 @@ impl RuleSpec {
             Ok(())
         } else if self.default {
             Err(format!(
-                "needs {tier}, which every syscall on the host pays for; run it with --rules all or --rules default,{id}"
+                "needs {tier}, which every syscall on the host pays for; select it with the rule spec \"all\" or \"default,{id}\""
             ))
         } else {
-            Err("not selected by --rules".to_string())
+            Err("not selected by the rule spec".to_string())
         }
     }
 
@@ -291,7 +291,7 @@ mod tests {
         let d = RuleSpec::default();
         assert!(d.decide("R.SHELL", Tier::Process).is_ok());
         let why = d.decide("R.MOUNT", Tier::Syscalls).unwrap_err();
-        assert!(why.contains("--rules all"), "{why}");
+        assert!(why.contains("\"default,R.MOUNT\""), "{why}");
         let all: RuleSpec = "all".parse().unwrap();
         assert!(all.decide("R.MOUNT", Tier::Syscalls).is_ok());
         let some: RuleSpec = "default, R.MOUNT,X.*".parse().unwrap();
