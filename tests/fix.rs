@@ -1,7 +1,9 @@
 //! Closing the loop on a real dockerd: `fix` plans from a weak daemon.json, applies it with
 //! a backup, restarts the daemon and re-audits; `--rollback` puts every byte and mode
 //! back; a daemon.json that is not JSON, and a flag that conflicts with daemon.json, are
-//! refused or reported, never written. Then `diff`, `--baseline` and Markdown.
+//! refused or reported, never written; a read-only file is left as it was. Then `diff`
+//! (Markdown, across benchmark versions), `--baseline` (new, updated, absent) and Compose
+//! services named in plans.
 
 use crate::common::*;
 use serde_json::Value;
@@ -335,4 +337,133 @@ fn markdown_escapes_hostile_names_and_labels() {
         md.contains("**Why it matters.**") && md.contains("**Remediation.**"),
         "{md}"
     );
+}
+
+/// Replay `snap` as a Bulwark JSON report written to `out`.
+fn replay_to(snap: &Path, out: &Path, args: &[&str]) {
+    let o = bulwark()
+        .args(["audit", "-q", "-f", "json", "-o"])
+        .arg(out)
+        .arg("--snapshot")
+        .arg(snap)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The fixture with one container's inspect data changed.
+fn with_container(name: &str, edit: impl Fn(&mut Value)) -> tempfile::NamedTempFile {
+    edited_snapshot(|entries| {
+        for e in entries.iter_mut() {
+            if e["query"]["query"] == "container-inspect"
+                && e["answer"]["value"]["Name"] == format!("/{name}")
+            {
+                edit(&mut e["answer"]["value"]);
+            }
+        }
+    })
+}
+
+#[test]
+fn plans_name_compose_services_and_reports_compare_across_benchmarks_and_baselines() {
+    // Fix plans group by container and name the Compose project and service it came from.
+    let compose = with_container("web-1", |v| {
+        v["Config"]["Labels"] = serde_json::json!({
+            "com.docker.compose.project": "shop",
+            "com.docker.compose.service": "web",
+        });
+    });
+    let o = bulwark()
+        .args(["fix", "-c", "5.11", "--snapshot"])
+        .arg(compose.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let plan = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        plan.contains("web-1 (Compose project shop, service web):"),
+        "{plan}"
+    );
+    assert!(plan.contains("mem_limit"), "{plan}");
+
+    // Reports of two benchmark versions are compared by implementation, and say so.
+    let dir = tempfile::tempdir().unwrap();
+    let (v16, v18) = (dir.path().join("16.json"), dir.path().join("18.json"));
+    replay_to(&fixture_snapshot(), &v16, &[]);
+    replay_to(&fixture_snapshot(), &v18, &["--benchmark", "cis-1.8.0"]);
+    let o = bulwark()
+        .args(["diff", "-f", "json"])
+        .args([&v16, &v18])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let c: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(c["by_implementation"], true, "{c:#}");
+    // The same host judged the same: nothing new, nothing fixed.
+    assert!(
+        c["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["change"] != "new" && x["change"] != "fixed"),
+        "{c:#}"
+    );
+
+    // --baseline lists what failed in the baseline and no longer does.
+    let privileged = with_container("db", |v| v["HostConfig"]["Privileged"] = true.into());
+    let old = dir.path().join("old.json");
+    replay_to(privileged.path(), &old, &[]);
+    let o = bulwark()
+        .args(["audit", "-q", "-f", "json", "--snapshot"])
+        .arg(fixture_snapshot())
+        .arg("--baseline")
+        .arg(&old)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let absent = r["baseline_absent"].as_array().unwrap();
+    assert!(
+        absent.iter().any(|a| a["id"] == "5.5"),
+        "5.5 (privileged) no longer fails: {absent:#?}"
+    );
+}
+
+#[test]
+fn apply_on_a_read_only_file_changes_nothing_and_says_why() {
+    let d = TestDaemon::start(&[], Some(WEAK));
+    let json = d.dir.path().join("daemon.json");
+    let before = std::fs::read(&json).unwrap();
+    let mode_before = mode(&json);
+    let backups = d.dir.path().join("backups");
+    // The file alone made read-only (a bind mount of itself), as on a read-only /etc.
+    let j = json.display().to_string();
+    let mount = |args: &[&str]| {
+        let ok = std::process::Command::new("mount")
+            .args(args)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mount {args:?}");
+    };
+    mount(&["--bind", &j, &j]);
+    mount(&["-o", "remount,ro,bind", &j]);
+    let o = fix(&d, &backups, &["-c", "2.2,2.16,3.18", "--apply"]);
+    let _ = std::process::Command::new("umount").arg(&j).status();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    // The write is refused (a read-only mount point: EBUSY on the rename, EROFS on a
+    // read-only directory), and the error says which file and that nothing changed.
+    assert!(
+        err.contains("daemon.json") && err.contains("every file is as it was"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&json).unwrap(), before, "nothing was changed");
+    assert_eq!(mode(&json), mode_before);
 }
