@@ -464,6 +464,10 @@ fn apply_on_a_read_only_file_changes_nothing_and_says_why() {
         err.contains("daemon.json") && err.contains("every file is as it was"),
         "{err}"
     );
+    assert!(
+        !err.contains("restoring after a failed fix"),
+        "nothing to restore, so no restore error: {err}"
+    );
     assert_eq!(std::fs::read(&json).unwrap(), before, "nothing was changed");
     assert_eq!(mode(&json), mode_before);
 }

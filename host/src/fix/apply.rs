@@ -291,6 +291,14 @@ fn restore(dir: &Path, manifest: &Manifest) -> Result<Vec<String>, FixError> {
             (Some(copy), true) => {
                 let content =
                     std::fs::read(dir.join(copy)).map_err(io("reading the backup of", path))?;
+                // A file already as it was is left alone (a step that failed before writing
+                // it, or one on a read-only file system, needs no restoring).
+                let unchanged = std::fs::metadata(path).is_ok_and(|m| {
+                    m.mode() & 0o7777 == s.mode && m.uid() == s.uid && m.gid() == s.gid
+                }) && std::fs::read(path).is_ok_and(|now| now == content);
+                if unchanged {
+                    continue;
+                }
                 write_atomic(path, &content, s.mode)?;
                 std::os::unix::fs::chown(path, Some(s.uid), Some(s.gid))
                     .map_err(io("restoring the owner of", path))?;
