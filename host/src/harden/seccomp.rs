@@ -587,6 +587,42 @@ pub fn diff(now: &Resolved, used: &BTreeSet<String>) -> Diff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Profile files come from users and from containers' inspect data: any bytes give
+        /// a profile or an error, never a panic; and whatever parses resolves and merges.
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(p) = parse(&bytes, "fuzz") {
+                let t = Target { arch: "amd64".into(), caps: BTreeSet::new(), kernel: (6, 18) };
+                let r = resolve(&p, &t);
+                let _ = diff(&r, &BTreeSet::new());
+                let _ = merge(&[p.clone(), p]);
+            }
+        }
+
+        #[test]
+        fn profile_shaped_json_never_panics(
+            action in "[A-Z_]{0,20}",
+            names in proptest::collection::vec("[a-z_0-9]{0,12}", 0..8),
+            kernel in "[0-9.]{0,6}",
+            errno in proptest::option::of(any::<u32>()),
+        ) {
+            let doc = serde_json::json!({
+                "defaultAction": action,
+                "defaultErrnoRet": errno,
+                "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW",
+                              "includes": {"minKernel": kernel}}],
+            });
+            let bytes = serde_json::to_vec(&doc).unwrap();
+            if let Ok(p) = parse(&bytes, "fuzz") {
+                let t = Target { arch: "arm64".into(), caps: BTreeSet::new(), kernel: (6, 18) };
+                let _ = resolve(&p, &t);
+                let _ = merge(&[p]);
+            }
+        }
+    }
 
     /// Docker's default capability set (moby `oci/caps/defaults.go`).
     const DOCKER_CAPS: [&str; 14] = [
