@@ -471,3 +471,50 @@ fn apply_on_a_read_only_file_changes_nothing_and_says_why() {
     assert_eq!(std::fs::read(&json).unwrap(), before, "nothing was changed");
     assert_eq!(mode(&json), mode_before);
 }
+
+#[test]
+fn audit_rules_are_applied_to_the_named_file_and_rolled_back() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    let dir = tempfile::tempdir().unwrap();
+    // A file of our own: /etc/audit/rules.d is read by the §1 test running beside this one.
+    let rules = dir.path().join("docker.rules");
+    let backups = dir.path().join("backups");
+    let file = rules.display().to_string();
+    let o = fix(
+        &d,
+        &backups,
+        &["-c", "1.1.4,1.1.5", "--apply", "--audit-rules-file", &file],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&rules).unwrap();
+    // 1.1.5 watches the data root of the daemon audited (this one's, not /var/lib/docker).
+    let data_root = format!("-w {} -k docker", d.dir.path().join("data").display());
+    for want in ["-w /run/containerd -k docker", data_root.as_str()] {
+        assert!(text.lines().any(|l| l == want), "{want}: {text}");
+    }
+    // Applying again adds nothing twice.
+    let o = fix(
+        &d,
+        &backups,
+        &["-c", "1.1.4,1.1.5", "--apply", "--audit-rules-file", &file],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again = std::fs::read_to_string(&rules).unwrap();
+    assert_eq!(
+        again
+            .lines()
+            .filter(|l| l.contains("/run/containerd"))
+            .count(),
+        1,
+        "{again}"
+    );
+    // The rollback of the first apply removes the file it created.
+    let first = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .min()
+        .unwrap();
+    let o = fix(&d, &backups, &[&format!("--rollback={first}")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!rules.exists(), "it did not exist before the first apply");
+}

@@ -456,6 +456,25 @@ fn explain_completions_and_man_page() {
             assert!(!line.contains(&format!(" {id} Ensure")), "{line}");
         }
     }
+    // -p: the remediation, its example and its impact under each failing check.
+    let o = bulwark()
+        .args(["audit", "-p", "-c", "5.11", "--snapshot"])
+        .arg(fixture_snapshot())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    let measures = text
+        .split("Section B - Remediation measures")
+        .nth(1)
+        .unwrap_or("");
+    for part in [
+        "[INFO] 5.11 - Give every container a memory limit",
+        "Example:",
+        "docker run --memory 512m",
+        "Impact: ",
+    ] {
+        assert!(measures.contains(part), "{part}: {text}");
+    }
     let o = bulwark().args(["explain", "1.1.12"]).output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.starts_with("1.1.12 - Ensure auditing"), "{text}");

@@ -548,6 +548,11 @@ pub struct FixArgs {
     /// Where backups are kept.
     #[arg(long, value_name = "DIR", default_value = bulwark::fix::apply::BACKUP_ROOT)]
     pub backup_dir: PathBuf,
+    /// The audit rules file the plan adds its rules to (default
+    /// /etc/audit/rules.d/docker.rules, read by augenrules; e.g. /etc/audit/audit.rules on
+    /// hosts without it).
+    #[arg(long, value_name = "FILE")]
+    pub audit_rules_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -15,7 +15,8 @@ pub async fn run(f: FixArgs) -> Result<i32> {
     }
     let (audited, evidence) = run_checks(&f.target, true, None).await?;
     let docker = bulwark::docker::Client::new(f.target.host.clone());
-    let facts = fix::Facts::gather(&audited, &evidence, &docker).await;
+    let mut facts = fix::Facts::gather(&audited, &evidence, &docker).await;
+    facts.audit_rules_file = f.audit_rules_file.as_ref().map(|p| p.display().to_string());
     let plan = fix::plan(&audited, &facts).context("cannot plan the remediation")?;
     match f.format {
         FixFormat::Text => print!("{}", report::fix::text(&plan)),

@@ -187,6 +187,8 @@ pub struct Facts {
     /// What each container wrote (`docker diff`), for a read-only root's tmpfs mounts.
     pub changes: HashMap<String, Vec<String>>,
     pub restart: Option<Manager>,
+    /// Where audit rules go (default [`apply::AUDIT_RULES_FILE`], read by `augenrules`).
+    pub audit_rules_file: Option<String>,
 }
 
 fn failing(f: &Finding) -> bool {
@@ -270,7 +272,7 @@ pub fn plan(report: &Report, facts: &Facts) -> Result<Plan, FixError> {
             }) => keys.push((c.id.clone(), key, value, warning)),
             Some(Remedy::Owner(owner)) => files(&mut plan, f, facts, Some(owner), None),
             Some(Remedy::Mode(mode)) => files(&mut plan, f, facts, None, Some(mode)),
-            Some(Remedy::AuditRule) => audit_rules(&mut plan, f),
+            Some(Remedy::AuditRule) => audit_rules(&mut plan, f, facts),
             Some(Remedy::Container) => containers(&mut plan, f, facts),
             Some(Remedy::Manual(why)) => plan.manual.push(manual(f, why)),
             None => plan
@@ -398,11 +400,15 @@ fn files(plan: &mut Plan, f: &Finding, facts: &Facts, owner: Option<&str>, mode:
 }
 
 /// Audit rules watching the files a finding names.
-fn audit_rules(plan: &mut Plan, f: &Finding) {
+fn audit_rules(plan: &mut Plan, f: &Finding, facts: &Facts) {
+    let file = facts
+        .audit_rules_file
+        .clone()
+        .unwrap_or_else(|| apply::AUDIT_RULES_FILE.to_string());
     let rules = plan.audit_rules.get_or_insert_with(|| AuditRules {
-        file: apply::AUDIT_RULES_FILE.to_string(),
+        load: format!("augenrules --load (or: auditctl -R {file})"),
+        file,
         rules: Vec::new(),
-        load: "augenrules --load (or: auditctl -R /etc/audit/rules.d/docker.rules)".to_string(),
     });
     for s in &f.subjects {
         if let Subject::File { path } = s {
