@@ -518,3 +518,42 @@ fn audit_rules_are_applied_to_the_named_file_and_rolled_back() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!rules.exists(), "it did not exist before the first apply");
 }
+
+#[test]
+fn a_daemon_that_does_not_come_back_gets_its_files_back() {
+    let d = TestDaemon::start(&["--iptables=false"], Some(WEAK));
+    let json = d.dir.path().join("daemon.json");
+    let before = std::fs::read(&json).unwrap();
+    let backups = d.dir.path().join("backups");
+    // The running daemon does not need its bridge any more; a restarted one cannot start
+    // without it.
+    let ok = std::process::Command::new("ip")
+        .args(["link", "del", &d.bridge])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let o = fix(
+        &d,
+        &backups,
+        &[
+            "-c",
+            "2.16",
+            "--apply",
+            "--restart",
+            "--restart-timeout",
+            "5",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("did not come back") && err.contains("was restored"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&json).unwrap(),
+        before,
+        "daemon.json is as it was"
+    );
+}

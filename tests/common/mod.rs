@@ -41,7 +41,8 @@ pub struct TestDaemon {
     pub dir: tempfile::TempDir,
     pub socket: PathBuf,
     child: std::process::Child,
-    bridge: String,
+    /// The bridge it was started with (`--bridge`).
+    pub bridge: String,
 }
 
 impl TestDaemon {

@@ -57,15 +57,30 @@ pub enum FixError {
     },
     #[error("{0}")]
     Restart(String),
-    /// The restarted daemon did not come back: the backup was restored and the daemon
-    /// started again with it (`restored` says whether that worked too).
-    #[error("the daemon did not come back; backup {backup} was restored and the daemon {}", if *.restored { "started again with it" } else { "could not be started again" })]
+    /// The restarted daemon did not come back: the backup was restored (`files_restored`)
+    /// and the daemon started again with it (`back`).
+    #[error("the daemon did not come back; {}", not_back(backup, *files_restored, *back))]
     NotBack {
         backup: String,
-        restored: bool,
+        files_restored: bool,
+        back: bool,
         #[source]
         source: Box<FixError>,
     },
+}
+
+fn not_back(backup: &str, files: bool, back: bool) -> String {
+    match (files, back) {
+        (true, true) => {
+            format!("backup {backup} was restored and the daemon started again with it")
+        }
+        (true, false) => format!(
+            "backup {backup} was restored, but the daemon did not start again with it either"
+        ),
+        (false, _) => {
+            format!("restoring backup {backup} failed too: run `bulwark fix --rollback={backup}`")
+        }
+    }
 }
 
 /// A daemon.json key the plan sets.

@@ -218,15 +218,30 @@ pub async fn restart_or_restore(
         return Ok(());
     };
     tracing::warn!("the daemon did not come back; restoring backup {backup}");
-    let restored = async {
-        super::apply::rollback(backup_dir, Some(backup))?;
-        now.restart(within)?;
-        wait_for_api(endpoint, within).await
-    }
-    .await;
+    let files_restored = match super::apply::rollback(backup_dir, Some(backup)) {
+        Ok(_) => true,
+        Err(r) => {
+            tracing::error!(
+                "restoring backup {backup}: {}",
+                crate::text::error_chain(&r)
+            );
+            false
+        }
+    };
+    let back = match now.restart(within) {
+        Ok(_) => wait_for_api(endpoint, within).await.is_ok(),
+        Err(r) => {
+            tracing::error!(
+                "starting the daemon again: {}",
+                crate::text::error_chain(&r)
+            );
+            false
+        }
+    };
     Err(FixError::NotBack {
         backup: backup.to_string(),
-        restored: restored.is_ok(),
+        files_restored,
+        back,
         source: Box::new(e),
     })
 }
