@@ -27,24 +27,6 @@ fn strs(v: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Capabilities Docker grants by default (adding one is not a finding).
-const DEFAULT_CAPS: &[&str] = &[
-    "AUDIT_WRITE",
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "MKNOD",
-    "NET_BIND_SERVICE",
-    "NET_RAW",
-    "SETFCAP",
-    "SETGID",
-    "SETPCAP",
-    "SETUID",
-    "SYS_CHROOT",
-];
-
 /// Directories to give a tmpfs under a read-only root: the top-level directories the
 /// container wrote to (`docker diff`), and /tmp.
 fn writable_dirs(changes: &[String]) -> Vec<String> {
@@ -145,7 +127,8 @@ fn capabilities(c: &Value) -> (String, String, Option<&'static str>) {
     let extra: Vec<String> = strs(&c["HostConfig"]["CapAdd"])
         .into_iter()
         .map(|c| c.trim_start_matches("CAP_").to_ascii_uppercase())
-        .filter(|c| !DEFAULT_CAPS.contains(&c.as_str()))
+        // Adding one of Docker's defaults changes nothing: not a finding.
+        .filter(|c| !crate::harden::caps::DOCKER_DEFAULT.contains(&format!("CAP_{c}").as_str()))
         .collect();
     (
         format!(

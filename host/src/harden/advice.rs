@@ -253,7 +253,10 @@ pub fn advise(
 ) -> ProfileDoc {
     let (used, runtime_part) = obs.profile_names();
     let mut notes = Vec::new();
-    let unknown: Vec<&String> = used.iter().filter(|n| !is_name(n)).collect();
+    let unknown: Vec<&String> = used
+        .iter()
+        .filter(|n| !seccomp::is_syscall_name(n))
+        .collect();
     if !unknown.is_empty() {
         notes.push(format!(
             "syscall numbers this build's tables do not name, so no profile can allow them (they will fail with EPERM under it): {}",
@@ -284,7 +287,7 @@ pub fn advise(
     let seccomp = SeccompAdvice {
         profile: profile_file.to_string(),
         runtime_part,
-        allowed: used.iter().filter(|n| is_name(n)).count(),
+        allowed: used.iter().filter(|n| seccomp::is_syscall_name(n)).count(),
         current: current.describe(),
         allowed_now: current.resolved().map(|r| r.allowed.len()),
         allowed_unused: d.allowed_unused,
@@ -308,14 +311,6 @@ pub fn advise(
         notes,
         merged_from: Vec::new(),
     }
-}
-
-fn is_name(n: &str) -> bool {
-    !n.is_empty()
-        && !n.starts_with("syscall_")
-        && !n.starts_with("compat_syscall_")
-        && n.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Why profile documents cannot be read or merged.

@@ -445,7 +445,7 @@ pub fn generate(used: &BTreeSet<String>, arch: &str) -> Profile {
 
 /// A syscall name a profile can carry: not a placeholder for a number the compiled-in
 /// tables do not know (`syscall_447`), which runc would drop from the filter silently.
-fn is_syscall_name(name: &str) -> bool {
+pub(crate) fn is_syscall_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with("syscall_")
         && !name.starts_with("compat_syscall_")
@@ -624,30 +624,15 @@ mod tests {
         }
     }
 
-    /// Docker's default capability set (moby `oci/caps/defaults.go`).
-    const DOCKER_CAPS: [&str; 14] = [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FSETID",
-        "CAP_FOWNER",
-        "CAP_MKNOD",
-        "CAP_NET_RAW",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETFCAP",
-        "CAP_SETPCAP",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT",
-        "CAP_KILL",
-        "CAP_AUDIT_WRITE",
-    ];
-
     fn set(names: &[&str]) -> BTreeSet<String> {
         names.iter().map(|n| n.to_string()).collect()
     }
 
     fn target(arch: &str, extra_caps: &[&str], kernel: (u32, u32)) -> Target {
-        let caps = DOCKER_CAPS.iter().chain(extra_caps).copied();
+        let caps = super::super::caps::DOCKER_DEFAULT
+            .iter()
+            .chain(extra_caps)
+            .copied();
         Target {
             arch: arch.to_string(),
             caps: caps.map(str::to_string).collect(),

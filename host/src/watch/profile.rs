@@ -75,12 +75,8 @@ fn container_caps(i: &bollard::models::ContainerInspectResponse) -> BTreeSet<Str
 }
 
 fn held_caps(pid: i64) -> Option<BTreeSet<String>> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let hex = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapBnd:"))?
-        .trim();
-    let mask = u64::from_str_radix(hex, 16).ok()?;
+    let p = procfs::process::Process::new(i32::try_from(pid).ok()?).ok()?;
+    let mask = p.status().ok()?.capbnd?;
     Some(crate::capability::names(mask).into_iter().collect())
 }
 
