@@ -31,21 +31,33 @@ fn cap_added(ctx: &mut Ctx, cap: &'static str) -> Verdict {
     }))
 }
 
+/// The SKIP to report when the audit did not observe its containers (`ask` about the first
+/// one says so), or selected none; `None` when there is an observation to judge.
+fn without_observation<T>(
+    ctx: &mut Ctx,
+    ask: fn(&mut Ctx, &str) -> Result<T, QueryError>,
+) -> Result<Option<Finding>, QueryError> {
+    let containers = ctx.containers()?;
+    let Some(first) = containers.first() else {
+        return Ok(Some(Finding::skipped(
+            "no containers selected for this audit",
+        )));
+    };
+    let id = first.id.clone();
+    match ask(ctx, &id) {
+        Err(QueryError::Unavailable(_)) => Ok(Some(Finding::skipped(
+            "needs an observation: run `bulwark audit --observe SECONDS`",
+        ))),
+        Err(e) => Err(e),
+        Ok(_) => Ok(None),
+    }
+}
+
 /// Capabilities a container holds (its init process's effective set) but never used while
 /// `audit --observe` watched it: candidates for `--cap-drop`.
 fn unused_capabilities(ctx: &mut Ctx) -> Verdict {
-    let containers = ctx.containers()?;
-    let Some(first) = containers.first() else {
-        return Ok(Finding::skipped("no containers selected for this audit"));
-    };
-    match ctx.observed(&first.id) {
-        Err(QueryError::Unavailable(_)) => {
-            return Ok(Finding::skipped(
-                "needs an observation: run `bulwark audit --observe SECONDS`",
-            ))
-        }
-        Err(e) => return Err(e.into()),
-        Ok(_) => {}
+    if let Some(skip) = without_observation(ctx, Ctx::observed)? {
+        return Ok(skip);
     }
     Ok(ctx.each_container_as(Status::Info, |ctx, c| {
         let seen = ctx.observed(&c.id)?;
@@ -88,18 +100,8 @@ const FAR_MORE: usize = 100;
 /// Containers whose seccomp lets through far more than they used while `audit --observe`
 /// watched them (or that run without a filter): candidates for a generated profile.
 fn loose_seccomp(ctx: &mut Ctx) -> Verdict {
-    let containers = ctx.containers()?;
-    let Some(first) = containers.first() else {
-        return Ok(Finding::skipped("no containers selected for this audit"));
-    };
-    match ctx.seccomp_fit(&first.id) {
-        Err(QueryError::Unavailable(_)) => {
-            return Ok(Finding::skipped(
-                "needs an observation: run `bulwark audit --observe SECONDS`",
-            ))
-        }
-        Err(e) => return Err(e.into()),
-        Ok(_) => {}
+    if let Some(skip) = without_observation(ctx, Ctx::seccomp_fit)? {
+        return Ok(skip);
     }
     Ok(ctx.each_container_as(Status::Info, |ctx, c| {
         let fit = ctx.seccomp_fit(&c.id)?;
