@@ -10,71 +10,13 @@
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
+mod loops;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use loops::{pct, start, stop, LOOPS};
 use std::time::Duration;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-/// Seconds `/bin/bwtool ACTION` in the container reports for its own loop, median of `n`.
-fn timed(d: &common::TestDaemon, action: &str, n: usize) -> f64 {
-    median(
-        (0..n)
-            .map(|_| {
-                let out = d.docker(&["exec", "loop", "/bin/bwtool", action]);
-                let ns: f64 = out
-                    .split_whitespace()
-                    .nth(1)
-                    .and_then(|v| v.parse().ok())
-                    .expect("bwtool reports its time");
-                ns / 1e9
-            })
-            .collect(),
-    )
-}
-
-const LOOPS: [(&str, &str, f64); 2] = [
-    ("spin", "5,000,000 getppid", 5_000_000.0),
-    ("rw", "1,000,000 x (write + read 64 B, pipe)", 2_000_000.0),
-];
-
 fn loops(d: &common::TestDaemon, runs: usize) -> Vec<f64> {
-    LOOPS.iter().map(|l| timed(d, l.0, runs)).collect()
-}
-
-/// Start a bulwark command and wait until it says `ready` on stderr.
-fn start(args: &[&str], ready: &str) -> Child {
-    let mut child = common::bulwark()
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("bulwark");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    for l in lines.by_ref() {
-        if l.map(|l| l.contains(ready)).unwrap_or(false) {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    std::thread::sleep(Duration::from_millis(1000));
-    child
-}
-
-fn stop(mut c: Child) {
-    // SAFETY: signalling our own child.
-    unsafe {
-        libc::kill(c.id() as i32, libc::SIGINT);
-    }
-    let _ = c.wait();
-}
-
-fn pct(secs: f64, base: f64) -> f64 {
-    (secs / base - 1.0) * 100.0
+    loops::in_container(d, runs)
 }
 
 fn mean(a: &[f64], b: &[f64]) -> Vec<f64> {
@@ -108,6 +50,7 @@ fn main() {
             "loop",
         ],
         "recording",
+        Duration::from_millis(1000),
     );
     let recording = loops(&d, runs);
     stop(rec);
@@ -115,6 +58,7 @@ fn main() {
     let watch = start(
         &["watch", "-H", &host, "-f", "jsonl", "--count-syscalls"],
         "watching containers",
+        Duration::from_millis(1000),
     );
     let counting = loops(&d, runs);
     stop(watch);
@@ -168,6 +112,7 @@ fn main() {
             "idle",
         ],
         "recording",
+        Duration::from_millis(1000),
     );
     let unconfined = "seccomp=unconfined";
     d.run_container(

@@ -16,32 +16,13 @@
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
+mod loops;
+
+use loops::{median, pct, start, stop, timed, LOOPS};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-/// Seconds `/bin/bwtool ACTION` in the container reports for its own loop, median of `n`.
-fn timed(d: &common::TestDaemon, action: &str, n: usize) -> f64 {
-    median(
-        (0..n)
-            .map(|_| {
-                let out = d.docker(&["exec", "loop", "/bin/bwtool", action]);
-                let ns: f64 = out
-                    .split_whitespace()
-                    .nth(1)
-                    .and_then(|v| v.parse().ok())
-                    .expect("bwtool reports its time");
-                ns / 1e9
-            })
-            .collect(),
-    )
-}
 
 /// Seconds for 5M getppid in this process (not in any container), median of `n`.
 fn host_spin(n: usize) -> f64 {
@@ -60,41 +41,10 @@ fn host_spin(n: usize) -> f64 {
 }
 
 fn start_watch(d: &common::TestDaemon, metrics: &str, extra: &[&str]) -> Child {
-    let mut child = common::bulwark()
-        .args([
-            "watch",
-            "-H",
-            &d.host(),
-            "-f",
-            "jsonl",
-            "--metrics",
-            metrics,
-        ])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("bulwark watch");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    for l in lines.by_ref() {
-        if l.map(|l| l.contains("watching containers"))
-            .unwrap_or(false)
-        {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    std::thread::sleep(Duration::from_millis(1500));
-    child
-}
-
-fn stop(mut c: Child) {
-    // SAFETY: signalling our own child.
-    unsafe {
-        libc::kill(c.id() as i32, libc::SIGINT);
-    }
-    let _ = c.wait();
+    let host = d.host();
+    let mut args = vec!["watch", "-H", &host, "-f", "jsonl", "--metrics", metrics];
+    args.extend_from_slice(extra);
+    start(&args, "watching containers", Duration::from_millis(1500))
 }
 
 fn scrape(addr: &str, key: &str) -> f64 {
@@ -237,12 +187,6 @@ const TIERS: [(&str, &[&str]); 4] = [
     ("tier 3 (--count-syscalls)", &["--count-syscalls"]),
 ];
 
-/// (bwtool action, what it does, syscalls it makes)
-const LOOPS: [(&str, &str, f64); 2] = [
-    ("spin", "5,000,000 getppid", 5_000_000.0),
-    ("rw", "1,000,000 x (write + read 64 B, pipe)", 2_000_000.0),
-];
-
 /// Loop seconds in the container (one per LOOPS entry), then on the host.
 type Times = (Vec<f64>, f64);
 
@@ -250,10 +194,7 @@ type Times = (Vec<f64>, f64);
 type TierTimes<'a> = (&'a str, Times, Times);
 
 fn loops(d: &common::TestDaemon, runs: usize) -> Times {
-    (
-        LOOPS.iter().map(|l| timed(d, l.0, runs)).collect(),
-        host_spin(runs),
-    )
+    (loops::in_container(d, runs), host_spin(runs))
 }
 
 /// The loops under `watch` with `args`.
@@ -285,17 +226,13 @@ fn under_bpftrace(d: &common::TestDaemon, runs: usize) -> Vec<f64> {
         .any(|l| l.map(|l| l.contains("Attaching")).unwrap_or(false));
     assert!(attached, "bpftrace did not attach its probe");
     std::thread::sleep(Duration::from_millis(500));
-    let traced = LOOPS.iter().map(|l| timed(d, l.0, runs)).collect();
+    let traced = loops::in_container(d, runs);
     // SAFETY: signalling our own child.
     unsafe {
         libc::kill(bt.id() as i32, libc::SIGINT);
     }
     let _ = bt.wait();
     traced
-}
-
-fn pct(secs: f64, base: f64) -> f64 {
-    (secs / base - 1.0) * 100.0
 }
 
 fn main() {
