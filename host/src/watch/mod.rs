@@ -148,6 +148,24 @@ impl Watcher {
         }
     }
 
+    /// [`Watcher::adopt`] in the background, for a sink that must not wait on Docker.
+    pub(super) fn adopt_later(
+        self: &Arc<Self>,
+        cgroup: u64,
+        id: String,
+    ) -> tokio::task::JoinHandle<()> {
+        let watcher = self.clone();
+        tokio::spawn(async move {
+            match watcher.adopt(cgroup, &id).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!("cgroup {cgroup}: {id} is no container of this daemon")
+                }
+                Err(e) => tracing::warn!("container {id}: {}", crate::text::error_chain(&e)),
+            }
+        })
+    }
+
     fn watch(&self, cg: u64, c: RunningContainer) -> Result<(), WatchError> {
         {
             let mut probes = self.lock_probes();

@@ -75,16 +75,7 @@ impl Reader {
                 records: Vec::new(),
             },
         );
-        let watcher = self.watcher.clone();
-        tokio::spawn(async move {
-            match watcher.adopt(cgroup, &id).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::debug!("cgroup {cgroup}: {id} is no container of this daemon")
-                }
-                Err(e) => tracing::warn!("container {id}: {}", crate::text::error_chain(&e)),
-            }
-        });
+        self.watcher.adopt_later(cgroup, id);
     }
 
     /// Held records of containers named since, into the batch; those held too long, out.

@@ -85,14 +85,9 @@ impl Sink for Adopter {
             return;
         };
         self.started.insert(cgroup, (id.clone(), Instant::now()));
-        let watcher = self.watcher.clone();
-        self.adopting.push(tokio::spawn(async move {
-            // A container that is gone before Docker names it is still counted (pending
-            // cgroups count in the kernel); it is reported under the id in its path.
-            if let Err(e) = watcher.adopt(cgroup, &id).await {
-                tracing::debug!("container {id}: {}", crate::text::error_chain(&e));
-            }
-        }));
+        // A container that is gone before Docker names it is still counted (pending cgroups
+        // count in the kernel); it is reported under the id in its path.
+        self.adopting.push(self.watcher.adopt_later(cgroup, id));
     }
 
     async fn tick(&mut self) -> Result<(), WatchError> {
