@@ -1,11 +1,11 @@
 //! Live collectors: each evidence kind is answered by one room — the Docker Engine API
 //! ([`docker`]), procfs ([`procfs`]), files ([`files`]), accounts ([`accounts`]), sockets
-//! ([`net`]), audit rules ([`auditd`]) and the daemon's real configuration ([`dockerd`]).
+//! ([`net`]), audit rules ([`auditd`]) and the daemon's real configuration ([`daemon`]).
 
 mod accounts;
 mod auditd;
+mod daemon;
 mod docker;
-mod dockerd;
 mod files;
 mod net;
 mod procfs;
@@ -89,7 +89,7 @@ impl Collector {
             Query::ContainerProcesses { id } => self.container_processes(id).await,
             Query::Process { pid } => procfs::process_info(*pid as i32).map(Answer::Process),
             Query::AuditRules => auditd::audit_rules().await.map(Answer::AuditRules),
-            Query::DaemonConfig => dockerd::daemon_config(self.endpoint()).map(Answer::Daemon),
+            Query::DaemonConfig => daemon::daemon_config(self.endpoint()).map(Answer::Daemon),
             Query::Auditor => Ok(Answer::Auditor(accounts::auditor())),
             Query::AuditorEnv { name } => Ok(Answer::Env(std::env::var(name).ok())),
             // Observations are seeded by `audit --observe`; live collection cannot make them.
@@ -115,7 +115,12 @@ impl Collector {
                     .unwrap_or_default()
             })
             .await;
-        let pids = index.get(id).cloned().unwrap_or_default();
+        let pids = match index.get(id) {
+            Some(p) => p.clone(),
+            // No cgroup names it: rootless Docker without systemd runs every container in
+            // the daemon's own cgroup. Its processes are then those in its PID namespace.
+            None => self.pids_by_namespace(id).await,
+        };
         let mut out = Vec::with_capacity(pids.len());
         for pid in pids {
             match procfs::process_info(pid) {
@@ -126,5 +131,20 @@ impl Collector {
             }
         }
         Ok(Answer::Processes(out))
+    }
+
+    /// The processes in the PID namespace of a running container's init, when that
+    /// namespace is its own (not the host's).
+    async fn pids_by_namespace(&self, id: &str) -> Vec<i32> {
+        let Ok(c) = self.docker.running_container(id).await else {
+            return Vec::new();
+        };
+        if !c.running || c.pid <= 0 {
+            return Vec::new();
+        }
+        let pid = c.pid as i32;
+        tokio::task::spawn_blocking(move || procfs::pids_in_namespace_of(pid))
+            .await
+            .unwrap_or_default()
     }
 }

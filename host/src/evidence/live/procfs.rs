@@ -4,6 +4,7 @@
 use super::super::EvidenceError;
 use crate::abi::ev;
 use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
 
 /// Map each container id found in a /proc/PID/cgroup path to the pids in it. Works for
 /// cgroup v1 (`/docker/<id>`), v2 (`/system.slice/docker-<id>.scope`) and hybrid hosts.
@@ -26,6 +27,30 @@ pub(super) fn index_container_processes() -> HashMap<String, Vec<i32>> {
         }
     }
     index
+}
+
+/// Every process in the PID namespace of `pid`, when that namespace is not the auditor's
+/// (a container sharing the host's would otherwise claim every process).
+pub(super) fn pids_in_namespace_of(pid: i32) -> Vec<i32> {
+    let ns = |p: &str| {
+        std::fs::metadata(format!("/proc/{p}/ns/pid"))
+            .map(|m| m.ino())
+            .ok()
+    };
+    let (Some(target), Some(own)) = (ns(&pid.to_string()), ns("self")) else {
+        return Vec::new();
+    };
+    if target == own {
+        return Vec::new();
+    }
+    let Ok(procs) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter(|p| ns(&p.pid.to_string()) == Some(target))
+        .map(|p| p.pid)
+        .collect()
 }
 
 /// 64-hex-digit runs in a cgroup path.
