@@ -79,6 +79,9 @@ pub struct DaemonOptions {
     pub argv: Vec<String>,
     pub pid: u32,
     pub endpoint: String,
+    /// The daemon is Podman's API service: `json` holds its merged containers.conf (TOML
+    /// tables as JSON objects), not a daemon.json.
+    pub podman: bool,
 }
 
 impl DaemonOptions {
@@ -94,8 +97,30 @@ impl DaemonOptions {
                 Err(e) => return Err(format!("{} is not valid JSON: {e}", cfg.config_file)),
             },
         };
+        let podman = cfg
+            .argv
+            .first()
+            .is_some_and(|a| a.rsplit('/').next() == Some("podman"));
+        let mut cli = parse_argv(cfg.argv.get(1..).unwrap_or_default());
+        if podman {
+            // `podman system service [URI]`: the listening address is its positional
+            // argument; without one it serves the endpoint Bulwark reached it on.
+            let uris: Vec<String> = cfg
+                .argv
+                .iter()
+                .filter(|a| !a.starts_with('-') && a.contains("://"))
+                .cloned()
+                .collect();
+            let uris = if uris.is_empty() {
+                vec![cfg.endpoint.clone()]
+            } else {
+                uris
+            };
+            cli.insert("hosts".to_string(), uris);
+        }
         Ok(DaemonOptions {
-            cli: parse_argv(cfg.argv.get(1..).unwrap_or_default()),
+            cli,
+            podman,
             json,
             config_file: cfg.config_file.clone(),
             config_exists: cfg.config_json.is_some(),
@@ -133,6 +158,22 @@ impl DaemonOptions {
             None | Some(Value::Null) => None,
             Some(v) => Some(scalar_text(v)),
         }
+    }
+
+    /// A value of Podman's containers.conf: `table.key` (e.g. `containers`, `log_driver`).
+    pub fn conf(&self, table: &str, key: &str) -> Option<&Value> {
+        self.json
+            .get(table)
+            .and_then(|t| t.get(key))
+            .filter(|v| !v.is_null())
+    }
+
+    /// A string value of Podman's containers.conf, when set and not empty.
+    pub fn conf_str(&self, table: &str, key: &str) -> Option<String> {
+        self.conf(table, key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
     }
 
     /// The effective value of a boolean option, `None` when unset (dockerd's default applies).
@@ -290,5 +331,35 @@ mod tests {
             endpoint: String::new(),
         });
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn podman_service_listens_where_its_argv_says() {
+        let o = DaemonOptions::parse(&DaemonSettings {
+            pid: 1,
+            argv: [
+                "/usr/bin/podman",
+                "--log-level=info",
+                "system",
+                "service",
+                "--time=0",
+                "tcp://0.0.0.0:8080",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            config_file: "/etc/containers/containers.conf".into(),
+            config_json: Some(r#"{"containers": {"log_driver": "journald", "userns": ""}}"#.into()),
+            endpoint: "tcp://127.0.0.1:8080".into(),
+        })
+        .unwrap();
+        assert!(o.podman);
+        assert_eq!(o.values("hosts"), vec!["tcp://0.0.0.0:8080"]);
+        assert_eq!(o.string("log-level").as_deref(), Some("info"));
+        assert_eq!(
+            o.conf_str("containers", "log_driver").as_deref(),
+            Some("journald")
+        );
+        assert_eq!(o.conf_str("containers", "userns"), None);
     }
 }

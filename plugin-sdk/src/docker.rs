@@ -41,6 +41,9 @@ pub struct DockerInfo {
     pub cgroup_driver: String,
     #[serde(deserialize_with = "nullable")]
     pub architecture: String,
+    /// Podman's own field (Docker has none): the service runs as an unprivileged user.
+    #[serde(deserialize_with = "nullable")]
+    pub rootless: bool,
 }
 
 impl DockerInfo {
@@ -121,6 +124,18 @@ pub struct DockerVersion {
     pub experimental: bool,
     #[serde(deserialize_with = "nullable")]
     pub platform: VersionPlatform,
+    /// The engine's parts ("Engine", "containerd"; Podman lists "Podman Engine").
+    #[serde(deserialize_with = "nullable")]
+    pub components: Vec<VersionComponent>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VersionComponent {
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub version: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -22,6 +22,7 @@
 
 pub mod daemon;
 pub mod docker;
+pub mod engine;
 pub mod evidence;
 mod finding;
 pub mod locate;

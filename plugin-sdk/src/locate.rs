@@ -51,17 +51,25 @@ pub fn binary(ctx: &mut Ctx, name: &str) -> Result<Option<String>, QueryError> {
 
 /// containerd's socket for the audited daemon: `--containerd`, else the system one, else
 /// Docker's managed one under the daemon's exec root. `Err(candidates)` when none exists.
+/// A rootless daemon's exec root is `$XDG_RUNTIME_DIR/docker`, and it never uses the
+/// system's containerd.
 pub fn containerd_socket(ctx: &mut Ctx) -> Result<Result<String, Vec<String>>, QueryError> {
     let d = ctx.daemon()?;
+    let rootless_runtime = match ctx.engine() {
+        Ok(e) if e.rootless => crate::engine::Layout::of(ctx)?.runtime_dir,
+        _ => None,
+    };
     let exec_root = d
         .string("exec-root")
-        .unwrap_or_else(|| "/var/run/docker".to_string());
+        .unwrap_or_else(|| match &rootless_runtime {
+            Some(run) => format!("{run}/docker"),
+            None => "/var/run/docker".to_string(),
+        });
+    let managed = format!("{exec_root}/containerd/containerd.sock");
     let candidates = match d.string("containerd") {
         Some(p) => vec![p],
-        None => vec![
-            "/run/containerd/containerd.sock".to_string(),
-            format!("{exec_root}/containerd/containerd.sock"),
-        ],
+        None if rootless_runtime.is_some() => vec![managed],
+        None => vec!["/run/containerd/containerd.sock".to_string(), managed],
     };
     Ok(first_existing(ctx, &candidates)?.ok_or(candidates))
 }
