@@ -6,6 +6,8 @@
 
 use bulwark_sdk::prelude::*;
 
+mod podman;
+
 const SECTION: (&str, &str) = ("2", "Docker daemon configuration");
 
 fn check(id: &str, title: &str, run: fn(&mut Ctx) -> Verdict) -> Check {
@@ -20,14 +22,28 @@ fn about_daemon(f: Finding) -> Verdict {
     Ok(f.subject(Subject::Daemon))
 }
 
-fn c2_1(ctx: &mut Ctx) -> Verdict {
-    let info = ctx.info()?;
-    if info.security_option("rootless").is_some() {
-        return about_daemon(Finding::pass("the daemon runs rootless"));
+/// Docker's judgment, or Podman's where the engine is Podman.
+fn per_engine(
+    ctx: &mut Ctx,
+    docker: fn(&mut Ctx) -> Verdict,
+    podman: fn(&mut Ctx) -> Verdict,
+) -> Verdict {
+    if ctx.engine()?.is_podman() {
+        podman(ctx)
+    } else {
+        docker(ctx)
     }
-    about_daemon(Finding::note(
-        "the daemon runs as root; consider rootless mode where possible",
-    ))
+}
+
+fn c2_1(ctx: &mut Ctx) -> Verdict {
+    let e = ctx.engine()?;
+    if e.rootless {
+        return about_daemon(Finding::pass(format!("{} runs rootless", e.name())));
+    }
+    about_daemon(Finding::note(format!(
+        "{} runs as root; consider rootless mode where possible",
+        e.name()
+    )))
 }
 
 fn c2_2(ctx: &mut Ctx) -> Verdict {
@@ -161,6 +177,13 @@ fn c2_8(ctx: &mut Ctx) -> Verdict {
 }
 
 fn c2_9(ctx: &mut Ctx) -> Verdict {
+    if ctx.engine()?.rootless {
+        // Rootless Docker's containers run in the user's namespace: their root is the
+        // user's subordinate id, never the host's root.
+        return about_daemon(Finding::pass(
+            "the daemon runs rootless: a container's root is the unprivileged user's subordinate id",
+        ));
+    }
     let d = ctx.daemon()?;
     let info = ctx.info()?;
     if d.is_set("userns-remap") || info.security_option("userns").is_some() {
@@ -288,14 +311,14 @@ fn c2_18(ctx: &mut Ctx) -> Verdict {
 bulwark_sdk::plugin! {
     check("2.1", "Run the Docker daemon as a non-root user, if possible", c2_1)
         .remediation("Follow the rootless mode instructions of the Docker documentation."),
-    check("2.2", "Ensure network traffic is restricted between containers on the default bridge", c2_2)
+    check("2.2", "Ensure network traffic is restricted between containers on the default bridge", |ctx| per_engine(ctx, c2_2, podman::c2_2))
         .automated().scored()
         .remediation("Set \"icc\": false in daemon.json or run dockerd with --icc=false.")
         .impact("Containers on the default bridge can only talk through published ports or links."),
-    check("2.3", "Ensure the logging level is set to 'info'", c2_3)
+    check("2.3", "Ensure the logging level is set to 'info'", |ctx| per_engine(ctx, c2_3, podman::c2_3))
         .automated().scored()
         .remediation("Set \"log-level\": \"info\" in daemon.json (or remove it), and do not run dockerd with --debug."),
-    check("2.4", "Ensure Docker is allowed to make changes to iptables", c2_4)
+    check("2.4", "Ensure Docker is allowed to make changes to iptables", |ctx| per_engine(ctx, c2_4, podman::c2_4))
         .automated().scored()
         .remediation("Do not set \"iptables\": false / --iptables=false."),
     check("2.5", "Ensure insecure registries are not used", c2_5)
@@ -307,37 +330,37 @@ bulwark_sdk::plugin! {
     check("2.7", "Ensure TLS authentication for Docker daemon is configured", c2_7)
         .automated().scored()
         .remediation("Run dockerd with --tlsverify, --tlscacert, --tlscert and --tlskey when it listens on TCP."),
-    check("2.8", "Ensure the default ulimit is configured appropriately", c2_8)
+    check("2.8", "Ensure the default ulimit is configured appropriately", |ctx| per_engine(ctx, c2_8, podman::c2_8))
         .remediation("Set default-ulimits in daemon.json or --default-ulimit on the daemon."),
-    check("2.9", "Enable user namespace support", c2_9)
+    check("2.9", "Enable user namespace support", |ctx| per_engine(ctx, c2_9, podman::c2_9))
         .level(2).automated().scored()
         .remediation("Set \"userns-remap\": \"default\" in daemon.json.")
         .impact("Volumes and some host-namespace options behave differently under remapping."),
-    check("2.10", "Ensure the default cgroup usage has been confirmed", c2_10)
+    check("2.10", "Ensure the default cgroup usage has been confirmed", |ctx| per_engine(ctx, c2_10, podman::c2_10))
         .level(2).automated().scored()
         .remediation("Leave cgroup-parent at its default unless a specific cgroup is required."),
-    check("2.11", "Ensure base device size is not changed until needed", c2_11)
+    check("2.11", "Ensure base device size is not changed until needed", |ctx| per_engine(ctx, c2_11, podman::c2_11))
         .level(2).automated().scored()
         .remediation("Remove dm.basesize from the storage options."),
-    check("2.12", "Ensure that authorization for Docker client commands is enabled", c2_12)
+    check("2.12", "Ensure that authorization for Docker client commands is enabled", |ctx| per_engine(ctx, c2_12, podman::c2_12))
         .level(2).automated().scored()
         .remediation("Install an authorization plugin and set authorization-plugins."),
-    check("2.13", "Ensure centralized and remote logging is configured", c2_13)
+    check("2.13", "Ensure centralized and remote logging is configured", |ctx| per_engine(ctx, c2_13, podman::c2_13))
         .level(2).automated().scored()
         .remediation("Use a remote logging driver (syslog, journald forwarding, fluentd, gelf, ...)."),
-    check("2.14", "Ensure containers are restricted from acquiring new privileges", c2_14)
+    check("2.14", "Ensure containers are restricted from acquiring new privileges", |ctx| per_engine(ctx, c2_14, podman::c2_14))
         .automated().scored()
         .remediation("Set \"no-new-privileges\": true in daemon.json."),
-    check("2.15", "Ensure live restore is enabled", c2_15)
+    check("2.15", "Ensure live restore is enabled", |ctx| per_engine(ctx, c2_15, podman::c2_15))
         .automated().scored()
         .remediation("Set \"live-restore\": true in daemon.json."),
-    check("2.16", "Ensure Userland Proxy is Disabled", c2_16)
+    check("2.16", "Ensure Userland Proxy is Disabled", |ctx| per_engine(ctx, c2_16, podman::c2_16))
         .automated().scored()
         .remediation("Set \"userland-proxy\": false in daemon.json."),
-    check("2.17", "Ensure that a daemon-wide custom seccomp profile is applied if appropriate", c2_17)
+    check("2.17", "Ensure that a daemon-wide custom seccomp profile is applied if appropriate", |ctx| per_engine(ctx, c2_17, podman::c2_17))
         .level(2)
         .remediation("Set seccomp-profile in daemon.json if the default profile does not fit."),
-    check("2.18", "Ensure that experimental features are not implemented in production", c2_18)
+    check("2.18", "Ensure that experimental features are not implemented in production", |ctx| per_engine(ctx, c2_18, podman::c2_18))
         .automated().scored()
         .remediation("Do not run dockerd with --experimental in production."),
     // New in CIS 1.8.0 (its 2.7); absent from 1.6.0 and 1.7.0, so it has its own id and is

@@ -2,8 +2,10 @@
 //!
 //! Audit-rule checks match a rule's watched path exactly (`-w PATH` or `-F path=`/`dir=`),
 //! against the paths this host really uses: the running dockerd's binary, the daemon's
-//! data root and daemon.json, the unit files systemd would load.
+//! data root and daemon.json, the unit files systemd would load. For Podman and rootless
+//! Docker those are the engine's own files; what the engine does not have is SKIP.
 
+use bulwark_sdk::engine::Layout;
 use bulwark_sdk::locate;
 use bulwark_sdk::prelude::*;
 
@@ -112,7 +114,59 @@ fn c1_1_1(ctx: &mut Ctx) -> Verdict {
     }
 }
 
+/// SKIP when the audited engine does not have what a check looks at: `podman` says why
+/// Podman lacks it, `rootless` why a rootless Docker does. Without an answer from the API
+/// the engine is taken to be a root Docker (which files to judge, not a verdict).
+fn not_used(
+    ctx: &mut Ctx,
+    podman: Option<&str>,
+    rootless: Option<&str>,
+) -> Result<Option<Finding>, Finding> {
+    let Ok(e) = ctx.engine() else {
+        return Ok(None);
+    };
+    let why = if e.is_podman() {
+        podman
+    } else if e.rootless {
+        rootless
+    } else {
+        None
+    };
+    Ok(why.map(|w| Finding::skipped(format!("{}: {w}", e.name()))))
+}
+
+fn layout(ctx: &mut Ctx) -> Result<Option<Layout>, Finding> {
+    if ctx.engine().is_err() {
+        return Ok(None);
+    }
+    Layout::of(ctx)
+        .map(Some)
+        .map_err(|e| Finding::from_error("the engine's file layout", &e))
+}
+
+const NO_CONTAINERD: &str = "it does not use containerd";
+const NO_DEFAULTS: &str = "it does not read the root daemon's init-script settings";
+
+fn skip_or(
+    ctx: &mut Ctx,
+    podman: Option<&str>,
+    rootless: Option<&str>,
+    run: impl FnOnce(&mut Ctx) -> Verdict,
+) -> Verdict {
+    match not_used(ctx, podman, rootless)? {
+        Some(f) => Ok(f),
+        None => run(ctx),
+    }
+}
+
 fn c1_1_2(ctx: &mut Ctx) -> Verdict {
+    if let Some(f) = not_used(
+        ctx,
+        Some("membership of the docker group does not give control of it; its socket's owner and mode do (3.15, 3.16)"),
+        Some("membership of the docker group does not give control of it; only the user it runs as does"),
+    )? {
+        return Ok(f);
+    }
     let members = match ctx.group_members("docker") {
         Ok(m) => m,
         Err(QueryError::NotFound(_)) => return Ok(Finding::pass("there is no docker group")),
@@ -151,6 +205,13 @@ fn c1_1_2(ctx: &mut Ctx) -> Verdict {
 
 fn c1_2_2(ctx: &mut Ctx) -> Verdict {
     let v = ctx.version()?;
+    if ctx.engine()?.is_podman() {
+        // Podman's numbering is its own; Bulwark has no release data for it.
+        return Ok(Finding::info(format!(
+            "Podman {}: confirm it is a supported release (Bulwark has no network access to check)",
+            v.version
+        )));
+    }
     let major: u32 = v
         .version
         .split('.')
@@ -175,9 +236,41 @@ fn c1_2_2(ctx: &mut Ctx) -> Verdict {
     )))
 }
 
-fn unit_rule(ctx: &mut Ctx, name: &str) -> Verdict {
-    let p = locate::unit_file(ctx, name)?;
-    audit_rule_for(ctx, p, name, true)
+/// The engine's `service` or `socket` unit.
+fn unit_rule(ctx: &mut Ctx, suffix: &str) -> Verdict {
+    let (p, name) = match layout(ctx)? {
+        Some(l) => (
+            l.unit_file(ctx, suffix)?,
+            format!("{}.{suffix}", l.unit_name),
+        ),
+        None => {
+            let name = format!("docker.{suffix}");
+            (locate::unit_file(ctx, &name)?, name)
+        }
+    };
+    audit_rule_for(ctx, p, &name, true)
+}
+
+/// The engine's configuration directory.
+fn config_dir_rule(ctx: &mut Ctx) -> Verdict {
+    let dir = layout(ctx)?.map_or_else(|| "/etc/docker".to_string(), |l| l.config_dir);
+    audit_rule_for(ctx, Some(dir.clone()), &dir, true)
+}
+
+/// containerd's state directory: the system one, or a rootless daemon's own.
+fn containerd_state_rule(ctx: &mut Ctx) -> Verdict {
+    let dir = match layout(ctx)? {
+        Some(l) if l.engine.rootless => match l.runtime_dir {
+            Some(run) => format!("{run}/docker/containerd"),
+            None => {
+                return Err(Finding::undecided(
+                    "the rootless daemon's runtime directory is unknown",
+                ))
+            }
+        },
+        _ => "/run/containerd".to_string(),
+    };
+    audit_rule_for(ctx, Some(dir.clone()), &dir, false)
 }
 
 fn binary_rule(ctx: &mut Ctx, name: &str) -> Verdict {
@@ -198,29 +291,29 @@ bulwark_sdk::plugin! {
         let p = daemon_binary(ctx)?;
         audit_rule_for(ctx, p, "dockerd", false)
     }),
-    audited("1.1.4", &format!("{AUD} /run/containerd"), |ctx| audit_rule_for(ctx, Some("/run/containerd".into()), "/run/containerd", false)),
+    audited("1.1.4", &format!("{AUD} /run/containerd"), |ctx| skip_or(ctx, Some(NO_CONTAINERD), None, containerd_state_rule)),
     audited("1.1.5", &format!("{AUD} /var/lib/docker"), |ctx| {
         let root = ctx.info().map(|i| i.docker_root_dir.clone()).unwrap_or_else(|_| "/var/lib/docker".into());
         audit_rule_for(ctx, Some(root), "the data root", true)
     }),
-    audited("1.1.6", &format!("{AUD} /etc/docker"), |ctx| audit_rule_for(ctx, Some("/etc/docker".into()), "/etc/docker", true)),
-    audited("1.1.7", &format!("{AUD} docker.service"), |ctx| unit_rule(ctx, "docker.service")),
-    audited("1.1.8", &format!("{AUD} containerd.sock"), |ctx| {
+    audited("1.1.6", &format!("{AUD} /etc/docker"), config_dir_rule),
+    audited("1.1.7", &format!("{AUD} docker.service"), |ctx| unit_rule(ctx, "service")),
+    audited("1.1.8", &format!("{AUD} containerd.sock"), |ctx| skip_or(ctx, Some(NO_CONTAINERD), None, |ctx| {
         let p = locate::containerd_socket(ctx)?.ok();
         audit_rule_for(ctx, p, "containerd.sock", true)
-    }),
-    audited("1.1.9", &format!("{AUD} docker.socket"), |ctx| unit_rule(ctx, "docker.socket")),
-    audited("1.1.10", &format!("{AUD} /etc/default/docker"), |ctx| audit_rule_for(ctx, Some("/etc/default/docker".into()), "/etc/default/docker", true)),
+    })),
+    audited("1.1.9", &format!("{AUD} docker.socket"), |ctx| unit_rule(ctx, "socket")),
+    audited("1.1.10", &format!("{AUD} /etc/default/docker"), |ctx| skip_or(ctx, Some(NO_DEFAULTS), Some(NO_DEFAULTS), |ctx| audit_rule_for(ctx, Some("/etc/default/docker".into()), "/etc/default/docker", true))),
     audited("1.1.11", &format!("{AUD} /etc/docker/daemon.json"), |ctx| {
         let p = ctx.daemon().map(|d| d.config_file.clone()).unwrap_or_else(|_| "/etc/docker/daemon.json".into());
         audit_rule_for(ctx, Some(p), "daemon.json", true)
     }),
-    audited("1.1.12", &format!("{AUD} /etc/containerd/config.toml"), |ctx| audit_rule_for(ctx, Some("/etc/containerd/config.toml".into()), "/etc/containerd/config.toml", true)),
-    audited("1.1.13", &format!("{AUD} /etc/sysconfig/docker"), |ctx| audit_rule_for(ctx, Some("/etc/sysconfig/docker".into()), "/etc/sysconfig/docker", true)),
-    audited("1.1.14", &format!("{AUD} /usr/bin/containerd"), |ctx| binary_rule(ctx, "containerd")),
-    audited("1.1.15", &format!("{AUD} /usr/bin/containerd-shim"), |ctx| binary_rule(ctx, "containerd-shim")),
-    audited("1.1.16", &format!("{AUD} /usr/bin/containerd-shim-runc-v1"), |ctx| binary_rule(ctx, "containerd-shim-runc-v1")),
-    audited("1.1.17", &format!("{AUD} /usr/bin/containerd-shim-runc-v2"), |ctx| binary_rule(ctx, "containerd-shim-runc-v2")),
+    audited("1.1.12", &format!("{AUD} /etc/containerd/config.toml"), |ctx| skip_or(ctx, Some(NO_CONTAINERD), Some("its containerd runs with a configuration it generates, not the system's"), |ctx| audit_rule_for(ctx, Some("/etc/containerd/config.toml".into()), "/etc/containerd/config.toml", true))),
+    audited("1.1.13", &format!("{AUD} /etc/sysconfig/docker"), |ctx| skip_or(ctx, Some(NO_DEFAULTS), Some(NO_DEFAULTS), |ctx| audit_rule_for(ctx, Some("/etc/sysconfig/docker".into()), "/etc/sysconfig/docker", true))),
+    audited("1.1.14", &format!("{AUD} /usr/bin/containerd"), |ctx| skip_or(ctx, Some(NO_CONTAINERD), None, |ctx| binary_rule(ctx, "containerd"))),
+    audited("1.1.15", &format!("{AUD} /usr/bin/containerd-shim"), |ctx| skip_or(ctx, Some(NO_CONTAINERD), None, |ctx| binary_rule(ctx, "containerd-shim"))),
+    audited("1.1.16", &format!("{AUD} /usr/bin/containerd-shim-runc-v1"), |ctx| skip_or(ctx, Some(NO_CONTAINERD), None, |ctx| binary_rule(ctx, "containerd-shim-runc-v1"))),
+    audited("1.1.17", &format!("{AUD} /usr/bin/containerd-shim-runc-v2"), |ctx| skip_or(ctx, Some(NO_CONTAINERD), None, |ctx| binary_rule(ctx, "containerd-shim-runc-v2"))),
     audited("1.1.18", &format!("{AUD} /usr/bin/runc"), |ctx| binary_rule(ctx, "runc")),
     check("1.2.1", "Ensure the container host has been Hardened", |_| Ok(Finding::note("manual check: harden the host (CIS Linux benchmark or equivalent)")))
         .remediation("Follow a host hardening guide for your distribution."),

@@ -2,6 +2,7 @@
 //! (Docker security operations), from image inspect and history documents.
 
 use bulwark_sdk::docker::HistoryItem;
+use bulwark_sdk::engine::Layout;
 use bulwark_sdk::prelude::*;
 
 fn s4(id: &str, title: &str, run: fn(&mut Ctx) -> Verdict) -> Check {
@@ -28,7 +29,63 @@ fn c4_1(ctx: &mut Ctx) -> Verdict {
     }))
 }
 
+/// Podman does not read DOCKER_CONTENT_TRUST: it verifies signatures by the policy in
+/// policy.json (the user's for a rootless Podman when it exists, else the system's).
+fn c4_5_podman(ctx: &mut Ctx) -> Verdict {
+    let mut candidates = Vec::new();
+    if ctx.engine()?.rootless {
+        if let Some(home) = Layout::of(ctx)?.home {
+            candidates.push(format!("{home}/.config/containers/policy.json"));
+        }
+    }
+    candidates.push("/etc/containers/policy.json".to_string());
+    for path in candidates {
+        let bytes = match ctx.file_read(&path) {
+            Ok(b) => b,
+            Err(QueryError::NotFound(_)) => continue,
+            Err(e) => return Err(Finding::from_error(&path, &e)),
+        };
+        let policy: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Finding::undecided(format!("{path} is not valid JSON: {e}")))?;
+        let accepts_anything = |reqs: &serde_json::Value| {
+            reqs.as_array().is_none_or(|a| {
+                a.iter()
+                    .any(|r| r["type"].as_str() == Some("insecureAcceptAnything"))
+            })
+        };
+        let mut open: Vec<String> = Vec::new();
+        if accepts_anything(&policy["default"]) {
+            open.push("default".to_string());
+        }
+        if let Some(scopes) = policy["transports"]["docker"].as_object() {
+            open.extend(
+                scopes
+                    .iter()
+                    .filter(|(_, reqs)| accepts_anything(reqs))
+                    .map(|(scope, _)| format!("docker:{scope}")),
+            );
+        }
+        let subject = Subject::File(path.clone());
+        if open.is_empty() {
+            return Ok(
+                Finding::pass(format!("{path} requires signatures by default")).subject(subject),
+            );
+        }
+        let mut f = Finding::warn(format!("{path} accepts unsigned images"));
+        for o in open {
+            f = f.detail(format!("{o}: insecureAcceptAnything"));
+        }
+        return Ok(f.subject(subject));
+    }
+    Err(Finding::undecided(
+        "no policy.json found: Podman refuses to pull without one, so none was read",
+    ))
+}
+
 fn c4_5(ctx: &mut Ctx) -> Verdict {
+    if ctx.engine()?.is_podman() {
+        return c4_5_podman(ctx);
+    }
     match ctx.auditor_env("DOCKER_CONTENT_TRUST")?.as_deref() {
         Some("1") => Ok(Finding::pass("DOCKER_CONTENT_TRUST=1")),
         other => Ok(

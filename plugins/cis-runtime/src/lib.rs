@@ -223,10 +223,28 @@ fn c5_26(ctx: &mut Ctx) -> Verdict {
 
 fn c5_27(ctx: &mut Ctx) -> Verdict {
     per_container(ctx, |_, c| {
-        let checked = c.state.health.is_some()
-            || c.config.healthcheck.as_ref().is_some_and(|h| h.is_active());
+        // Podman reports a Health object with an empty status for every container, so
+        // only a status counts as health being checked.
+        let reported = c.state.health.as_ref().is_some_and(|h| {
+            h.get("Status")
+                .and_then(|s| s.as_str())
+                .is_some_and(|s| !s.is_empty())
+        });
+        let checked = reported || c.config.healthcheck.as_ref().is_some_and(|h| h.is_active());
         Ok((!checked).then(|| "no health check".to_string()))
     })
+}
+
+/// The network containers join when none is named: Docker's `bridge` (docker0), or
+/// Podman's `podman` unless its containers.conf names another.
+fn default_network(ctx: &mut Ctx) -> String {
+    if !ctx.engine().is_ok_and(|e| e.is_podman()) {
+        return "bridge".to_string();
+    }
+    ctx.daemon()
+        .ok()
+        .and_then(|d| d.conf_str("network", "default_network"))
+        .unwrap_or_else(|| "podman".to_string())
 }
 
 /// The daemon's socket as a container would mount it (both /var/run and /run spellings).
@@ -393,9 +411,12 @@ bulwark_sdk::plugin! {
     }))
         .automated().scored()
         .remediation("Run containers with --pids-limit."),
-    check("5.30", "Ensure that Docker's default bridge 'docker0' is not used", |ctx| Ok(ctx.each_container_as(Status::Info, |_, c| {
-        Ok(c.network_settings.networks.contains_key("bridge").then(|| "attached to the default bridge".to_string()))
-    })))
+    check("5.30", "Ensure that Docker's default bridge 'docker0' is not used", |ctx| {
+        let default = default_network(ctx);
+        Ok(ctx.each_container_as(Status::Info, |_, c| {
+            Ok(c.network_settings.networks.contains_key(&default).then(|| format!("attached to the default network ({default})")))
+        }))
+    })
         .level(2)
         .remediation("Attach containers to user-defined networks."),
     check("5.31", "Ensure that the host's user namespaces are not shared", |ctx| per_container(ctx, |_, c| {

@@ -15,6 +15,8 @@ fn s7(id: &str, title: &str, run: fn(&mut Ctx) -> Verdict) -> Check {
 fn require_swarm(ctx: &mut Ctx) -> Result<(), Finding> {
     if ctx.info()?.swarm_active() {
         Ok(())
+    } else if ctx.engine().is_ok_and(|e| e.is_podman()) {
+        Err(Finding::skipped("Podman: it has no swarm mode"))
     } else {
         Err(Finding::skipped("swarm mode is not enabled"))
     }
