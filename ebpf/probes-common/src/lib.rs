@@ -236,8 +236,20 @@ pub mod cfg {
     pub const COUNT_PHASES: u32 = 36;
     /// Offset in `struct task_struct` of `seccomp.mode` (from BTF).
     pub const TASK_SECCOMP_MODE: u32 = 37;
-    pub const LEN: u32 = 38;
+    /// Nonzero: a task whose cgroup is not watched is also looked up by its PID namespace
+    /// (`PIDNS_KEY | inum`), for engines that give containers no cgroup of their own
+    /// (rootless Docker without systemd). Offsets from BTF: `task_struct.nsproxy`,
+    /// `nsproxy.pid_ns_for_children`, and `pid_namespace.ns` + `ns_common.inum`.
+    pub const PIDNS_ON: u32 = 38;
+    pub const TASK_NSPROXY: u32 = 39;
+    pub const NSPROXY_PIDNS: u32 = 40;
+    pub const PIDNS_INUM: u32 = 41;
+    pub const LEN: u32 = 42;
 }
+
+/// Marks a filter key that is a PID namespace's inode number, not a cgroup id (cgroup ids
+/// never have the top bit set).
+pub const PIDNS_KEY: u64 = 1 << 63;
 
 /// Syscall numbers counted (the per-cgroup counts ignore anything above).
 pub const MAX_SYSCALLS: u32 = 512;

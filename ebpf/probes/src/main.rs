@@ -27,6 +27,7 @@ use aya_ebpf::maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, Rin
 use aya_ebpf::programs::{RawTracePointContext, TracePointContext};
 use bulwark_probes_common::{
     ARGV_LEN, CLONE_NEW_MASK, CapKey, CountKey, DIRECT_LEN, Event, ExecEvent, Kind, MAX_CAPS,
+    PIDNS_KEY,
     MAX_SYSCALLS, NO_SLOT, NOAUDIT_FRAMES, NOAUDIT_RANGES, OVERFLOWED, PATH_LEN, Watched, action,
     cap_action, cap_flags, cfg, count_flags, state,
 };
@@ -109,6 +110,39 @@ fn config(i: u32) -> usize {
 fn watched_slot() -> Option<(u64, u32)> {
     // SAFETY: a helper without arguments.
     let cg = unsafe { bpf_get_current_cgroup_id() };
+    if let Some(hit) = watched_key(cg) {
+        return Some(hit);
+    }
+    if config(cfg::PIDNS_ON) == 0 {
+        return None;
+    }
+    let ns = pidns_key();
+    if ns == PIDNS_KEY {
+        return None;
+    }
+    watched_key(ns)
+}
+
+/// `PIDNS_KEY | inum` of the current task's PID namespace (its children's, which is its
+/// own for every task that did not unshare one); just `PIDNS_KEY` when unreadable.
+#[inline(always)]
+fn pidns_key() -> u64 {
+    // SAFETY: a helper without arguments.
+    let task = unsafe { bpf_get_current_task() };
+    let nsproxy = kernel_u64(task, config(cfg::TASK_NSPROXY));
+    if nsproxy == 0 {
+        return PIDNS_KEY;
+    }
+    let ns = kernel_u64(nsproxy, config(cfg::NSPROXY_PIDNS));
+    if ns == 0 {
+        return PIDNS_KEY;
+    }
+    PIDNS_KEY | kernel_u32(ns, config(cfg::PIDNS_INUM)) as u64
+}
+
+/// The watched entry for a filter key (a cgroup id, or a PID namespace key).
+#[inline(always)]
+fn watched_key(cg: u64) -> Option<(u64, u32)> {
     let e = DIRECT.get((cg as u32) & (DIRECT_LEN - 1))?;
     if e.cgroup == cg {
         return Some((cg, e.slot));

@@ -141,6 +141,8 @@ pub struct Probes {
     attached: Vec<Attached>,
     /// What could not be attached as asked on this kernel, and what was done instead.
     notes: Vec<String>,
+    /// Tasks are also looked up by PID namespace (see `attribute_by_pid_namespace`).
+    pidns_on: bool,
 }
 
 /// Capability checks per (cgroup, capability).
@@ -645,6 +647,7 @@ impl Probes {
             retained: HashMap::new(),
             attached,
             notes,
+            pidns_on: false,
         })
     }
 
@@ -809,6 +812,32 @@ impl Probes {
             }
         }
         Ok(out)
+    }
+
+    /// Also look tasks up by their PID namespace (see `cfg::PIDNS_ON`), for containers
+    /// without a cgroup of their own. Idempotent.
+    pub fn attribute_by_pid_namespace(&mut self) -> Result<(), ProbeError> {
+        if self.pidns_on {
+            return Ok(());
+        }
+        let btf = KernelBtf::open(Path::new(BTF))?;
+        let inum = btf.offset("pid_namespace", "ns")? + btf.offset("ns_common", "inum")?;
+        fill(
+            &mut self.ebpf,
+            "CONFIG",
+            &[
+                (cfg::TASK_NSPROXY, btf.offset("task_struct", "nsproxy")?),
+                (
+                    cfg::NSPROXY_PIDNS,
+                    btf.offset("nsproxy", "pid_ns_for_children")?,
+                ),
+                (cfg::PIDNS_INUM, inum),
+                // Last: the offsets are in place before any program uses them.
+                (cfg::PIDNS_ON, 1),
+            ],
+        )?;
+        self.pidns_on = true;
+        Ok(())
     }
 
     /// A container that was already running when it was first watched: its own program

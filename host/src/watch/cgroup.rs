@@ -46,6 +46,29 @@ pub fn cgroup_id_of(root: &Path, pid: i64) -> Result<u64, WatchError> {
         .map_err(|source| WatchError::Read { path: dir, source })
 }
 
+/// The key the in-kernel filter knows a container's processes by: its cgroup id, or, when
+/// its cgroup is not its own (rootless Docker without systemd runs every container in the
+/// daemon's cgroup), `PIDNS_KEY | inode` of its PID namespace. `true` for the latter.
+pub fn filter_key_of(root: &Path, pid: i64, id: &str) -> Result<(u64, bool), WatchError> {
+    let file = PathBuf::from(format!("/proc/{pid}/cgroup"));
+    let text =
+        std::fs::read_to_string(&file).map_err(|source| WatchError::Read { path: file, source })?;
+    let own = v2_path_in(&text).is_some_and(|p| !id.is_empty() && p.contains(id));
+    if own {
+        return cgroup_id_of(root, pid).map(|cg| (cg, false));
+    }
+    let ns = PathBuf::from(format!("/proc/{pid}/ns/pid"));
+    let inode = std::fs::metadata(&ns)
+        .map(|m| m.ino())
+        .map_err(|source| WatchError::Read { path: ns, source })?;
+    let host = std::fs::metadata("/proc/self/ns/pid").map(|m| m.ino()).ok();
+    if host == Some(inode) {
+        // Neither its cgroup nor its PID namespace is its own: nothing tells it apart.
+        return cgroup_id_of(root, pid).map(|cg| (cg, false));
+    }
+    Ok((bulwark_probes_common::PIDNS_KEY | inode, true))
+}
+
 /// Who a cgroup belongs to.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContainerInfo {

@@ -23,7 +23,7 @@ pub mod record;
 pub mod rules;
 mod stream;
 
-pub use cgroup::{cgroup2_root, cgroup_id_of, Attribution, ContainerInfo};
+pub use cgroup::{cgroup2_root, cgroup_id_of, filter_key_of, Attribution, ContainerInfo};
 pub use format::{AlertRecord, EventRecord, ProcessRecord, RuleRecord, Summary};
 pub use observe::observe;
 pub use rules::{RulePlan, RuleSpec};
@@ -126,8 +126,14 @@ impl Watcher {
         if !c.running || c.pid <= 0 {
             return Ok(());
         }
-        let cg = cgroup_id_of(&self.cgroup_root, c.pid)?;
-        self.lock_probes().mark_started(cg)?;
+        let (cg, by_pidns) = filter_key_of(&self.cgroup_root, c.pid, &c.id)?;
+        {
+            let mut probes = self.lock_probes();
+            if by_pidns {
+                probes.attribute_by_pid_namespace()?;
+            }
+            probes.mark_started(cg)?;
+        }
         self.watch(cg, c)
     }
 
