@@ -219,12 +219,14 @@ pub fn engine(
         c.iter()
             .any(|c| c["Name"].as_str().is_some_and(|n| n.contains("Podman")))
     });
-    let rootless = info
-        .and_then(|i| i["SecurityOptions"].as_array())
-        .is_some_and(|o| {
-            o.iter()
-                .any(|o| o.as_str().is_some_and(|o| o.contains("name=rootless")))
-        });
+    // Podman also says so in its own `Rootless` field.
+    let rootless = info.is_some_and(|i| i["Rootless"] == true)
+        || info
+            .and_then(|i| i["SecurityOptions"].as_array())
+            .is_some_and(|o| {
+                o.iter()
+                    .any(|o| o.as_str().is_some_and(|o| o.contains("name=rootless")))
+            });
     let text = |k: &str| version[k].as_str().unwrap_or("unknown").to_string();
     crate::findings::Engine {
         name: if podman { "Podman" } else { "Docker Engine" }.to_string(),

@@ -270,6 +270,10 @@ pub fn plan(report: &Report, facts: &Facts) -> Result<Plan, FixError> {
     }
     let mut plan = Plan::default();
     let mut keys: Vec<(String, &'static str, Value, Option<&'static str>)> = Vec::new();
+    // Podman's configuration is containers.conf (TOML), which daemon.json edits must never
+    // touch; a rootless engine's files belong to its user, not to root.
+    let podman = report.engine.as_ref().is_some_and(|e| e.name == "Podman");
+    let rootless = report.engine.as_ref().is_some_and(|e| e.rootless);
     for f in &report.findings {
         if !failing(f) {
             if f.status == Status::Note && f.suppression.is_none() {
@@ -280,6 +284,14 @@ pub fn plan(report: &Report, facts: &Facts) -> Result<Plan, FixError> {
         }
         let c = &f.check;
         match catalog::remedy(&c.implementation) {
+            Some(Remedy::DaemonKey { .. }) if podman => plan.manual.push(manual(
+                f,
+                "Podman keeps this setting in containers.conf, which fix does not edit",
+            )),
+            Some(Remedy::Owner(_)) if rootless => plan.manual.push(manual(
+                f,
+                "a rootless engine's files belong to the user it runs as: chown them to that user",
+            )),
             Some(Remedy::DaemonKey {
                 key,
                 value,
