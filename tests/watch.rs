@@ -17,9 +17,14 @@ fn start_watch(d: &TestDaemon, args: &[&str]) -> Child {
 
 /// [`start_watch`], with what it said before it started watching.
 fn start_watch_saying(d: &TestDaemon, args: &[&str]) -> (Child, Vec<String>) {
+    start_watch_on(&d.host(), args)
+}
+
+/// Start `bulwark watch` on any engine's endpoint; returns it and what it said first.
+pub(crate) fn start_watch_on(host: &str, args: &[&str]) -> (Child, Vec<String>) {
     let mut said = Vec::new();
     let mut child = bulwark()
-        .args(["watch", "-H", &d.host(), "-f", "jsonl"])
+        .args(["watch", "-H", host, "-f", "jsonl"])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -43,7 +48,7 @@ fn start_watch_saying(d: &TestDaemon, args: &[&str]) -> (Child, Vec<String>) {
 }
 
 /// Wait for the watch to end and parse its JSON lines: (alerts, summary).
-fn finish(child: Child) -> (Vec<Value>, Value) {
+pub(crate) fn finish(child: Child) -> (Vec<Value>, Value) {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "watch failed");
     let mut alerts = Vec::new();

@@ -1,10 +1,16 @@
 //! Shared helpers for the integration tests: private dockerd instances, the fixture
 //! image, and running the real `bulwark` binary.
 //!
-//! These tests need root, Docker (dockerd, docker CLI, docker-proxy), busybox-static and
-//! iproute2, which `cargo xtask test` installs. They fail, never skip, when these are absent.
+//! These tests need root, Docker (dockerd, docker CLI, docker-proxy), busybox-static,
+//! iproute2, Podman and rootless Docker's parts (rootlesskit, uidmap, slirp4netns), which
+//! `cargo xtask test` installs. They fail, never skip, when these are absent.
 
 #![allow(dead_code)]
+
+pub mod engines;
+// The benches share this module and use no other engine.
+#[allow(unused_imports)]
+pub use engines::*;
 
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -142,53 +148,12 @@ impl TestDaemon {
         must(self.docker_cmd().args(args))
     }
 
-    /// Import the busybox fixture image (built from the host's busybox-static, no registry)
-    /// with a static `sshd` stand-in for 5.7.
+    /// Import the busybox fixture image (see [`busybox_rootfs_tar`]).
     fn load_fixture_image(&self) {
-        let root = self.dir.path().join("rootfs");
-        for sub in ["bin", "usr/sbin", "tmp", "etc"] {
-            std::fs::create_dir_all(root.join(sub)).expect("rootfs");
-        }
-        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("busybox-static must be installed (cargo xtask test installs it)");
-        std::fs::copy(busybox, root.join("bin/busybox")).expect("copy busybox");
-        for applet in ["sh", "sleep", "true", "cat", "ls", "echo", "id"] {
-            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet))
-                .expect("applet link");
-        }
-        std::fs::copy(sshd_stand_in(), root.join("usr/sbin/sshd")).expect("copy sshd");
-        std::fs::copy(bwtool(), root.join("bin/bwtool")).expect("copy bwtool");
-        // A setuid-root copy: what a non-root process gains root through.
-        let suid = root.join("bin/bwtool-suid");
-        std::fs::copy(bwtool(), &suid).expect("copy bwtool");
-        std::fs::set_permissions(&suid, std::os::unix::fs::PermissionsExt::from_mode(0o4755))
-            .expect("setuid bit");
-        let tar = run(Command::new("tar")
-            .arg("-C")
-            .arg(&root)
-            .args(["-cf", "-", "."]));
-        assert!(tar.status.success(), "tar failed");
-        let mut import = self
-            .docker_cmd()
-            .args(["import", "-c", "CMD [\"/bin/sleep\", \"3600\"]", "-", IMAGE])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("docker import");
-        {
-            use std::io::Write;
-            let mut stdin = import.stdin.take().expect("stdin");
-            stdin.write_all(&tar.stdout).expect("feed image");
-        }
-        let out = import.wait_with_output().expect("docker import");
-        assert!(
-            out.status.success(),
-            "docker import failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let tar = busybox_rootfs_tar(self.dir.path());
+        let mut import = self.docker_cmd();
+        import.args(["import", "-c", "CMD [\"/bin/sleep\", \"3600\"]"]);
+        must(import.arg(&tar).arg(IMAGE));
     }
 
     /// `docker build` (classic builder) of a Dockerfile with extra files, tagged `tag`.
@@ -270,6 +235,41 @@ impl Drop for TestDaemon {
         }
         let _ = run(Command::new("ip").args(["link", "del", &self.bridge]));
     }
+}
+
+/// The fixture image's root filesystem, built from the host's busybox-static (no registry)
+/// with a static `sshd` stand-in for 5.7 and `bwtool`, as a tarball `DIR/busybox.tar` that
+/// every engine imports (`docker import`, `podman import`).
+pub fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
+    let root = dir.join("rootfs");
+    for sub in ["bin", "usr/sbin", "tmp", "etc"] {
+        std::fs::create_dir_all(root.join(sub)).expect("rootfs");
+    }
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("busybox-static must be installed (cargo xtask test installs it)");
+    std::fs::copy(busybox, root.join("bin/busybox")).expect("copy busybox");
+    for applet in ["sh", "sleep", "true", "cat", "ls", "echo", "id"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).expect("applet link");
+    }
+    std::fs::copy(sshd_stand_in(), root.join("usr/sbin/sshd")).expect("copy sshd");
+    std::fs::copy(bwtool(), root.join("bin/bwtool")).expect("copy bwtool");
+    // A setuid-root copy: what a non-root process gains root through.
+    let suid = root.join("bin/bwtool-suid");
+    std::fs::copy(bwtool(), &suid).expect("copy bwtool");
+    std::fs::set_permissions(&suid, std::os::unix::fs::PermissionsExt::from_mode(0o4755))
+        .expect("setuid bit");
+    let tar = dir.join("busybox.tar");
+    must(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("."),
+    );
+    tar
 }
 
 /// Compile a static helper binary from Rust source with the toolchain at hand.

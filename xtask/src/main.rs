@@ -33,6 +33,11 @@ const TEST_PACKAGES: &[&str] = &[
     "libzstd-dev",
     "zlib1g-dev",
     "python3-venv",
+    // Other engines: Podman, and rootless Docker (rootlesskit, newuidmap, slirp4netns).
+    "podman",
+    "rootlesskit",
+    "uidmap",
+    "slirp4netns",
 ];
 
 /// Debian packages only the benchmarks need: bpftrace, the baseline for `watch`'s overhead.
