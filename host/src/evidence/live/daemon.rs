@@ -309,7 +309,10 @@ mod tests {
         merge(&mut merged, distro);
         merge(&mut merged, admin);
         assert_eq!(merged["containers"]["userns"].as_str(), Some("auto"));
-        assert_eq!(merged["containers"]["log_driver"].as_str(), Some("k8s-file"));
+        assert_eq!(
+            merged["containers"]["log_driver"].as_str(),
+            Some("k8s-file")
+        );
         assert_eq!(merged["engine"]["x"].as_integer(), Some(1));
     }
 
