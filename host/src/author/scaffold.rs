@@ -20,6 +20,10 @@ const SDK: &[(&str, &str)] = &[
         include_str!("../../../plugin-sdk/src/docker.rs"),
     ),
     (
+        "src/engine.rs",
+        include_str!("../../../plugin-sdk/src/engine.rs"),
+    ),
+    (
         "src/evidence.rs",
         include_str!("../../../plugin-sdk/src/evidence.rs"),
     ),
