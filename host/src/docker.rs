@@ -11,8 +11,22 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
-/// How long one Docker API call may take before it counts as unavailable.
+/// How long one Docker API call may take before it counts as unavailable, unless
+/// `--api-timeout` says otherwise.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// After a call got no answer, later calls fail at once for this long instead of each
+/// waiting out its own timeout: a hung daemon costs an audit one timeout, not one per query.
+const STALL_HOLD: Duration = Duration::from_secs(60);
+
+/// Until when the daemon counts as stalled (see [`STALL_HOLD`]).
+static STALLED_UNTIL: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+fn call_timeout() -> Duration {
+    SETTINGS
+        .get()
+        .and_then(|s| s.api_timeout)
+        .unwrap_or(CALL_TIMEOUT)
+}
 /// How long connecting and negotiating the API version may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -52,6 +66,8 @@ pub struct Settings {
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
     pub context: Option<String>,
+    /// How long one API call may take (default 30 s).
+    pub api_timeout: Option<Duration>,
 }
 
 static SETTINGS: OnceLock<Settings> = OnceLock::new();
@@ -201,6 +217,16 @@ pub enum DockerError {
     },
     #[error("{what}: no answer from the daemon within {secs} s")]
     Timeout { what: String, secs: u64 },
+    /// An earlier call timed out: the daemon is not asked again for a while.
+    #[error("{what}: not asked: the daemon stopped answering (an earlier call got no answer within {secs} s)")]
+    Stalled { what: String, secs: u64 },
+    /// The connection broke after it had worked: the daemon stopped or died mid-audit.
+    #[error("{what}: the daemon went away: {source}")]
+    Gone {
+        what: String,
+        #[source]
+        source: BollardError,
+    },
     /// The object does not exist (404), or the swarm endpoint on a node that is no manager.
     #[error("{what}: {message}")]
     NotFound { what: String, message: String },
@@ -303,11 +329,25 @@ impl Client {
     where
         F: std::future::Future<Output = Result<T, BollardError>>,
     {
-        match tokio::time::timeout(CALL_TIMEOUT, call).await {
-            Err(_) => Err(DockerError::Timeout {
+        let limit = call_timeout();
+        let stalled = |until: &mut Option<std::time::Instant>| {
+            until.is_some_and(|t| std::time::Instant::now() < t)
+        };
+        if stalled(&mut STALLED_UNTIL.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Err(DockerError::Stalled {
                 what: what.to_string(),
-                secs: CALL_TIMEOUT.as_secs(),
-            }),
+                secs: limit.as_secs(),
+            });
+        }
+        match tokio::time::timeout(limit, call).await {
+            Err(_) => {
+                *STALLED_UNTIL.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(std::time::Instant::now() + STALL_HOLD);
+                Err(DockerError::Timeout {
+                    what: what.to_string(),
+                    secs: limit.as_secs(),
+                })
+            }
             Ok(r) => r.map_err(|e| docker_error(what, e)),
         }
     }
@@ -478,6 +518,12 @@ fn docker_error(what: &str, e: BollardError) -> DockerError {
             status_code: 503,
             message,
         } if what == "swarm" => DockerError::NotFound { what, message },
+        // Anything short of an HTTP answer means the connection itself broke: the daemon
+        // answered before (the client connected), so it stopped or died since.
+        source @ (BollardError::IOError { .. }
+        | BollardError::HyperResponseError { .. }
+        | BollardError::HyperLegacyError { .. }
+        | BollardError::RequestTimeoutError) => DockerError::Gone { what, source },
         source => DockerError::Api { what, source },
     }
 }

@@ -39,13 +39,18 @@ fn main() {
         cert: c.tlscert,
         key: c.tlskey,
         context: c.context,
+        api_timeout: (c.api_timeout > 0).then(|| std::time::Duration::from_secs(c.api_timeout)),
     });
     match rt.block_on(cli::dispatch(args.command)) {
         Ok(0) => {}
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("bulwark: error: {e:#}");
-            std::process::exit(cli::EXIT_CANNOT_RUN);
+            // Daemon and file error text is outside input: no escapes reach the terminal.
+            eprintln!(
+                "bulwark: error: {}",
+                bulwark::report::sanitize(&format!("{e:#}"))
+            );
+            std::process::exit(cli::exit_code_of(&e));
         }
     }
 }

@@ -44,6 +44,11 @@ pub struct ConnectionArgs {
     /// $DOCKER_CONTEXT and the config's currentContext. -H wins over it.
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
+    /// How long one Engine API call may take, in seconds. After one gets no answer, the
+    /// daemon counts as stalled and later calls fail at once (UNDECIDED) for a minute, so a
+    /// hung daemon costs one timeout, not one per query.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub api_timeout: u64,
 }
 
 #[derive(Subcommand)]
