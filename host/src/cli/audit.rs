@@ -3,7 +3,7 @@
 //! the exit status.
 
 use super::args::{AuditArgs, FailOn, TargetArgs};
-use super::{load, make_runtime, now, preflight};
+use super::{load, make_runtime, now, preflight, write_atomic};
 use anyhow::{bail, Context, Result};
 use bulwark::audit::{self, CheckFilter};
 use bulwark::evidence::selection::{label_filters, name_patterns, SelectionError};
@@ -17,6 +17,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(a: AuditArgs) -> Result<i32> {
+    tokio::select! {
+        r = audit(a) => r,
+        i = super::interruption() => Err(i.into()),
+    }
+}
+
+async fn audit(a: AuditArgs) -> Result<i32> {
     // Bad input is refused before anything runs.
     let suppressions = load_suppressions(&a)?;
     let baseline = match &a.baseline {
@@ -155,10 +162,8 @@ fn write_reports(a: &AuditArgs, report: &Report) -> Result<()> {
         let json_path = PathBuf::from(format!("{}.json", log.display()));
         let dbs = report::dbs_json(report, a.limit, a.remediation, now());
         let json = serde_json::to_string_pretty(&dbs).context("encoding the JSON log")?;
-        std::fs::write(log, report::text(report, false, a.remediation))
-            .with_context(|| format!("writing {}", log.display()))?;
-        std::fs::write(&json_path, json + "\n")
-            .with_context(|| format!("writing {}", json_path.display()))?;
+        write_atomic(log, report::text(report, false, a.remediation).as_bytes())?;
+        write_atomic(&json_path, (json + "\n").as_bytes())?;
     }
     let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
     let colour =
@@ -166,14 +171,12 @@ fn write_reports(a: &AuditArgs, report: &Report) -> Result<()> {
     for o in &a.outs {
         let body = report::render(report, o.format, false, a.remediation)
             .with_context(|| format!("encoding the {:?} report", o.format))?;
-        std::fs::write(&o.path, body).with_context(|| format!("writing {}", o.path.display()))?;
+        write_atomic(&o.path, body.as_bytes())?;
     }
     let text = report::render(report, a.format, colour, a.remediation)
         .with_context(|| format!("encoding the {:?} report", a.format))?;
     match &a.output {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-        }
+        Some(path) => write_atomic(path, text.as_bytes()),
         None => {
             let mut out = std::io::stdout().lock();
             // A closed pipe (`| head`) is not an error worth reporting.

@@ -26,6 +26,74 @@ use std::time::Duration;
 /// Exit status when the command could not do its job.
 pub const EXIT_CANNOT_RUN: i32 = 1;
 
+/// A command stopped by SIGINT or SIGTERM before it finished; nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by {name}: no report was written")]
+pub struct Interrupted {
+    pub signal: i32,
+    pub name: &'static str,
+}
+
+/// The exit status for a failed command: 128 + the signal for an interruption, as shells
+/// report a process killed by it; otherwise [`EXIT_CANNOT_RUN`].
+pub fn exit_code_of(e: &anyhow::Error) -> i32 {
+    e.downcast_ref::<Interrupted>()
+        .map_or(EXIT_CANNOT_RUN, |i| 128 + i.signal)
+}
+
+/// Resolves at the first SIGINT or SIGTERM (never, if the handlers cannot be installed).
+pub async fn interruption() -> Interrupted {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => Interrupted { signal: 2, name: "SIGINT" },
+        _ = term.recv() => Interrupted { signal: 15, name: "SIGTERM" },
+    }
+}
+
+/// Write `bytes` to `path` whole or not at all: into a temporary file beside it, synced,
+/// then renamed over it, so an interruption or a full disk never leaves a partial report
+/// that looks complete.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".bulwark-")
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .with_context(|| format!("writing {}", path.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("writing {}", path.display()))?;
+    // Keep the mode a plain create would give (tempfile makes 0600 files).
+    let _ = std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644 & !umask()),
+    );
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// The process's umask (read by setting it and putting it back).
+fn umask() -> u32 {
+    // SAFETY: umask has no preconditions; the old mask is restored at once.
+    unsafe {
+        let old = libc::umask(0o022);
+        libc::umask(old);
+        old as u32
+    }
+}
+
 /// Run a command; the exit status on success.
 pub async fn dispatch(cmd: Command) -> Result<i32> {
     match cmd {
@@ -137,10 +205,40 @@ async fn preflight(evidence: &Evidence, quiet: bool, host: Option<String>) -> Re
             bail!("{e}");
         }
         if !quiet {
-            eprintln!(
-                "bulwark: warning: {e}; checks that need the Docker daemon will be undecided"
-            );
+            let url = evidence.endpoint().map(|(u, _, _)| u).unwrap_or_default();
+            match url.strip_prefix("unix://").and_then(socket_denied) {
+                Some(why) => eprintln!(
+                    "bulwark: warning: {}; the checks that need the Docker daemon will be undecided, the host's own (files, audit rules, the auditor's environment) still run",
+                    report::sanitize(&why)
+                ),
+                None => eprintln!(
+                    "bulwark: warning: {}; checks that need the Docker daemon will be undecided",
+                    report::sanitize(&e.to_string())
+                ),
+            }
         }
     }
     Ok(())
+}
+
+/// Why this user may not open a unix socket that exists, when that is the trouble: the
+/// usual case of a user who is neither root nor in the socket's group.
+fn socket_denied(path: &str) -> Option<String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let c = std::ffi::CString::new(path).ok()?;
+    // SAFETY: a NUL-terminated path; access(2) only reads it.
+    if unsafe { libc::access(c.as_ptr(), libc::R_OK | libc::W_OK) } == 0 {
+        return None;
+    }
+    if std::io::Error::last_os_error().raw_os_error() != Some(libc::EACCES) {
+        return None;
+    }
+    let m = std::fs::metadata(path).ok()?;
+    let group = bulwark::evidence::live::group_name(m.gid()).unwrap_or_else(|| m.gid().to_string());
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    Some(format!(
+        "permission denied on {path} (mode {:04o}, group {group}): uid {uid} is neither root nor a member of {group}",
+        m.permissions().mode() & 0o7777
+    ))
 }

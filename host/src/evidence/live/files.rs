@@ -85,6 +85,11 @@ pub(super) fn file_read(path: &Path) -> Result<Vec<u8>, EvidenceError> {
     Ok(buf)
 }
 
+/// The name of a group id on this host (from /etc/group).
+pub fn group_name(gid: u32) -> Option<String> {
+    name_of(Path::new("/etc/group"), gid)
+}
+
 /// Look an id up in a passwd/group-format file.
 fn name_of(db: &Path, id: u32) -> Option<String> {
     let text = std::fs::read_to_string(db).ok()?;

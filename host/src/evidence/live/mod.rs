@@ -10,6 +10,7 @@ mod files;
 mod net;
 mod procfs;
 
+pub use files::group_name;
 pub use procfs::cap_set;
 
 use super::{Answer, EvidenceError, Outcome, Query};
