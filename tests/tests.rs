@@ -15,6 +15,7 @@ mod docker_daemon;
 mod docker_files;
 mod docker_runtime;
 mod docker_sections;
+mod faults;
 mod fix;
 mod outputs;
 mod podman;

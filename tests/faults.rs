@@ -1,0 +1,279 @@
+//! Faults during an audit, made for real: a private dockerd killed (SIGKILL) or frozen
+//! (SIGSTOP) by the test once a given number of API requests have reached it, an audit
+//! interrupted by SIGINT or SIGTERM, and a user who may not open the daemon's socket. Each
+//! ends in a clear message, and in a completed report where one is possible.
+//!
+//! The daemon is reached through a tap: a unix socket that forwards every byte to the real
+//! one and counts requests, so the fault lands at the same point of every run.
+
+use crate::common::*;
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A socket in front of a daemon's: `then` runs once, before the first request whose line
+/// starts with `when` (e.g. `GET /containers/json`) is forwarded.
+struct Tap {
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+type Action = Box<dyn FnOnce() + Send>;
+
+fn tap(target: &Path, when: &'static str, then: Action) -> Tap {
+    let dir = tempfile::Builder::new()
+        .prefix("bwtap")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let socket = dir.path().join("tap.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let target = target.to_path_buf();
+    let action: Arc<Mutex<Option<Action>>> = Arc::new(Mutex::new(Some(then)));
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let (target, action) = (target.clone(), action.clone());
+            std::thread::spawn(move || forward(client, &target, when, &action));
+        }
+    });
+    Tap { socket, _dir: dir }
+}
+
+/// Pump one connection both ways (a request's line starts the chunk it comes in).
+fn forward(mut client: UnixStream, target: &Path, when: &str, action: &Mutex<Option<Action>>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let Ok(mut server) = UnixStream::connect(target) else {
+        return; // the daemon is gone: the client sees its connection closed
+    };
+    let (Ok(mut from_server), Ok(mut to_client)) = (server.try_clone(), client.try_clone()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let mut b = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = from_server.read(&mut b) {
+            if to_client.write_all(&b[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to_client.shutdown(std::net::Shutdown::Both);
+    });
+    while let Ok(n @ 1..) = client.read(&mut buf) {
+        let chunk = &buf[..n];
+        if chunk.starts_with(when.as_bytes()) {
+            if let Some(act) = action.lock().unwrap().take() {
+                act();
+            }
+        }
+        if server.write_all(chunk).is_err() {
+            break;
+        }
+    }
+    let _ = server.shutdown(std::net::Shutdown::Both);
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig} {pid}");
+}
+
+fn daemon_with_containers() -> TestDaemon {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    d.run_container("f-one", &["--cap-add", "SYS_ADMIN"], &[]);
+    d.run_container("f-two", &[], &[]);
+    d
+}
+
+fn audit_through(tap: &Tap, extra: &[&str]) -> (std::process::Output, Duration) {
+    let t0 = Instant::now();
+    let host = format!("unix://{}", tap.socket.display());
+    let out = bulwark()
+        .args(["audit", "-f", "json", "-H", &host])
+        .args(extra)
+        .output()
+        .unwrap();
+    (out, t0.elapsed())
+}
+
+fn reasons(r: &Value) -> Vec<(String, String, String)> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["check"]["id"].as_str().unwrap_or_default().to_string(),
+                f["status"].as_str().unwrap_or_default().to_string(),
+                f["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_daemon_killed_mid_audit_leaves_a_completed_report() {
+    let d = daemon_with_containers();
+    let pid = d.pid();
+    // The version and the info get through; it dies before the container list.
+    let t = tap(
+        &d.socket,
+        "GET /containers/json",
+        Box::new(move || signal(pid, "-KILL")),
+    );
+    let (out, _) = audit_through(&t, &[]);
+    assert!(
+        out.status.success(),
+        "a completed audit exits 0: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("a whole JSON report");
+    let all = reasons(&r);
+    assert!(all.len() >= 100, "every check has a verdict");
+    let gone: Vec<&(String, String, String)> = all
+        .iter()
+        .filter(|(_, _, why)| why.contains("the daemon went away"))
+        .collect();
+    assert!(!gone.is_empty(), "{all:#?}");
+    assert!(gone.iter().all(|(_, s, _)| s == "undecided"), "{gone:#?}");
+    // Some container check needed the daemon after it died; the host's checks still ran.
+    assert!(
+        gone.iter().any(|(id, _, _)| id.starts_with("5.")),
+        "{gone:#?}"
+    );
+    for id in ["3.5", "4.5"] {
+        assert!(
+            matches!(status(&r, id).as_str(), "pass" | "warn" | "info"),
+            "{id}: {:#}",
+            finding(&r, id)
+        );
+    }
+}
+
+#[test]
+fn a_hung_daemon_costs_one_timeout_and_an_interrupted_audit_writes_nothing() {
+    let d = daemon_with_containers();
+    let pid = d.pid();
+    let t = tap(
+        &d.socket,
+        "GET /containers/json",
+        Box::new(move || signal(pid, "-STOP")),
+    );
+    // Let the daemon go on (and be cleaned up) whatever happens below.
+    struct Resume(u32);
+    impl Drop for Resume {
+        fn drop(&mut self) {
+            let _ = Command::new("kill")
+                .args(["-CONT", &self.0.to_string()])
+                .status();
+        }
+    }
+    let _resume = Resume(pid);
+
+    let (out, took) = audit_through(&t, &["--api-timeout", "3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("a whole JSON report");
+    let all = reasons(&r);
+    let timed_out = all
+        .iter()
+        .filter(|(_, _, w)| w.contains("no answer from the daemon within 3 s"))
+        .count();
+    let not_asked = all
+        .iter()
+        .filter(|(_, _, w)| w.contains("the daemon stopped answering"))
+        .count();
+    let about_daemon: Vec<_> = all
+        .iter()
+        .filter(|(_, _, w)| w.contains("daemon"))
+        .collect();
+    assert!(timed_out >= 1 && not_asked >= 1, "{about_daemon:#?}");
+    // One 3 s timeout, not one per query (dozens): the bound is the timeout plus the
+    // checks' own time.
+    assert!(took < Duration::from_secs(40), "the audit took {took:?}");
+
+    // The same hang, interrupted: exit status 128 + the signal, and no report file at all
+    // (not even a partial one).
+    for (sig, code, name) in [("-INT", 130, "SIGINT"), ("-TERM", 143, "SIGTERM")] {
+        let out_dir = tempfile::tempdir().unwrap();
+        let report = out_dir.path().join("report.json");
+        let host = format!("unix://{}", t.socket.display());
+        let child = bulwark()
+            .args([
+                "audit",
+                "-f",
+                "json",
+                "--api-timeout",
+                "120",
+                "-H",
+                &host,
+                "-o",
+            ])
+            .arg(&report)
+            .arg("-l")
+            .arg(out_dir.path().join("dbs.log"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+        signal(child.id(), sig);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert!(
+            stderr.contains(&format!("interrupted by {name}")),
+            "{stderr}"
+        );
+        let left: Vec<_> = std::fs::read_dir(out_dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "files left behind: {left:?}");
+    }
+}
+
+/// A user who is neither root nor in the docker group: the message says why and which
+/// checks still ran; the daemon's checks are UNDECIDED, never guessed.
+#[test]
+fn a_user_without_access_to_the_socket_is_told_why() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    // The private daemon's socket is root:root 0660, as the host's is root:docker.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_bulwark"))
+        .args([
+            "audit",
+            "-f",
+            "json",
+            "-H",
+            &d.host(),
+            "-c",
+            "2.2,3.5,4.5,5.4",
+        ])
+        .env("HOME", "/tmp")
+        .env("BULWARK_CACHE_DIR", "/tmp/bulwark-test-cache-nobody")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("setpriv (util-linux)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("permission denied on {}", d.socket.display()))
+            && stderr.contains("uid 65534 is neither root nor a member of")
+            && stderr.contains("the host's own"),
+        "{stderr}"
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status(&r, "2.2"), "undecided");
+    assert_eq!(status(&r, "5.4"), "undecided");
+    assert!(matches!(status(&r, "4.5").as_str(), "pass" | "warn"));
+}
