@@ -189,11 +189,18 @@ fn registry_certificates_are_found_recursively() {
     let crt = dir.join("ca.crt");
     std::fs::write(&crt, "not really a certificate").unwrap();
     chmod(&crt, 0o444);
+    // A symlink loop and a link back up to certs.d: neither ends the walk nor hides the
+    // certificate.
+    std::os::unix::fs::symlink("loop-b", dir.join("loop-a")).unwrap();
+    std::os::unix::fs::symlink("loop-a", dir.join("loop-b")).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("up")).unwrap();
     let d = TestDaemon::start(&["--iptables=false"], None);
     let r = audit_json(&["-H", &d.host(), "-c", "3.7,3.8"]);
     assert!(finding(&r, "3.8")["subjects"]
         .to_string()
         .contains("bulwark-test.invalid:5000/ca.crt"));
+    // Once, not again under the link back up.
+    assert!(!finding(&r, "3.8")["subjects"].to_string().contains("/up/"));
     assert_eq!(status(&r, "3.7"), "pass", "{:#}", finding(&r, "3.7"));
     assert_eq!(status(&r, "3.8"), "pass", "{:#}", finding(&r, "3.8"));
     chown(&crt, 1000, 0);

@@ -293,29 +293,46 @@ fn all_files(
     Ok(out)
 }
 
+/// How deep below a certs.d directory certificates are looked for: Docker reads
+/// `certs.d/HOST[:PORT]/*.crt` and nothing deeper, and a walk that followed deeper
+/// directories would never end on a symlink to a parent.
+const CERTS_DEPTH: usize = 2;
+
 /// Every `*.crt` under the engine's certs.d directories (registry certificates); `None`
-/// when none of those directories exists.
+/// when none of those directories exists. Entries that cannot be examined (a symlink loop,
+/// a dangling link) are not certificates unless named `*.crt`, whose failure is reported.
 fn registry_certs(ctx: &mut Ctx, roots: &[String]) -> Result<Option<Vec<String>>, Finding> {
-    let mut pending = roots.to_vec();
+    let mut pending: Vec<(String, usize)> = roots.iter().map(|r| (r.clone(), 0)).collect();
     let mut found = Vec::new();
     let mut seen_root = false;
-    while let Some(dir) = pending.pop() {
+    while let Some((dir, depth)) = pending.pop() {
         let names = match ctx.dir_list(&dir) {
             Ok(n) => n,
             Err(QueryError::NotFound(_)) => continue,
+            Err(_) if depth > 0 => continue,
             Err(e) => return Err(Finding::from_error(&dir, &e)),
         };
-        seen_root |= roots.contains(&dir);
+        seen_root |= depth == 0;
         for n in names {
             let p = format!("{dir}/{n}");
-            match stat(ctx, &p)? {
-                Some(s) if s.kind == bulwark_sdk::FileKind::Directory => pending.push(p),
-                Some(_) if n.ends_with(".crt") => found.push(p),
-                _ => {}
+            let crt = n.ends_with(".crt");
+            let info = match ctx.file_stat(&p) {
+                Ok(i) => i,
+                Err(QueryError::NotFound(_)) => continue,
+                Err(e) if crt => return Err(Finding::from_error(&p, &e)),
+                Err(_) => continue,
+            };
+            if info.kind == bulwark_sdk::FileKind::Directory {
+                if depth + 1 < CERTS_DEPTH {
+                    pending.push((p, depth + 1));
+                }
+            } else if crt {
+                found.push(p);
             }
         }
     }
     found.sort();
+    found.dedup();
     Ok(seen_root.then_some(found))
 }
 
