@@ -277,3 +277,74 @@ fn a_user_without_access_to_the_socket_is_told_why() {
     assert_eq!(status(&r, "5.4"), "undecided");
     assert!(matches!(status(&r, "4.5").as_str(), "pass" | "warn"));
 }
+
+/// A plugin cache whose artefacts are damaged (bytes flipped, truncated) or that cannot be
+/// written costs a compilation, never a bad load and never the audit.
+#[test]
+fn a_damaged_or_unwritable_plugin_cache_costs_a_compilation_never_a_bad_load() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = |dir: &Path| {
+        let out = bulwark()
+            .env("BULWARK_CACHE_DIR", dir)
+            .args(["audit", "-f", "json", "-c", "3,5", "--snapshot"])
+            .arg(fixture_snapshot())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            verdicts(&r),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (cold, _) = run(cache.path());
+    let artefacts: Vec<PathBuf> = walk(cache.path())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    assert!(artefacts.len() >= 3, "{artefacts:?}");
+    for (i, p) in artefacts.iter().enumerate() {
+        let mut bytes = std::fs::read(p).unwrap();
+        if i % 2 == 0 {
+            let mid = bytes.len() / 2;
+            bytes[mid] ^= 0x5a;
+        } else {
+            bytes.truncate(bytes.len() / 3);
+        }
+        std::fs::write(p, bytes).unwrap();
+    }
+    let (damaged, said) = run(cache.path());
+    assert_eq!(damaged, cold);
+    assert_eq!(
+        said.matches("damaged; compiling again").count(),
+        artefacts.len(),
+        "{said}"
+    );
+    // Replaced by good ones.
+    let (again, said) = run(cache.path());
+    assert_eq!(again, cold);
+    assert!(!said.contains("damaged"), "{said}");
+    // A cache "directory" that is a file.
+    let file = cache.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let (no_cache, said) = run(&file);
+    assert_eq!(no_cache, cold);
+    assert_eq!(said.matches("plugin cache").count(), 1, "said once: {said}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Cache, CacheConfig, Config, Engine, ResourceLimiter, Store, Trap};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
 
 /// Characters of a failed WASI plugin's stderr put in its error.
 const STDERR_SHOWN: usize = 2000;
@@ -116,18 +116,6 @@ impl Runtime {
             .consume_fuel(true)
             .epoch_interruption(true)
             .max_wasm_stack(1 << 20);
-        if let Some(dir) = cache_dir {
-            let mut cc = CacheConfig::new();
-            cc.with_directory(&dir);
-            match Cache::new(cc) {
-                Ok(c) => {
-                    cfg.cache(Some(c));
-                }
-                Err(e) => {
-                    tracing::warn!(dir = %dir.display(), "compiled-code cache disabled: {e:#}")
-                }
-            }
-        }
         let engine = Engine::new(&cfg).map_err(RuntimeError::Engine)?;
         let mut linker = Linker::new(&engine);
         CheckPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
@@ -152,6 +140,7 @@ impl Runtime {
             engine,
             linker,
             limits,
+            cache: cache_dir.map(super::cache::CodeCache::new),
             _ticker: Ticker {
                 stop,
                 thread: Some(thread),

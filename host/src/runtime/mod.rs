@@ -7,6 +7,7 @@
 //! - [`manifest`]: what a component file says about itself; [`grants`]: what it may ask.
 //! - [`wasi`]: the WASI a plugin may import, with nothing behind it.
 
+pub mod cache;
 pub mod engine;
 pub mod grants;
 pub mod host;
@@ -154,6 +155,8 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<State>,
     pub limits: Limits,
+    /// Compiled plugins kept between runs (none: compile every time).
+    cache: Option<cache::CodeCache>,
     _ticker: engine::Ticker,
 }
 
@@ -211,8 +214,11 @@ impl Runtime {
 
     /// Compile (or fetch from the cache) and link against the ABI.
     fn prepare(&self, bytes: &[u8]) -> Result<CheckPluginPre<State>, LoadError> {
-        let component =
-            Component::from_binary(&self.engine, bytes).map_err(LoadError::Component)?;
+        let component = match &self.cache {
+            Some(c) => c.component(&self.engine, bytes),
+            None => Component::from_binary(&self.engine, bytes),
+        }
+        .map_err(LoadError::Component)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
