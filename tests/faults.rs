@@ -348,3 +348,56 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// /proc mounted with hidepid (in a private mount namespace, so the host's is untouched):
+/// an unprivileged auditor cannot see a container's processes, so 5.7 ("no sshd") is
+/// UNDECIDED with the reason, where the same auditor without hidepid decides it.
+#[test]
+fn a_proc_hiding_other_users_processes_leaves_process_checks_undecided() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    d.run_container("f-plain", &[], &[]);
+    // Only this private daemon's socket is opened to the unprivileged auditor.
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o666);
+    std::fs::set_permissions(&d.socket, mode).unwrap();
+    let audit = |hide: bool| {
+        let mount = if hide {
+            "mount -t proc -o hidepid=invisible proc /proc && "
+        } else {
+            ""
+        };
+        let script = format!(
+            "{mount}exec setpriv --reuid=65534 --regid=65534 --clear-groups {} audit -f json -H {} -c 5.7",
+            env!("CARGO_BIN_EXE_bulwark"),
+            d.host()
+        );
+        let out = Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .env("HOME", "/tmp")
+            .env("BULWARK_CACHE_DIR", "/tmp/bulwark-test-cache-nobody")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("unshare (util-linux)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let seen = audit(false);
+    assert_eq!(status(&seen, "5.7"), "pass", "{:#}", finding(&seen, "5.7"));
+    let hidden = audit(true);
+    assert_eq!(
+        status(&hidden, "5.7"),
+        "undecided",
+        "{:#}",
+        finding(&hidden, "5.7")
+    );
+    assert!(
+        finding(&hidden, "5.7")
+            .to_string()
+            .contains("not visible in /proc"),
+        "{:#}",
+        finding(&hidden, "5.7")
+    );
+}

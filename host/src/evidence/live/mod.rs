@@ -120,7 +120,7 @@ impl Collector {
             Some(p) => p.clone(),
             // No cgroup names it: rootless Docker without systemd runs every container in
             // the daemon's own cgroup. Its processes are then those in its PID namespace.
-            None => self.pids_by_namespace(id).await,
+            None => self.pids_by_namespace(id).await?,
         };
         let mut out = Vec::with_capacity(pids.len());
         for pid in pids {
@@ -135,17 +135,28 @@ impl Collector {
     }
 
     /// The processes in the PID namespace of a running container's init, when that
-    /// namespace is its own (not the host's).
-    async fn pids_by_namespace(&self, id: &str) -> Vec<i32> {
-        let Ok(c) = self.docker.running_container(id).await else {
-            return Vec::new();
+    /// namespace is its own (not the host's). A running container none of whose processes
+    /// can be seen is an error, not an empty list: "no sshd" must not be concluded from a
+    /// /proc that hides other users' processes (hidepid) or another PID namespace's.
+    async fn pids_by_namespace(&self, id: &str) -> Result<Vec<i32>, EvidenceError> {
+        let c = match self.docker.running_container(id).await {
+            Ok(c) => c,
+            Err(crate::docker::DockerError::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
         };
         if !c.running || c.pid <= 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let pid = c.pid as i32;
-        tokio::task::spawn_blocking(move || procfs::pids_in_namespace_of(pid))
+        let visible = Path::new(&format!("/proc/{pid}")).exists();
+        let pids = tokio::task::spawn_blocking(move || procfs::pids_in_namespace_of(pid))
             .await
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if pids.is_empty() && !visible {
+            return Err(EvidenceError::Unavailable(format!(
+                "the processes of running container {id} are not visible in /proc (mounted with hidepid, or another PID namespace)"
+            )));
+        }
+        Ok(pids)
     }
 }
