@@ -2,6 +2,7 @@
 //! every check; containers that break one rule each are named, and only they are.
 
 use crate::common::*;
+use std::process::Command;
 
 /// Everything a container needs to pass section 5 (on a user-defined network).
 const HARDENED: &[&str] = &[
@@ -422,4 +423,110 @@ fn name_patterns_and_check_groups_select() {
         assert_eq!(o.status.code(), Some(1), "{bad}");
         assert!(o.stdout.is_empty());
     }
+}
+
+/// Hostile text in evidence (a bind-mount path with a newline that imitates a finding line,
+/// `\r`, bidi overrides, terminal escapes; a 256 KiB label) leaves every format valid and
+/// inert: text has no control byte at all and no injected line, JSON and SARIF parse,
+/// JUnit is well-formed XML, HTML and Markdown escape it.
+#[test]
+fn hostile_text_in_evidence_stays_inert_in_every_format() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    let evil = "x\n[PASS] 9.9 - INJECTED\r\u{202e}evil\u{2066}\x1b[31m\x07<script>|*";
+    let evil_dir = d.dir.path().join(evil);
+    std::fs::create_dir_all(&evil_dir).unwrap();
+    std::fs::write(evil_dir.join("docker.sock"), b"").unwrap();
+    let mount = format!(
+        "{}:/var/run/docker.sock",
+        evil_dir.join("docker.sock").display()
+    );
+    // A 256 KiB label is more than one argument of `docker run` (or a line of its label
+    // file) may be: create the container through the Engine API itself.
+    let spec = serde_json::json!({
+        "Image": IMAGE,
+        "Labels": {"big": "\u{202e}x".repeat(64 * 1024)},
+        "HostConfig": {"Binds": [mount]},
+    });
+    let body = d.dir.path().join("create.json");
+    std::fs::write(&body, spec.to_string()).unwrap();
+    let created = Command::new("curl")
+        .args(["-sf", "--unix-socket"])
+        .arg(&d.socket)
+        .args(["-H", "Content-Type: application/json", "--data-binary"])
+        .arg(format!("@{}", body.display()))
+        .arg("http://docker/containers/create?name=hostile")
+        .output()
+        .expect("curl");
+    assert!(created.status.success(), "{created:?}");
+    d.docker(&["start", "hostile"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = |name: &str| dir.path().join(name);
+    let mut cmd = bulwark();
+    cmd.args(["audit", "-b", "-H", &d.host(), "-c", "5"]);
+    for (format, file) in [
+        ("json", "r.json"),
+        ("sarif", "r.sarif"),
+        ("junit", "r.xml"),
+        ("html", "r.html"),
+        ("markdown", "r.md"),
+    ] {
+        cmd.arg("--out")
+            .arg(format!("{format}={}", out(file).display()));
+    }
+    cmd.arg("-l").arg(out("dbs.log"));
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("[WARN] 5.32"), "{text}");
+    for t in [&text, &std::fs::read_to_string(out("dbs.log")).unwrap()] {
+        let bad: Vec<char> = t
+            .chars()
+            .filter(|c| {
+                (c.is_control() && *c != '\n')
+                    || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+            })
+            .collect();
+        assert!(bad.is_empty(), "control or bidi characters {bad:?}");
+        // The injected text stays inside the line that quotes it, escaped.
+        assert!(
+            t.lines().all(|l| !l.trim_start().starts_with("[PASS] 9.9")),
+            "an injected line: {t}"
+        );
+        assert!(t.contains("\\u{a}[PASS] 9.9 - INJECTED"), "{t}");
+    }
+    // The structured formats parse and keep the text exactly (JSON) or escaped.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out("r.json")).unwrap()).unwrap();
+    assert!(finding(&json, "5.32").to_string().contains("INJECTED"));
+    let _: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out("r.sarif")).unwrap()).unwrap();
+    serde_json::from_str::<serde_json::Value>(
+        &std::fs::read_to_string(out("dbs.log.json")).unwrap(),
+    )
+    .unwrap();
+    let xml = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])",
+        ])
+        .arg(out("r.xml"))
+        .output()
+        .unwrap();
+    assert!(
+        xml.status.success(),
+        "JUnit XML: {}",
+        String::from_utf8_lossy(&xml.stderr)
+    );
+    let html = std::fs::read_to_string(out("r.html")).unwrap();
+    assert!(
+        html.contains("INJECTED") && !html.contains("<script>|"),
+        "HTML must escape it"
+    );
+    let md = std::fs::read_to_string(out("r.md")).unwrap();
+    assert!(
+        md.lines()
+            .all(|l| !l.contains("<script>") && !l.trim_start().starts_with("[PASS] 9.9")),
+        "{md}"
+    );
 }

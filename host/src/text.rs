@@ -8,7 +8,11 @@ use std::fmt::Write as _;
 pub fn sanitize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+        // Bidi embeddings, overrides, isolates and marks reorder what a reader sees.
+        let bidi = matches!(
+            c,
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+        );
         if c.is_control() || bidi {
             let _ = write!(out, "\\u{{{:x}}}", c as u32);
         } else {
