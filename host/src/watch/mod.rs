@@ -127,6 +127,10 @@ impl Watcher {
             return Ok(());
         }
         let (cg, by_pidns) = filter_key_of(&self.cgroup_root, c.pid, &c.id)?;
+        // Listed again after the event stream reconnected: already watched as it is.
+        if self.lock_attr().cgroup_of(&c.id) == Some(cg) {
+            return Ok(());
+        }
         {
             let mut probes = self.lock_probes();
             if by_pidns {
@@ -200,12 +204,43 @@ impl Watcher {
         Ok(())
     }
 
-    /// Watch every running container, then follow starts and deaths until the stream ends.
+    /// Watch every running container, then follow starts and deaths for as long as the
+    /// watch runs. When the daemon's event stream drops (a daemon restart, a proxy that
+    /// cuts it), it is opened again with a backoff and the running containers are listed
+    /// again, so containers started meanwhile are not missed.
     pub async fn follow_containers(self: Arc<Self>) -> Result<(), WatchError> {
+        const FIRST: Duration = Duration::from_millis(250);
+        let mut backoff = FIRST;
+        loop {
+            let (subscribed, why) = match self.follow_once().await {
+                (s, Ok(())) => (s, "ended".to_string()),
+                (s, Err(e)) => (s, format!("failed: {}", crate::text::error_chain(&e))),
+            };
+            if subscribed {
+                backoff = FIRST;
+            }
+            tracing::warn!(
+                "the Docker event stream {why}; opening it again in {} ms",
+                backoff.as_millis()
+            );
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+
+    /// One subscription: (whether it was opened, how it ended).
+    async fn follow_once(&self) -> (bool, Result<(), WatchError>) {
         use futures_util::StreamExt;
-        let stream = self.collector.container_events().await?;
+        let stream = match self.collector.container_events().await {
+            Ok(s) => s,
+            Err(e) => return (false, Err(e.into())),
+        };
         // Subscribe first, then list: a container starting in between is not missed.
-        for id in self.collector.running_ids().await? {
+        let running = match self.collector.running_ids().await {
+            Ok(ids) => ids,
+            Err(e) => return (true, Err(e.into())),
+        };
+        for id in running {
             if let Err(e) = self.add(&id).await {
                 tracing::warn!("container {id}: {}", crate::text::error_chain(&e));
             }
@@ -223,10 +258,10 @@ impl Watcher {
                         tracing::warn!("container {id}: {}", crate::text::error_chain(&e));
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return (true, Err(e.into())),
             }
         }
-        Ok(())
+        (true, Ok(()))
     }
 
     pub fn summary_counts(&self) -> Result<HashMap<String, BTreeMap<String, u64>>, WatchError> {
