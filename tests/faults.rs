@@ -19,7 +19,23 @@ use std::time::{Duration, Instant};
 /// starts with `when` (e.g. `GET /containers/json`) is forwarded.
 struct Tap {
     socket: PathBuf,
+    /// The client side of every connection so far, for [`Tap::cut`].
+    clients: Arc<Mutex<Vec<UnixStream>>>,
     _dir: tempfile::TempDir,
+}
+
+impl Tap {
+    fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Close every connection made so far (as a proxy or a restarting daemon would); new
+    /// ones go through again.
+    fn cut(&self) {
+        for c in self.clients.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
 }
 
 type Action = Box<dyn FnOnce() + Send>;
@@ -33,13 +49,22 @@ fn tap(target: &Path, when: &'static str, then: Action) -> Tap {
     let listener = UnixListener::bind(&socket).unwrap();
     let target = target.to_path_buf();
     let action: Arc<Mutex<Option<Action>>> = Arc::new(Mutex::new(Some(then)));
+    let clients: Arc<Mutex<Vec<UnixStream>>> = Arc::default();
+    let kept = clients.clone();
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
+            if let Ok(c) = client.try_clone() {
+                kept.lock().unwrap().push(c);
+            }
             let (target, action) = (target.clone(), action.clone());
             std::thread::spawn(move || forward(client, &target, when, &action));
         }
     });
-    Tap { socket, _dir: dir }
+    Tap {
+        socket,
+        clients,
+        _dir: dir,
+    }
 }
 
 /// Pump one connection both ways (a request's line starts the chunk it comes in).
@@ -399,5 +424,29 @@ fn a_proc_hiding_other_users_processes_leaves_process_checks_undecided() {
             .contains("not visible in /proc"),
         "{:#}",
         finding(&hidden, "5.7")
+    );
+}
+
+/// The daemon's event stream cut under a running watch (every connection through the tap
+/// closed): the watch opens it again, so a container started afterwards is watched. Rootless
+/// Docker's containers make no cgroup of their own, so only the event stream (not the
+/// kernel's cgroup_mkdir) can tell the watch about them: without the reconnection this
+/// container would go unseen.
+#[test]
+fn watch_follows_new_containers_after_the_event_stream_drops() {
+    let d = RootlessDocker::start(None);
+    let t = tap(&d.socket, "NEVER", Box::new(|| {}));
+    let (watch, said) = crate::watch::start_watch_on(&t.host(), &["--duration", "10"]);
+    std::thread::sleep(Duration::from_millis(800));
+    t.cut();
+    std::thread::sleep(Duration::from_millis(1500));
+    d.run_container("after-cut", &[]);
+    std::thread::sleep(Duration::from_millis(1500));
+    d.docker(&["exec", "after-cut", "/bin/sh", "-c", "true"]);
+    let (alerts, _) = crate::watch::finish(watch);
+    assert!(
+        alerts.iter().any(|a| a["container"]["name"] == "after-cut"
+            && a["event"]["argv"] == serde_json::json!(["/bin/sh", "-c", "true"])),
+        "{said:#?}\n{alerts:#?}"
     );
 }

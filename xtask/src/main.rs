@@ -6,6 +6,8 @@
 //! - `cargo xtask setup`         only the set-up: packages, rustup target, dockerd
 //! - `cargo xtask plugin DIR [-o OUT]`     build a plugin crate into a component
 //! - `cargo xtask componentize IN OUT`     turn a core wasm module into a component
+//! - `cargo xtask fuzz [TARGET] [--seconds N] [--list] [--replay]`   fuzz the parsers of
+//!   outside input with libFuzzer (host/fuzz), or replay their kept inputs as a test
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -91,7 +93,9 @@ fn run() -> Result<()> {
             cargo_env(
                 &["test", "--workspace", "--no-fail-fast"],
                 &[("PATH", &path)],
-            )
+            )?;
+            // The fuzz targets' seeds and regressions (host/fuzz is outside the workspace).
+            fuzz_replay(&root)
         }
         "bench" => {
             setup(true)?;
@@ -101,6 +105,7 @@ fn run() -> Result<()> {
             cargo(&["bench", "-p", "bulwark", "--bench", "profile"])
         }
         "plugin" => plugin(rest, &root),
+        "fuzz" => fuzz(rest, &root),
         "componentize" => match rest {
             [input, output] => {
                 let core = std::fs::read(input).with_context(|| format!("reading {input}"))?;
@@ -110,7 +115,7 @@ fn run() -> Result<()> {
             _ => bail!("usage: cargo xtask componentize IN.wasm OUT.wasm"),
         },
         _ => {
-            println!("usage: cargo xtask <audit [ARGS]|test|bench|setup|plugin DIR [-o OUT]|componentize IN OUT>");
+            println!("usage: cargo xtask <audit [ARGS]|test|bench|setup|plugin DIR [-o OUT]|componentize IN OUT|fuzz [TARGET] [--seconds N] [--list] [--replay]>");
             Ok(())
         }
     }
@@ -324,6 +329,251 @@ fn plugin(args: &[String], root: &Path) -> Result<()> {
     .run()?;
     println!("{}", out.display());
     Ok(())
+}
+
+/// Sanitizer-coverage instrumentation for libFuzzer with stable flags only (no
+/// `-Zsanitizer`, no nightly, no cargo-fuzz). The targets reach `bulwark::fuzzing` through
+/// the host's `fuzzing` feature.
+const FUZZ_RUSTFLAGS: &[&str] = &[
+    "-Cpasses=sancov-module",
+    "-Cllvm-args=-sanitizer-coverage-level=4",
+    "-Cllvm-args=-sanitizer-coverage-inline-8bit-counters",
+    "-Cllvm-args=-sanitizer-coverage-pc-table",
+    "-Cllvm-args=-sanitizer-coverage-trace-compares",
+    "-Cdebug-assertions",
+    "-Coverflow-checks",
+];
+
+const FUZZ_USAGE: &str = "usage: cargo xtask fuzz [TARGET ...] [--seconds N] [--list] [--replay]";
+
+/// `cargo xtask fuzz [TARGET ...] [--seconds N] [--list] [--replay]`: build the fuzz crate
+/// (host/fuzz) instrumented, then run each target (all by default) for N seconds (60),
+/// starting from its seeds and regressions; fails when a target crashed, naming the input.
+/// `--list` names the targets; `--replay` only runs the kept inputs as a plain test.
+fn fuzz(args: &[String], root: &Path) -> Result<()> {
+    let targets = fuzz_targets(root)?;
+    let (mut seconds, mut list, mut replay) = (60u64, false, false);
+    let mut chosen: Vec<String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--list" => list = true,
+            "--replay" => replay = true,
+            "--seconds" => {
+                seconds = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .context("--seconds takes a whole number")?;
+            }
+            s => match s.strip_prefix("--seconds=") {
+                Some(n) => seconds = n.parse().context("--seconds takes a whole number")?,
+                None if s.starts_with('-') => bail!("unknown option {s}\n{FUZZ_USAGE}"),
+                None if targets.iter().any(|t| t == s) => chosen.push(s.to_string()),
+                None => bail!("no fuzz target {s:?}; there are: {}", targets.join(", ")),
+            },
+        }
+    }
+    if list {
+        for t in &targets {
+            println!("{t}");
+        }
+        return Ok(());
+    }
+    if replay {
+        return fuzz_replay(root);
+    }
+    if chosen.is_empty() {
+        chosen = targets;
+    }
+    let bin_dir = fuzz_build(root)?;
+    let mut failed = Vec::new();
+    for name in &chosen {
+        let run = fuzz_run(root, &bin_dir, name, seconds)?;
+        println!("{}", run.summary(name));
+        if !run.ok {
+            failed.push(format!(
+                "{name}: input {} (log {})",
+                run.artifact.as_deref().unwrap_or("not written"),
+                run.log.display()
+            ));
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "fuzz targets failed (reproduce with target/fuzz/<triple>/release/TARGET INPUT; \
+             keep the input in host/fuzz/regressions/TARGET/ once fixed):\n{}",
+            failed.join("\n")
+        );
+    }
+    Ok(())
+}
+
+/// The fuzz targets: the binaries in host/fuzz/fuzz_targets/.
+fn fuzz_targets(root: &Path) -> Result<Vec<String>> {
+    let dir = root.join("host/fuzz/fuzz_targets");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".rs"))
+                .map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The triple rustc builds for by default: the fuzz crate is built with an explicit
+/// `--target`, so that the coverage flags reach the targets' code but not build scripts
+/// or proc macros (which would not link without libFuzzer's callbacks).
+fn host_triple() -> Result<String> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let out = Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .context("running rustc -vV")?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(|t| t.trim().to_string())
+        .context("rustc -vV names no host triple")
+}
+
+/// A cargo command in host/fuzz with its own target directory and flags, and nothing of
+/// this process's cargo environment (the nested builds of host/build.rs scrub theirs too,
+/// so the coverage flags never reach the plugins or the probes).
+fn fuzz_cargo(root: &Path, target_dir: &str, rustflags: Option<&[&str]>) -> Command {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root.join("host/fuzz"));
+    bulwark_build::scrub_cargo_env(&mut cmd);
+    cmd.env("CARGO_TARGET_DIR", root.join(target_dir));
+    if let Some(flags) = rustflags {
+        cmd.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"));
+    }
+    cmd
+}
+
+/// Build every fuzz target, instrumented; returns the directory of the binaries.
+fn fuzz_build(root: &Path) -> Result<PathBuf> {
+    // libfuzzer-sys compiles libFuzzer's C++.
+    install_missing(&["g++"])?;
+    let triple = host_triple()?;
+    eprintln!("xtask: building the fuzz targets for {triple} (target/fuzz)");
+    run_checked(fuzz_cargo(root, "target/fuzz", Some(FUZZ_RUSTFLAGS)).args([
+        "build",
+        "--release",
+        "--bins",
+        "--features",
+        "fuzz",
+        "--target",
+        triple.as_str(),
+    ]))?;
+    Ok(root.join("target/fuzz").join(triple).join("release"))
+}
+
+/// Replay every kept input (corpus/ and regressions/) through the targets' checks as a
+/// plain test, with no instrumentation, in the main target directory: the dependencies
+/// built for the workspace are reused, only `bulwark` (with its `fuzzing` feature) and
+/// the fuzz crate are compiled again.
+fn fuzz_replay(root: &Path) -> Result<()> {
+    eprintln!("xtask: replaying the fuzz corpus and regressions (host/fuzz/tests/replay.rs)");
+    run_checked(fuzz_cargo(root, "target", None).arg("test"))
+}
+
+/// How one target's run went, from libFuzzer's output.
+#[derive(Default)]
+struct FuzzRun {
+    ok: bool,
+    log: PathBuf,
+    execs: Option<u64>,
+    per_sec: Option<u64>,
+    cov: Option<u64>,
+    ft: Option<u64>,
+    artifact: Option<String>,
+}
+
+impl FuzzRun {
+    /// Read libFuzzer's final stats (`-print_final_stats=1`), its last `cov:` and `ft:`,
+    /// and where it wrote a crashing input.
+    fn parse(&mut self, log: &str) {
+        for line in log.lines() {
+            if let Some(v) = line.strip_prefix("stat::number_of_executed_units:") {
+                self.execs = v.trim().parse().ok();
+            }
+            if let Some(v) = line.strip_prefix("stat::average_exec_per_sec:") {
+                self.per_sec = v.trim().parse().ok();
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            for pair in words.windows(2) {
+                match pair[0] {
+                    "cov:" => self.cov = pair[1].parse().ok().or(self.cov),
+                    "ft:" => self.ft = pair[1].parse().ok().or(self.ft),
+                    _ => {}
+                }
+            }
+            if let Some((_, path)) = line.split_once("Test unit written to ") {
+                self.artifact = Some(path.trim().to_string());
+            }
+        }
+    }
+
+    fn summary(&self, name: &str) -> String {
+        let n = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
+        format!(
+            "{name:<18} {:<7} {} runs ({}/s), cov {}, ft {}{}",
+            if self.ok { "ok" } else { "CRASHED" },
+            n(self.execs),
+            n(self.per_sec),
+            n(self.cov),
+            n(self.ft),
+            self.artifact
+                .as_ref()
+                .map_or(String::new(), |a| format!(", input {a}"))
+        )
+    }
+}
+
+/// Run one target for `seconds`: new inputs go to target/fuzz/corpus/NAME (the repository's
+/// seeds are read, never written), a crashing input to host/fuzz/artifacts/NAME/, its
+/// output to target/fuzz/logs/NAME.log.
+fn fuzz_run(root: &Path, bin_dir: &Path, name: &str, seconds: u64) -> Result<FuzzRun> {
+    let work = root.join("target/fuzz/corpus").join(name);
+    let artifacts = root.join("host/fuzz/artifacts").join(name);
+    let logs = root.join("target/fuzz/logs");
+    for d in [&work, &artifacts, &logs] {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    let log = logs.join(format!("{name}.log"));
+    let out = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    eprintln!(
+        "xtask: fuzzing {name} for {seconds} s (log: {})",
+        log.display()
+    );
+    let status = Command::new(bin_dir.join(name))
+        .arg(&work)
+        .arg(root.join("host/fuzz/corpus").join(name))
+        .arg(root.join("host/fuzz/regressions").join(name))
+        .arg(format!("-max_total_time={seconds}"))
+        .arg("-print_final_stats=1")
+        // An input that takes this long is a hang: a finding like a crash.
+        .arg("-timeout=10")
+        .arg(format!("-artifact_prefix={}/", artifacts.display()))
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .status()
+        .with_context(|| format!("running the {name} fuzz target"))?;
+    let mut run = FuzzRun {
+        ok: status.success(),
+        log: log.clone(),
+        ..FuzzRun::default()
+    };
+    let text = std::fs::read(&log).unwrap_or_default();
+    run.parse(&String::from_utf8_lossy(&text));
+    Ok(run)
 }
 
 extern "C" {

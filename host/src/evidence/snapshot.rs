@@ -84,6 +84,26 @@ pub fn save(
     audit_start: u64,
     answers: &BTreeMap<Query, Outcome>,
 ) -> Result<(), SnapshotError> {
+    let shown = path.display().to_string();
+    let text = encode(audit_start, answers).map_err(|e| SnapshotError::Write {
+        path: shown.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    // Write beside the target and rename, so a failed write never leaves half a snapshot.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|source| SnapshotError::Write {
+            path: shown,
+            source,
+        })
+}
+
+/// A snapshot's file contents (pretty JSON), as [`save`] writes them.
+pub fn encode(
+    audit_start: u64,
+    answers: &BTreeMap<Query, Outcome>,
+) -> Result<Vec<u8>, serde_json::Error> {
     let file = File {
         format: FORMAT.to_string(),
         version: VERSION,
@@ -98,19 +118,7 @@ pub fn save(
             })
             .collect(),
     };
-    let shown = path.display().to_string();
-    let text = serde_json::to_vec_pretty(&file).map_err(|e| SnapshotError::Write {
-        path: shown.clone(),
-        source: std::io::Error::other(e),
-    })?;
-    // Write beside the target and rename, so a failed write never leaves half a snapshot.
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|source| SnapshotError::Write {
-            path: shown,
-            source,
-        })
+    serde_json::to_vec_pretty(&file)
 }
 
 pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
@@ -119,11 +127,16 @@ pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
         path: shown.clone(),
         source,
     })?;
+    parse(&bytes, &shown)
+}
+
+/// Read a snapshot file's contents; `path` names it in errors.
+pub fn parse(bytes: &[u8], path: &str) -> Result<Snapshot, SnapshotError> {
     let malformed = |reason: String| SnapshotError::Malformed {
-        path: shown.clone(),
+        path: path.to_string(),
         reason,
     };
-    let file: File = serde_json::from_slice(&bytes).map_err(|e| malformed(e.to_string()))?;
+    let file: File = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
     if file.format != FORMAT {
         return Err(malformed(format!(
             "format is {:?}, expected {FORMAT:?}",

@@ -161,6 +161,25 @@ mod tests {
     }
 
     #[test]
+    fn a_start_past_year_9999_is_shown_as_a_number() {
+        // A snapshot's audit_start is the file's to choose: no overflow, no cut header.
+        let mut r = report_with("m".into(), "c".into(), 1);
+        for (start, shown) in [
+            (u64::MAX, format!("Initializing @{} (", u64::MAX)),
+            (253_402_300_800, "Initializing @253402300800 (".to_string()),
+            (
+                253_402_300_799,
+                "Initializing 9999-12-31T23:59:59Z (".to_string(),
+            ),
+        ] {
+            r.audit_start = start;
+            let t = text(&r, false, true);
+            assert!(t.contains(&shown), "{t}");
+            assert!(t.contains("Section C - Score"), "{t}");
+        }
+    }
+
+    #[test]
     fn score_and_count_follow_docker_bench_kinds() {
         let mut r = report_with(String::new(), "c".into(), 0);
         let base = r.findings[0].clone();

@@ -29,6 +29,9 @@ impl Painter {
     }
 }
 
+/// The first second RFC 3339 cannot show (year 10000), as a Unix time.
+const RFC3339_END: u64 = 253_402_300_800;
+
 /// The whole text report: header, results (A), remediation when asked (B), score (C).
 pub fn text(report: &Report, colour: bool, remediation: bool) -> String {
     let p = Painter { colour };
@@ -61,9 +64,13 @@ fn header(out: &mut String, report: &Report) {
         let _ = writeln!(out, "# Based on the {}.", report.benchmark.title);
     }
     let _ = writeln!(out, "{rule}");
-    let when = humantime::format_rfc3339_seconds(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(report.audit_start),
-    );
+    // A replayed snapshot's start is whatever its file says: past year 9999 (no RFC 3339
+    // form, and beyond what a SystemTime holds) it is shown as the number.
+    let when = std::time::UNIX_EPOCH
+        .checked_add(std::time::Duration::from_secs(report.audit_start))
+        .filter(|_| report.audit_start < RFC3339_END)
+        .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+        .unwrap_or_else(|| format!("@{}", report.audit_start));
     let _ = writeln!(out, "\nInitializing {when} ({} evidence)", report.evidence);
     if let Some(e) = &report.engine {
         let _ = writeln!(out, "Engine: {}", super::sanitize(&e.describe()));

@@ -353,23 +353,7 @@ impl Runtime {
         let result = match result {
             Err(e) => Err(self.classify(e, &s.store)),
             Ok(alerts) => {
-                let size: usize = alerts
-                    .iter()
-                    .map(|a| a.message.len() + a.rule_id.len())
-                    .sum();
-                if size > self.limits.max_output {
-                    Err(PluginFailure::OutputTooLarge(size, self.limits.max_output))
-                } else if let Some(a) = alerts.iter().find(|a| {
-                    a.event as usize >= events.len()
-                        || !plugin.rules.iter().any(|r| r.id == a.rule_id)
-                }) {
-                    Err(PluginFailure::Garbage(format!(
-                        "an alert for rule {:?} on event {} it was not given or does not declare",
-                        a.rule_id, a.event
-                    )))
-                } else {
-                    Ok(alerts)
-                }
+                validate::alerts(alerts, events.len(), &plugin.rules, self.limits.max_output)
             }
         };
         // A plugin that failed starts afresh: after a trap its instance is not trusted.
@@ -382,7 +366,7 @@ impl Runtime {
 
 /// The checks made on the bytes alone, before compiling: a wasm component importing only
 /// this ABI, with a manifest for this ABI unless it is built in.
-fn admit(
+pub(crate) fn admit(
     bytes: &[u8],
     origin: &Origin,
 ) -> Result<(manifest::Inspection, Option<Manifest>), LoadError> {
@@ -406,7 +390,7 @@ fn admit(
 
 /// The documentation a plugin carries for its checks. Documentation is not evidence: a
 /// section that does not parse is ignored, with a warning, and the checks still run.
-fn check_docs(
+pub(crate) fn check_docs(
     plugin: &str,
     raw: Option<&[u8]>,
 ) -> std::collections::BTreeMap<String, bulwark_build::CheckDoc> {

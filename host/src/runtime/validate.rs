@@ -6,7 +6,7 @@ use crate::abi::{rules, types};
 use std::collections::{HashMap, HashSet};
 
 /// Bytes of text a run returned.
-pub(super) fn output_size(findings: &[types::Finding]) -> usize {
+pub(crate) fn output_size(findings: &[types::Finding]) -> usize {
     findings
         .iter()
         .map(|f| {
@@ -30,7 +30,7 @@ pub(super) fn output_size(findings: &[types::Finding]) -> usize {
 }
 
 /// A plugin answers exactly the checks it was asked, once each.
-pub(super) fn verdicts(
+pub(crate) fn verdicts(
     findings: Vec<types::Finding>,
     ids: &[String],
 ) -> Result<Vec<types::Finding>, PluginFailure> {
@@ -67,7 +67,7 @@ pub(super) fn verdicts(
 
 /// The checks and rules a plugin declares: well-formed ids, each once, and (for a plugin
 /// with a manifest) only checks its manifest lists.
-pub(super) fn declared(
+pub(crate) fn declared(
     checks: &[types::CheckMeta],
     rules: &[rules::RuleMeta],
     manifest: Option<&Manifest>,
@@ -103,4 +103,31 @@ pub(super) fn declared(
         }
     }
     Ok(())
+}
+
+/// What a batch of rules returned: within the output limit, and only alerts on events it
+/// was given, for rules it declares.
+pub(crate) fn alerts(
+    alerts: Vec<rules::Alert>,
+    events: usize,
+    declared: &[rules::RuleMeta],
+    max_output: usize,
+) -> Result<Vec<rules::Alert>, PluginFailure> {
+    let size: usize = alerts
+        .iter()
+        .map(|a| a.message.len() + a.rule_id.len())
+        .sum();
+    if size > max_output {
+        return Err(PluginFailure::OutputTooLarge(size, max_output));
+    }
+    if let Some(a) = alerts
+        .iter()
+        .find(|a| a.event as usize >= events || !declared.iter().any(|r| r.id == a.rule_id))
+    {
+        return Err(PluginFailure::Garbage(format!(
+            "an alert for rule {:?} on event {} it was not given or does not declare",
+            a.rule_id, a.event
+        )));
+    }
+    Ok(alerts)
 }

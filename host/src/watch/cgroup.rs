@@ -20,7 +20,7 @@ pub fn cgroup2_root() -> Result<PathBuf, WatchError> {
 }
 
 /// The mount point of the first cgroup2 filesystem in a mountinfo text.
-fn cgroup2_mount_in(mountinfo: &str) -> Option<PathBuf> {
+pub(crate) fn cgroup2_mount_in(mountinfo: &str) -> Option<PathBuf> {
     mountinfo.lines().find_map(|l| {
         let (pre, post) = l.split_once(" - ")?;
         (post.split_whitespace().next() == Some("cgroup2"))
@@ -30,7 +30,7 @@ fn cgroup2_mount_in(mountinfo: &str) -> Option<PathBuf> {
 }
 
 /// The v2 path in a `/proc/PID/cgroup` text (its `0::` line; v1 lines are ignored).
-fn v2_path_in(proc_cgroup: &str) -> Option<&str> {
+pub(crate) fn v2_path_in(proc_cgroup: &str) -> Option<&str> {
     proc_cgroup.lines().find_map(|l| l.strip_prefix("0::"))
 }
 

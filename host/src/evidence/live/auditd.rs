@@ -49,7 +49,9 @@ pub(super) async fn audit_rules() -> Result<ev::AuditRuleSet, EvidenceError> {
     })
 }
 
-fn rule_lines(text: &str) -> Vec<String> {
+/// The rules in an `auditctl -l` listing or a rules file: one per line, without blank
+/// lines, comments or auditctl's "No rules".
+pub(crate) fn rule_lines(text: &str) -> Vec<String> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#') && *l != "No rules")

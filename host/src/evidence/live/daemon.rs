@@ -145,7 +145,7 @@ fn drop_ins(pid: i32, dir: &str) -> Vec<String> {
 }
 
 /// Later files override earlier ones key by key, table by table (as Podman reads them).
-fn merge(into: &mut toml::Table, from: toml::Table) {
+pub(crate) fn merge(into: &mut toml::Table, from: toml::Table) {
     for (k, v) in from {
         match (into.get_mut(&k), v) {
             (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
@@ -157,7 +157,7 @@ fn merge(into: &mut toml::Table, from: toml::Table) {
 }
 
 /// The value of `--name` in an argv (`--name=v` or `--name v`).
-fn flag_value(argv: &[String], name: &str) -> Option<String> {
+pub(crate) fn flag_value(argv: &[String], name: &str) -> Option<String> {
     let long = format!("--{name}");
     let mut it = argv.iter();
     let mut found = None;

@@ -2,13 +2,14 @@
 //! ([`docker`]), procfs ([`procfs`]), files ([`files`]), accounts ([`accounts`]), sockets
 //! ([`net`]), audit rules ([`auditd`]) and the daemon's real configuration ([`daemon`]).
 
+// The crate sees the rooms whose text parsers `crate::fuzzing` reaches.
 mod accounts;
-mod auditd;
-mod daemon;
+pub(crate) mod auditd;
+pub(crate) mod daemon;
 mod docker;
 mod files;
-mod net;
-mod procfs;
+pub(crate) mod net;
+pub(crate) mod procfs;
 
 pub use files::group_name;
 pub use procfs::cap_set;

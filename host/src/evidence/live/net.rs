@@ -13,27 +13,34 @@ pub(super) fn listeners() -> Result<Vec<ev::Listener>, EvidenceError> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(io_error(file.to_string(), e)),
         };
-        for line in text.lines().skip(1) {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.get(3) != Some(&"0A") {
-                continue;
-            }
-            if let Some((addr, port)) = f.get(1).and_then(|a| parse_proc_addr(a)) {
-                out.push(ev::Listener {
-                    proto: proto.to_string(),
-                    address: addr,
-                    port,
-                });
-            }
-        }
+        out.extend(listening_in(proto, &text));
     }
     out.sort_by(|a, b| (a.port, &a.address).cmp(&(b.port, &b.address)));
     out.dedup_by(|a, b| a.port == b.port && a.address == b.address && a.proto == b.proto);
     Ok(out)
 }
 
+/// The listening sockets (state 0A) of one /proc/net/tcp or tcp6 table, in its order.
+pub(crate) fn listening_in(proto: &str, text: &str) -> Vec<ev::Listener> {
+    let mut out = Vec::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.get(3) != Some(&"0A") {
+            continue;
+        }
+        if let Some((addr, port)) = f.get(1).and_then(|a| parse_proc_addr(a)) {
+            out.push(ev::Listener {
+                proto: proto.to_string(),
+                address: addr,
+                port,
+            });
+        }
+    }
+    out
+}
+
 /// "0100007F:0CEA" → ("127.0.0.1", 3306); IPv6 addresses are four little-endian words.
-fn parse_proc_addr(s: &str) -> Option<(String, u16)> {
+pub(crate) fn parse_proc_addr(s: &str) -> Option<(String, u16)> {
     let (addr, port) = s.split_once(':')?;
     let port = u16::from_str_radix(port, 16).ok()?;
     let text = match addr.len() {
@@ -41,7 +48,8 @@ fn parse_proc_addr(s: &str) -> Option<(String, u16)> {
         32 => {
             let mut bytes = [0u8; 16];
             for w in 0..4 {
-                let word = u32::from_str_radix(&addr[w * 8..w * 8 + 8], 16)
+                // `get`: 32 bytes of text need not be 32 characters (no slicing inside one).
+                let word = u32::from_str_radix(addr.get(w * 8..w * 8 + 8)?, 16)
                     .ok()?
                     .swap_bytes();
                 bytes[w * 4..w * 4 + 4].copy_from_slice(&word.to_be_bytes());
@@ -74,6 +82,12 @@ mod tests {
         assert_eq!(
             parse_proc_addr("00000000000000000000000001000000:0050"),
             Some(("::1".to_string(), 80))
+        );
+        // 32 bytes that are not 32 characters: refused, not a panic.
+        assert_eq!(parse_proc_addr(&format!("{}:0050", "é".repeat(16))), None);
+        assert_eq!(
+            parse_proc_addr(&format!("0{}:0050", "é".repeat(15) + "0")),
+            None
         );
     }
 }

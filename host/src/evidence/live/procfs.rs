@@ -54,7 +54,7 @@ pub(super) fn pids_in_namespace_of(pid: i32) -> Vec<i32> {
 }
 
 /// 64-hex-digit runs in a cgroup path.
-fn container_ids_in(path: &str) -> Vec<String> {
+pub(crate) fn container_ids_in(path: &str) -> Vec<String> {
     path.split(|c: char| !c.is_ascii_hexdigit())
         .filter(|s| s.len() == 64)
         .map(str::to_string)
