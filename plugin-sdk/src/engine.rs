@@ -44,7 +44,14 @@ impl Ctx {
         let version = self.version()?;
         let podman = version.components.iter().any(|c| c.name.contains("Podman"));
         let info = self.info()?;
-        let rootless = info.rootless || info.security_option("rootless").is_some();
+        let mut rootless = info.rootless || info.security_option("rootless").is_some();
+        if podman && !rootless {
+            // Podman's `Rootless` field does not survive the host's typed Engine API
+            // client; the user its service runs as does, where this plugin may read it.
+            if let Ok(d) = self.daemon() {
+                rootless = self.process(d.pid).is_ok_and(|p| p.uid_effective != 0);
+            }
+        }
         Ok(Engine {
             kind: if podman { Kind::Podman } else { Kind::Docker },
             rootless,

@@ -247,7 +247,24 @@ async fn engine_of(evidence: &Evidence) -> Option<crate::findings::Engine> {
     let endpoint = evidence
         .endpoint()
         .unwrap_or_else(|| ("recorded".to_string(), "a snapshot".to_string(), false));
-    Some(assemble::engine(&version, info.as_ref(), endpoint))
+    let mut engine = assemble::engine(&version, info.as_ref(), endpoint);
+    if engine.name == "Podman" && !engine.rootless {
+        // Podman's own `Rootless` field does not survive the Engine API client's typed
+        // info; the user its service runs as does (when that process is visible here).
+        engine.rootless = service_user(evidence).await.is_some_and(|uid| uid != 0);
+    }
+    Some(engine)
+}
+
+/// The effective uid of the process serving the API, when it can be read on this host.
+async fn service_user(evidence: &Evidence) -> Option<u32> {
+    let Answer::Daemon(d) = evidence.query(&Query::DaemonConfig).await.ok()? else {
+        return None;
+    };
+    match evidence.query(&Query::Process { pid: d.pid }).await.ok()? {
+        Answer::Process(p) => Some(p.uid_effective),
+        _ => None,
+    }
 }
 
 /// `--observe`: watch these containers with the kernel probes for `duration` and record

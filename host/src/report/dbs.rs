@@ -111,6 +111,8 @@ pub fn dbs_json(report: &Report, limit: usize, remediation: bool, end: u64) -> s
         "bulwark": report.version,
         "benchmark": report.benchmark.id,
         "start": report.audit_start,
+        // Bulwark's addition: which engine was judged (absent when no daemon answered).
+        "engine": report.engine.as_ref().map(|e| e.describe()),
         "tests": tests,
         "checks": checks,
         "score": score,

@@ -29,7 +29,9 @@ const statusOf = (f) => f.suppression ? 'suppressed' : f.status;
 const subjectName = (s) => s.kind === 'container' ? s.name : s.kind === 'image' ? s.name : s.kind === 'file' ? s.path : s.kind === 'plugin' ? s.name : s.kind;
 
 $('meta').textContent = 'Bulwark ' + data.version + ' \u00b7 ' + data.benchmark.title + ' \u00b7 ' + data.evidence + ' evidence \u00b7 started ' +
-  new Date(data.audit_start * 1000).toISOString() + ' \u00b7 ' + data.findings.length + ' findings';
+  new Date(data.audit_start * 1000).toISOString() + ' \u00b7 ' + data.findings.length + ' findings' +
+  (data.engine ? ' \u00b7 ' + data.engine.name + ' ' + data.engine.version + (data.engine.rootless ? ' (rootless)' : ' (root)') +
+    ' at ' + data.engine.endpoint + (data.engine.remote ? ' (remote)' : '') : '');
 
 // Summary: sections x statuses.
 const sections = [];

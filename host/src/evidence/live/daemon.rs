@@ -87,6 +87,7 @@ fn podman_config(
     env_conf: Option<String>,
     user_config: &str,
 ) -> Result<(String, Option<String>), EvidenceError> {
+    let env_set = env_conf.is_some();
     let files: Vec<String> = match env_conf {
         Some(f) => vec![f],
         None => {
@@ -117,7 +118,11 @@ fn podman_config(
         merge(&mut merged, table);
         last = Some(file.clone());
     }
-    let Some(file) = last else {
+    // The file named is the one whoever runs the service edits: a rootless user's own
+    // (even when it does not exist yet; the system's files are root's), else the most
+    // specific one that exists.
+    let own = (euid != 0 && !env_set).then(|| format!("{user_config}/containers/containers.conf"));
+    let Some(file) = own.clone().or(last) else {
         // Podman runs on its built-in defaults; name the file an administrator would write.
         let f = files
             .into_iter()
@@ -125,6 +130,9 @@ fn podman_config(
             .unwrap_or_else(|| "/etc/containers/containers.conf".to_string());
         return Ok((f, None));
     };
+    if own.is_some() && merged.is_empty() {
+        return Ok((file, None));
+    }
     let json = serde_json::to_string(&merged)
         .map_err(|e| EvidenceError::Unavailable(format!("daemon configuration {file}: {e}")))?;
     Ok((file, Some(json)))
