@@ -56,9 +56,33 @@ fn podman_is_audited_from_its_own_configuration_and_judged_like_docker() {
     p.run_container("pm-hard", HARDENED);
     let r = audit_json(&["-H", &p.host()]);
 
-    // The engine is named, and it is the root Podman.
+    // The engine is named, and it is the root Podman: in every format.
     assert_eq!(r["engine"]["name"], "Podman", "{:#}", r["engine"]);
     assert_eq!(r["engine"]["rootless"], false);
+    let dir = tempfile::tempdir().unwrap();
+    let file = |n: &str| dir.path().join(n);
+    let mut all = bulwark();
+    // 4.6's verdict does not mention the engine: whatever names it is the report's header.
+    all.args(["audit", "-H", &p.host(), "-c", "4.6", "-l"])
+        .arg(file("dbs.log"));
+    for f in ["sarif", "junit", "html", "markdown"] {
+        all.arg("--out").arg(format!("{f}={}", file(f).display()));
+    }
+    let text = all.output().unwrap();
+    assert!(text.status.success());
+    let named = "Podman 4.";
+    assert!(String::from_utf8_lossy(&text.stdout).contains(&format!("Engine: {named}")));
+    for f in [
+        "dbs.log",
+        "dbs.log.json",
+        "sarif",
+        "junit",
+        "html",
+        "markdown",
+    ] {
+        let body = std::fs::read_to_string(file(f)).unwrap();
+        assert!(body.contains("Podman"), "{f} does not name the engine");
+    }
 
     // The quirks of its /info (ExperimentalBuild always true, LiveRestoreEnabled always
     // false, no LoggingDriver) and what it has no equivalent of: SKIP with the reason.

@@ -151,3 +151,40 @@ fn watch_names_an_exec_in_a_rootless_container() {
         "{alerts:#?}"
     );
 }
+
+/// Rootless Podman: named as such, 2.1 and 2.9 pass, and §3 judges the user's own
+/// containers.conf (the system's files are root's) and the socket in its runtime directory.
+#[test]
+fn rootless_podman_is_judged_on_its_users_files() {
+    let p = RootlessPodman::start();
+    let conf_dir = p.home().join(".config/containers");
+    let conf = conf_dir.join("containers.conf");
+    let _ = std::fs::remove_file(&conf);
+    let r = audit_json(&["-H", &p.host(), "-c", "2.1,2.9,3.15,3.16,3.17,3.18"]);
+    assert_eq!(r["engine"]["name"], "Podman", "{:#}", r["engine"]);
+    assert_eq!(r["engine"]["rootless"], true, "{:#}", r["engine"]);
+    assert_eq!(status(&r, "2.1"), "pass");
+    assert_eq!(status(&r, "2.9"), "pass");
+    for id in ["3.15", "3.16"] {
+        assert_eq!(status(&r, id), "pass", "{id}: {:#}", finding(&r, id));
+        assert_eq!(path_of(&r, id), p.socket.to_str().unwrap());
+    }
+    // No file of the user's yet: nothing to judge, and never the system's root-owned ones.
+    assert_eq!(status(&r, "3.17"), "info", "{:#}", finding(&r, "3.17"));
+    assert!(finding(&r, "3.17")["message"]
+        .as_str()
+        .unwrap()
+        .contains(conf.to_str().unwrap()));
+    for d in [p.home().join(".config"), conf_dir.clone()] {
+        std::fs::create_dir_all(&d).unwrap();
+        std::os::unix::fs::chown(&d, Some(p.uid()), Some(p.gid())).unwrap();
+    }
+    std::fs::write(&conf, "[containers]\nlog_driver = \"k8s-file\"\n").unwrap();
+    std::os::unix::fs::chown(&conf, Some(p.uid()), Some(p.gid())).unwrap();
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let r = audit_json(&["-H", &p.host(), "-c", "3.17,3.18"]);
+    std::fs::remove_file(&conf).unwrap();
+    assert_eq!(status(&r, "3.17"), "pass", "{:#}", finding(&r, "3.17"));
+    assert_eq!(path_of(&r, "3.17"), conf.to_str().unwrap());
+    assert_eq!(status(&r, "3.18"), "warn", "{:#}", finding(&r, "3.18"));
+}

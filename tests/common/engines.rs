@@ -482,3 +482,104 @@ fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))
         .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
 }
+
+/// Rootless Podman: `podman system service` run by [`ROOTLESS_USER`] on its own runtime
+/// directory's socket (`$XDG_RUNTIME_DIR/podman/podman.sock`), started and stopped by the
+/// test. It shares the user with [`RootlessDocker`], so it takes the same turn.
+pub struct RootlessPodman {
+    pub socket: PathBuf,
+    uid: u32,
+    gid: u32,
+    home: PathBuf,
+    child: Child,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl RootlessPodman {
+    pub fn start() -> Self {
+        let turn = ROOTLESS.lock().unwrap_or_else(|e| e.into_inner());
+        let (uid, gid) = rootless_user();
+        kill_user_processes(uid);
+        let home = PathBuf::from(format!("/home/{ROOTLESS_USER}"));
+        let runtime = PathBuf::from(format!("/run/user/{uid}"));
+        for d in [runtime.clone(), runtime.join("podman")] {
+            std::fs::create_dir_all(&d).expect("create the runtime directory");
+            std::os::unix::fs::chown(&d, Some(uid), Some(gid)).expect("chown it");
+        }
+        set_mode(&runtime, 0o700);
+        let socket = runtime.join("podman/podman.sock");
+        let _ = std::fs::remove_file(&socket);
+        let log =
+            std::fs::File::create(format!("/tmp/bw-rootless-podman-{uid}.log")).expect("log file");
+        let child = Command::new("setpriv")
+            .env_clear()
+            .env("HOME", &home)
+            .env("USER", ROOTLESS_USER)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .arg(format!("--reuid={uid}"))
+            .arg(format!("--regid={gid}"))
+            .arg("--init-groups")
+            // No systemd here: cgroupfs and a file events log, as for the root service.
+            .args([
+                "podman",
+                "--cgroup-manager=cgroupfs",
+                "--events-backend=file",
+            ])
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .current_dir(&home)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("setpriv and podman must be installed");
+        let podman = RootlessPodman {
+            socket,
+            uid,
+            gid,
+            home,
+            child,
+            _turn: turn,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let host = podman.host();
+        while !run(Command::new("docker").args(["-H", &host, "version"]))
+            .status
+            .success()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "rootless podman did not answer: {}",
+                std::fs::read_to_string(format!("/tmp/bw-rootless-podman-{uid}.log"))
+                    .unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        podman
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    pub fn uid(&self) -> u32 {
+        self.uid
+    }
+
+    pub fn gid(&self) -> u32 {
+        self.gid
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.home.clone()
+    }
+}
+
+impl Drop for RootlessPodman {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        kill_user_processes(self.uid);
+    }
+}
