@@ -68,6 +68,22 @@ pub struct Settings {
     pub context: Option<String>,
     /// How long one API call may take (default 30 s).
     pub api_timeout: Option<Duration>,
+    /// How many evidence calls may be in flight at once (default [`API_CONCURRENCY`]).
+    pub api_concurrency: Option<usize>,
+}
+
+/// Evidence calls in flight at once unless `--api-concurrency` says otherwise: the fastest
+/// pool measured by `cargo xtask bench` (scale) against dockerd on this 2-core machine;
+/// more only queues inside the daemon.
+pub const API_CONCURRENCY: usize = 4;
+
+/// How many evidence calls may be in flight at once.
+pub fn api_concurrency() -> usize {
+    SETTINGS
+        .get()
+        .and_then(|s| s.api_concurrency)
+        .unwrap_or(API_CONCURRENCY)
+        .max(1)
 }
 
 static SETTINGS: OnceLock<Settings> = OnceLock::new();

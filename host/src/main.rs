@@ -40,6 +40,7 @@ fn main() {
         key: c.tlskey,
         context: c.context,
         api_timeout: (c.api_timeout > 0).then(|| std::time::Duration::from_secs(c.api_timeout)),
+        api_concurrency: Some(c.api_concurrency),
     });
     match rt.block_on(cli::dispatch(args.command)) {
         Ok(0) => {}

@@ -49,6 +49,10 @@ pub struct ConnectionArgs {
     /// hung daemon costs one timeout, not one per query.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub api_timeout: u64,
+    /// How many Engine API calls evidence collection keeps in flight at once (container
+    /// inspects are asked in a pool of this size). 1 asks one at a time.
+    #[arg(long, global = true, value_name = "N", default_value_t = bulwark::docker::API_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub api_concurrency: usize,
 }
 
 #[derive(Subcommand)]

@@ -11,9 +11,10 @@ pub use bulwark_query::{Query, Scope, UnknownScope};
 pub use selection::Selection;
 
 use crate::abi::ev;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
@@ -77,6 +78,8 @@ pub struct Evidence {
     /// Unix time the audit (or the recorded one) started.
     audit_start: u64,
     queries: AtomicU64,
+    /// Set when the selected containers' inspects have been asked for all at once.
+    prefetched: AtomicBool,
 }
 
 impl Evidence {
@@ -87,6 +90,7 @@ impl Evidence {
             selection,
             audit_start,
             queries: AtomicU64::new(0),
+            prefetched: AtomicBool::new(false),
         }
     }
 
@@ -115,6 +119,36 @@ impl Evidence {
     /// Answer a question, asking the source at most once per audit.
     pub async fn query(&self, q: &Query) -> Outcome {
         self.queries.fetch_add(1, Ordering::Relaxed);
+        if matches!(q, Query::ContainerInspect { .. }) {
+            self.prefetch_inspects().await;
+        }
+        self.answer(q).await
+    }
+
+    /// The first question about one container's inspect asks the daemon for every selected
+    /// container's at once, at most [`crate::docker::api_concurrency`] in flight: plugins
+    /// run their checks container by container, so asked one at a time the daemon's round
+    /// trips would add up serially; asked in a bounded pool they overlap without flooding
+    /// a daemon that serves everything else on the host too. Answers land in the memo: the
+    /// plugin that asked first waits for the pool (it asks for the rest next), another that
+    /// asks meanwhile waits only for the one it asked for.
+    async fn prefetch_inspects(&self) {
+        if !self.is_live() || self.prefetched.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Ok(ids) = self.select_containers().await else {
+            return;
+        };
+        let pool = crate::docker::api_concurrency();
+        futures_util::stream::iter(ids)
+            .for_each_concurrent(pool, |c| async move {
+                let _ = self.answer(&Query::ContainerInspect { id: c.id }).await;
+            })
+            .await;
+    }
+
+    /// The memoized answer to a question (asking the source the first time).
+    async fn answer(&self, q: &Query) -> Outcome {
         let cell = {
             let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
             memo.entry(q.clone()).or_default().clone()
@@ -141,7 +175,13 @@ impl Evidence {
 
     /// The containers this audit covers, in the daemon's order.
     pub async fn selected_containers(&self) -> Result<Vec<ev::ContainerSummary>, EvidenceError> {
-        match self.query(&Query::ContainerList).await? {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        self.select_containers().await
+    }
+
+    /// [`Evidence::selected_containers`], not counted as a question (the prefetch asks it).
+    async fn select_containers(&self) -> Result<Vec<ev::ContainerSummary>, EvidenceError> {
+        match self.answer(&Query::ContainerList).await? {
             Answer::Containers(all) => Ok(all
                 .into_iter()
                 .filter(|c| self.selection.all_containers || c.state == "running")
