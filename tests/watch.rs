@@ -290,6 +290,63 @@ fn rule_plugins_remember_across_batches() {
     assert_eq!(seen, ["exec #1", "exec #2", "exec #3"], "{alerts:#?}");
 }
 
+/// A rule plugin that fails on every batch is suspended after three failures in a row, for
+/// longer each time, instead of being instantiated afresh for every batch; its failures are
+/// summed up as one line, and the other plugins' rules go on alerting.
+#[test]
+fn a_rule_plugin_failing_on_every_batch_is_suspended_not_spun_on() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    // Execs all along: every 100 ms batch holds events for the broken plugin.
+    d.run_container(
+        "busy",
+        &[],
+        &["/bin/sh", "-c", "while :; do /bin/true; sleep 0.1; done"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture_plugin("brittle"), dir.path().join("brittle.wasm")).unwrap();
+    let dp = dir.path().display().to_string();
+    let addr = free_loopback_addr();
+    let watch = start_watch(
+        &d,
+        &[
+            "--duration",
+            "10",
+            "--plugins",
+            &dp,
+            "--allow-unsigned",
+            "--grant",
+            "traces",
+            "--metrics",
+            &addr,
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(8));
+    d.docker(&["exec", "busy", "/bin/sh", "-c", "true"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let m = scrape(&addr);
+    let of_brittle = |name: &str| -> f64 {
+        m.iter()
+            .filter(|(k, _)| k.starts_with(name) && !k.contains("runtime-rules"))
+            .map(|(_, v)| v)
+            .sum()
+    };
+    let failures = of_brittle("bulwark_plugin_failures_total");
+    let skipped = of_brittle("bulwark_plugin_skipped_batches_total");
+    // About 80 batches: 3 failures, then one after each pause of 1, 2 and 4 s.
+    assert!((3.0..=12.0).contains(&failures), "{m:#?}");
+    assert!(skipped >= 30.0, "{m:#?}");
+    let (alerts, summary) = finish(watch);
+    let lines = summary["rule_failures"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "{summary:#}");
+    assert!(lines[0].as_str().unwrap().contains("times)"), "{summary:#}");
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["rule"]["id"] == "R.SHELL" && a["container"]["name"] == "busy"),
+        "{alerts:#?}"
+    );
+}
+
 /// The default watch attaches only what its rules need off the syscall path, says which
 /// rules do not run and why, and sees a container from its first exec: the entrypoint of
 /// one started during the watch fires the shell rule, and a non-root process that gains

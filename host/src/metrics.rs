@@ -56,6 +56,7 @@ pub struct WatchMetrics {
     pub plugin_fuel: Family<PluginLabel, Counter>,
     pub plugin_seconds: Family<PluginLabel, Counter<f64, AtomicU64>>,
     pub plugin_failures: Family<PluginLabel, Counter>,
+    pub plugin_skipped_batches: Family<PluginLabel, Counter>,
     pub dropped: Counter,
     pub attached: Family<AttachLabels, Gauge>,
     pub rules: Family<RuleRunLabels, Gauge>,
@@ -74,6 +75,7 @@ impl Default for WatchMetrics {
             plugin_fuel: Family::default(),
             plugin_seconds: Family::default(),
             plugin_failures: Family::default(),
+            plugin_skipped_batches: Family::default(),
             dropped: Counter::default(),
             attached: Family::default(),
             rules: Family::default(),
@@ -109,6 +111,11 @@ impl Default for WatchMetrics {
             "plugin_failures",
             "Rule plugin runs stopped by the sandbox",
             m.plugin_failures.clone(),
+        );
+        registry.register(
+            "plugin_skipped_batches",
+            "Event batches a rule plugin was not shown while suspended after failing in a row",
+            m.plugin_skipped_batches.clone(),
         );
         registry.register(
             "dropped_events",

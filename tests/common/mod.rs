@@ -596,6 +596,7 @@ const FIXTURES: &[(&str, Option<&str>, &str)] = &[
     ("tests/plugins/hostile", Some("snoop"), "snoop"),
     ("tests/plugins/hostile", Some("spam"), "spam"),
     ("tests/plugins/tally", None, "tally"),
+    ("tests/plugins/tally", Some("brittle"), "brittle"),
 ];
 
 /// The component of a fixture plugin (see [`FIXTURES`]), built on first use.

@@ -1,7 +1,9 @@
 //! Rules at work, in a task of their own so that reading the ring buffer never waits on
 //! them: each batch of events goes through every rule plugin allowed to see traces (one
 //! instance per plugin for the whole watch), and every alert of a rule that runs becomes
-//! an [`AlertRecord`] for the caller.
+//! an [`AlertRecord`] for the caller. A plugin that fails batch after batch is suspended
+//! for a growing while (and tried again after it), and its failures are kept as counts of
+//! distinct messages: a broken pack left running for days costs neither CPU nor memory.
 
 use super::format::{event_record, rule_event, AlertRecord, ProcessRecord, RuleRecord};
 use super::reader::Batch;
@@ -9,24 +11,111 @@ use super::rules::RulePlan;
 use crate::abi::rules::{Alert, Event as RuleEvent, EventKind, RuleMeta};
 use crate::metrics::{PluginLabel, RuleLabels, WatchMetrics};
 use crate::runtime::{Plugin, PluginFailure, RuleSession, RunCost, Runtime};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// Batches the judge may have queued before the reader drops new ones.
 const QUEUE: usize = 16;
 
+/// Failures in a row after which a plugin is suspended.
+const FAILURES_BEFORE_SUSPENSION: u32 = 3;
+/// The first suspension; each one after it is twice as long, up to [`LONGEST_SUSPENSION`].
+const FIRST_SUSPENSION: Duration = Duration::from_secs(1);
+const LONGEST_SUSPENSION: Duration = Duration::from_secs(300);
+/// Distinct failure messages kept; later distinct ones are only counted.
+const DISTINCT_FAILURES: usize = 20;
+
 /// What the judge did over the whole watch.
+#[derive(Default)]
 pub(super) struct Judged {
     pub alerts: u64,
-    pub failures: Vec<String>,
+    /// Distinct failure message → how many times (at most [`DISTINCT_FAILURES`] kept).
+    failures: BTreeMap<String, u64>,
+    /// Failures whose message was not kept.
+    unkept: u64,
+}
+
+impl Judged {
+    /// Each distinct failure once, with how often it happened.
+    pub fn failure_lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .failures
+            .iter()
+            .map(|(m, n)| match n {
+                1 => m.clone(),
+                n => format!("{m} ({n} times)"),
+            })
+            .collect();
+        if self.unkept > 0 {
+            out.push(format!("{} more rule plugin failures", self.unkept));
+        }
+        out
+    }
+
+    fn failed(&mut self, msg: String) {
+        if let Some(n) = self.failures.get_mut(&msg) {
+            *n += 1;
+        } else if self.failures.len() < DISTINCT_FAILURES {
+            self.failures.insert(msg, 1);
+        } else {
+            self.unkept += 1;
+        }
+    }
 }
 
 /// A rule plugin and its instance, kept while it does not fail.
 struct RulePack {
     plugin: Arc<Plugin>,
     session: Option<RuleSession>,
+    health: Health,
+}
+
+/// How a rule plugin has been doing: failures in a row, and its suspension.
+#[derive(Debug)]
+struct Health {
+    /// Failures since its last good batch.
+    failed_in_a_row: u32,
+    /// How long its next suspension lasts.
+    next_suspension: Duration,
+    /// While set and in the future, its batches are skipped.
+    suspended_until: Option<Instant>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            failed_in_a_row: 0,
+            next_suspension: FIRST_SUSPENSION,
+            suspended_until: None,
+        }
+    }
+}
+
+impl Health {
+    fn suspended(&self, now: Instant) -> bool {
+        self.suspended_until.is_some_and(|t| now < t)
+    }
+
+    /// After a failure: `Some(how long)` when this one suspends it.
+    fn note_failure(&mut self, now: Instant) -> Option<Duration> {
+        self.failed_in_a_row += 1;
+        if self.failed_in_a_row < FAILURES_BEFORE_SUSPENSION {
+            return None;
+        }
+        let pause = self.next_suspension;
+        self.suspended_until = Some(now + pause);
+        self.next_suspension = (pause * 2).min(LONGEST_SUSPENSION);
+        // Tried once more when the pause ends; one more failure suspends it again.
+        self.failed_in_a_row = FAILURES_BEFORE_SUSPENSION - 1;
+        Some(pause)
+    }
+
+    fn note_success(&mut self) {
+        *self = Health::default();
+    }
 }
 
 struct Judge<F> {
@@ -64,6 +153,7 @@ pub(super) fn spawn(
         .map(|plugin| RulePack {
             plugin,
             session: None,
+            health: Health::default(),
         })
         .collect();
     let mut judge = Judge {
@@ -72,10 +162,7 @@ pub(super) fn spawn(
         enabled,
         metrics,
         on_alert,
-        judged: Judged {
-            alerts: 0,
-            failures: Vec::new(),
-        },
+        judged: Judged::default(),
     };
     let (tx, mut rx) = mpsc::channel::<Batch>(QUEUE);
     let task = tokio::spawn(async move {
@@ -100,6 +187,16 @@ impl<F: FnMut(AlertRecord)> Judge<F> {
         let events = Arc::new(events);
         let handle = tokio::runtime::Handle::current();
         for i in 0..self.packs.len() {
+            if self.packs[i].health.suspended(Instant::now()) {
+                if let Some(m) = &self.metrics {
+                    m.plugin_skipped_batches
+                        .get_or_create(&PluginLabel {
+                            plugin: self.packs[i].plugin.name.clone(),
+                        })
+                        .inc();
+                }
+                continue;
+            }
             let p = self.packs[i].plugin.clone();
             let (rt, ev, h) = (self.runtime.clone(), events.clone(), handle.clone());
             let mut session = self.packs[i].session.take();
@@ -115,11 +212,14 @@ impl<F: FnMut(AlertRecord)> Judge<F> {
                     r
                 }
                 Err(e) => {
-                    self.judged.failures.push(format!("plugin {}: {e}", p.name));
+                    self.judged.failed(format!("plugin {}: {e}", p.name));
                     continue;
                 }
             };
-            for a in self.account(&p, result).unwrap_or_default() {
+            let Some(alerts) = self.account(i, result) else {
+                continue;
+            };
+            for a in alerts {
                 if self.enabled.contains(&(p.name.clone(), a.rule_id.clone())) {
                     self.alert(&p, &events, a);
                 }
@@ -130,9 +230,10 @@ impl<F: FnMut(AlertRecord)> Judge<F> {
     /// Count a rule run's cost and failure; its alerts when it succeeded.
     fn account(
         &mut self,
-        p: &Plugin,
+        i: usize,
         (result, cost): (Result<Vec<Alert>, PluginFailure>, RunCost),
     ) -> Option<Vec<Alert>> {
+        let p = self.packs[i].plugin.clone();
         let label = PluginLabel {
             plugin: p.name.clone(),
         };
@@ -143,14 +244,27 @@ impl<F: FnMut(AlertRecord)> Judge<F> {
                 .inc_by(cost.wall_ms / 1000.0);
         }
         match result {
-            Ok(a) => Some(a),
+            Ok(a) => {
+                self.packs[i].health.note_success();
+                Some(a)
+            }
             Err(f) => {
                 if let Some(m) = &self.metrics {
                     m.plugin_failures.get_or_create(&label).inc();
                 }
                 let msg = format!("plugin {} {f}", p.name);
-                tracing::warn!("{msg}");
-                self.judged.failures.push(msg);
+                // Said once per distinct failure; repeats are counted for the summary.
+                if !self.judged.failures.contains_key(&msg) {
+                    tracing::warn!("{msg}");
+                }
+                self.judged.failed(msg);
+                if let Some(pause) = self.packs[i].health.note_failure(Instant::now()) {
+                    tracing::warn!(
+                        "plugin {} failed {FAILURES_BEFORE_SUSPENSION} batches in a row: its rules are suspended for {} s",
+                        p.name,
+                        pause.as_secs()
+                    );
+                }
                 None
             }
         }
@@ -210,4 +324,47 @@ fn unix_now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_counted_per_message_and_bounded() {
+        let mut j = Judged::default();
+        for _ in 0..1000 {
+            j.failed("plugin p trapped".to_string());
+        }
+        for i in 0..100 {
+            j.failed(format!("plugin p ran out of fuel at {i}"));
+        }
+        let lines = j.failure_lines();
+        assert_eq!(lines.len(), DISTINCT_FAILURES + 1, "{lines:#?}");
+        assert!(lines.contains(&"plugin p trapped (1000 times)".to_string()));
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("81 more rule plugin failures")
+        );
+    }
+
+    #[test]
+    fn a_plugin_failing_in_a_row_is_suspended_longer_each_time_until_it_recovers() {
+        let mut p = Health::default();
+        let t0 = Instant::now();
+        assert_eq!(p.note_failure(t0), None);
+        assert_eq!(p.note_failure(t0), None);
+        assert_eq!(p.note_failure(t0), Some(Duration::from_secs(1)));
+        assert!(p.suspended(t0 + Duration::from_millis(500)));
+        assert!(!p.suspended(t0 + Duration::from_secs(1)));
+        // Tried again once the pause ends: one more failure suspends it for twice as long.
+        assert_eq!(p.note_failure(t0), Some(Duration::from_secs(2)));
+        for _ in 0..20 {
+            p.note_failure(t0);
+        }
+        assert_eq!(p.note_failure(t0), Some(LONGEST_SUSPENSION));
+        p.note_success();
+        assert!(!p.suspended(t0));
+        assert_eq!(p.note_failure(t0), None);
+    }
 }

@@ -331,6 +331,6 @@ pub async fn run(
         dropped,
         alerts: judged.alerts,
         syscalls: watcher.summary_counts()?,
-        rule_failures: judged.failures,
+        rule_failures: judged.failure_lines(),
     })
 }
