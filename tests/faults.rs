@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A socket in front of a daemon's: `then` runs once, before the first request whose line
-/// starts with `when` (e.g. `GET /containers/json`) is forwarded.
+/// contains `when` (e.g. `GET /containers/json`, or a container's id) is forwarded.
 struct Tap {
     socket: PathBuf,
     /// The client side of every connection so far, for [`Tap::cut`].
@@ -87,7 +87,8 @@ fn forward(mut client: UnixStream, target: &Path, when: &str, action: &Mutex<Opt
     });
     while let Ok(n @ 1..) = client.read(&mut buf) {
         let chunk = &buf[..n];
-        if chunk.starts_with(when.as_bytes()) {
+        let line = chunk.split(|b| *b == b'\n').next().unwrap_or_default();
+        if line.windows(when.len()).any(|w| w == when.as_bytes()) {
             if let Some(act) = action.lock().unwrap().take() {
                 act();
             }
@@ -449,4 +450,178 @@ fn watch_follows_new_containers_after_the_event_stream_drops() {
             && a["event"]["argv"] == serde_json::json!(["/bin/sh", "-c", "true"])),
         "{said:#?}\n{alerts:#?}"
     );
+}
+
+/// A container removed between the container list and its inspect, an image removed
+/// between the image list and its history, and containers started and removed all along
+/// beside the audit (a churn loop): every audit completes, the vanished are noted and left
+/// out, never judged, never an error, and nothing is left undecided that a quiet audit of
+/// the same daemon decides.
+#[test]
+fn containers_and_images_removed_mid_audit_are_left_out_not_misjudged() {
+    let d = daemon_with_containers();
+    // ADD instead of COPY: an image 4.9 names, while it exists.
+    d.build_image(
+        "doomed:1",
+        &format!("FROM {IMAGE}\nADD x /x\n"),
+        &[("x", "x")],
+    );
+    d.run_container("doomed", &["--cap-add", "SYS_ADMIN"], &[]);
+    let undecided = |r: &Value| -> Vec<String> {
+        reasons(r)
+            .into_iter()
+            .filter(|(_, s, _)| s == "undecided")
+            .map(|(id, _, _)| id)
+            .collect()
+    };
+    let quiet = audit_json(&["-H", &d.host()]);
+    assert!(offenders(&quiet, "5.4").contains("doomed"));
+    // Through a tap the daemon's process cannot be found from its socket (the tap holds
+    // it): what that leaves undecided is the baseline of the audits through taps.
+    let idle = tap(&d.socket, "NEVER", Box::new(|| {}));
+    let (out, _) = audit_through(&idle, &[]);
+    let quiet_tapped: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(image_offenders(&quiet, "4.9")
+        .iter()
+        .any(|i| i.contains("doomed")));
+
+    // The doomed container goes when its inspect is asked for, the image when its history is.
+    let cid = d.docker(&["inspect", "-f", "{{.Id}}", "doomed"]);
+    let iid = d.docker(&["image", "inspect", "-f", "{{.Id}}", "doomed:1"]);
+    let hex: &'static str = Box::leak(
+        iid.trim_start_matches("sha256:")
+            .to_string()
+            .into_boxed_str(),
+    );
+    let sock = d.host();
+    let rm_image = tap(
+        &d.socket,
+        hex,
+        Box::new(move || {
+            let ok = Command::new("docker")
+                .args(["-H", &sock, "rmi", "-f", "doomed:1"])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "docker rmi");
+        }),
+    );
+    let cid: &'static str = Box::leak(format!("{cid}/json").into_boxed_str());
+    let sock = d.host();
+    let rm_container = tap(
+        &rm_image.socket,
+        cid,
+        Box::new(move || {
+            let ok = Command::new("docker")
+                .args(["-H", &sock, "rm", "-f", "doomed"])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "docker rm");
+        }),
+    );
+    let (out, _) = audit_through(&rm_container, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        !reasons(&r).iter().any(|(_, s, _)| s == "error"),
+        "{:#?}",
+        reasons(&r)
+    );
+    assert_eq!(offenders(&r, "5.4"), set(&["f-one"]));
+    assert!(
+        finding(&r, "5.4")
+            .to_string()
+            .contains("doomed: vanished during the audit"),
+        "{:#}",
+        finding(&r, "5.4")
+    );
+    assert!(!image_offenders(&r, "4.9")
+        .iter()
+        .any(|i| i.contains("doomed")));
+    assert_eq!(undecided(&r), undecided(&quiet_tapped));
+
+    // A churn loop beside the audits: containers keep coming and going.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let (stop, sock) = (stop.clone(), d.host());
+        std::thread::spawn(move || {
+            let docker = |args: &[&str]| {
+                let _ = Command::new("docker")
+                    .args(["-H", &sock])
+                    .args(args)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            };
+            let mut i = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let name = format!("churn-{i}");
+                docker(&["run", "-d", "--name", &name, "--network", "none", IMAGE]);
+                if i >= 2 {
+                    docker(&["rm", "-f", &format!("churn-{}", i - 2)]);
+                }
+                i += 1;
+            }
+            i
+        })
+    };
+    for _ in 0..4 {
+        let r = audit_json(&["-H", &d.host()]);
+        assert!(
+            !reasons(&r).iter().any(|(_, s, _)| s == "error"),
+            "{:#?}",
+            reasons(&r)
+        );
+        assert!(offenders(&r, "5.4").contains("f-one"));
+        assert!(!offenders(&r, "5.4").contains("f-two"));
+        assert_eq!(undecided(&r), undecided(&quiet), "{:#?}", reasons(&r));
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let rounds = churn.join().unwrap();
+    assert!(rounds >= 2, "the churn loop ran {rounds} rounds");
+}
+
+/// An /etc/docker the auditor may not read (mode 0700, in a private mount namespace so the
+/// host's is untouched): what is in it is UNDECIDED as denied, never absent and never PASS.
+#[test]
+fn an_unreadable_etc_docker_leaves_its_files_undecided() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o666);
+    std::fs::set_permissions(&d.socket, mode).unwrap();
+    let script = format!(
+        "mkdir -p /etc/docker && mount -t tmpfs -o mode=0700 tmpfs /etc/docker \
+         && mkdir /etc/docker/certs.d && echo '{{}}' > /etc/docker/daemon.json \
+         && exec setpriv --reuid=65534 --regid=65534 --clear-groups {} audit -f json -H {} -c 3.5,3.6,3.7,3.8,3.17,3.18",
+        env!("CARGO_BIN_EXE_bulwark"),
+        d.host()
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .env("HOME", "/tmp")
+        .env("BULWARK_CACHE_DIR", "/tmp/bulwark-test-cache-nobody")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("unshare (util-linux)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The directory itself is root's and 0700: that much is readable, and right.
+    assert_eq!(status(&r, "3.5"), "pass", "{:#}", finding(&r, "3.5"));
+    assert_eq!(status(&r, "3.6"), "pass", "{:#}", finding(&r, "3.6"));
+    for id in ["3.7", "3.8"] {
+        let f = finding(&r, id);
+        assert_eq!(status(&r, id), "undecided", "{id}: {f:#}");
+        assert!(f.to_string().contains("denied"), "{id}: {f:#}");
+    }
+    // Which daemon.json the daemon uses cannot be told by this user (root's dockerd's
+    // sockets are not its to read): undecided before the file is even looked at.
+    for id in ["3.17", "3.18"] {
+        assert_eq!(status(&r, id), "undecided", "{id}: {:#}", finding(&r, id));
+    }
 }
