@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask audit [ARGS]`  set up this machine, build, and audit this host
 //! - `cargo xtask test`          set up this machine and run every check and test
-//! - `cargo xtask bench`         set up and run the benchmarks
+//! - `cargo xtask bench [NAME..]` set up and run the benchmarks (audit, watch, profile, scale)
 //! - `cargo xtask setup`         only the set-up: packages, rustup target, dockerd
 //! - `cargo xtask plugin DIR [-o OUT]`     build a plugin crate into a component
 //! - `cargo xtask componentize IN OUT`     turn a core wasm module into a component
@@ -94,15 +94,29 @@ fn run() -> Result<()> {
                 &["test", "--workspace", "--no-fail-fast"],
                 &[("PATH", &path)],
             )?;
-            // The fuzz targets' seeds and regressions (host/fuzz is outside the workspace).
-            fuzz_replay(&root)
+            // The fuzz targets' seeds and regressions (host/fuzz is outside the workspace),
+            // then each target for a few seconds under libFuzzer: a smoke test that the
+            // instrumented build links and runs, and a last look for shallow crashes.
+            fuzz_replay(&root)?;
+            fuzz(&["--seconds".to_string(), "3".to_string()], &root)
         }
         "bench" => {
             setup(true)?;
             install_missing(BENCH_PACKAGES)?;
-            cargo(&["bench", "-p", "bulwark", "--bench", "audit"])?;
-            cargo(&["bench", "-p", "bulwark", "--bench", "watch"])?;
-            cargo(&["bench", "-p", "bulwark", "--bench", "profile"])
+            // All of them, or those named: `cargo xtask bench scale`.
+            let all = ["audit", "watch", "profile", "scale"];
+            let chosen: Vec<&str> = if rest.is_empty() {
+                all.to_vec()
+            } else {
+                rest.iter().map(String::as_str).collect()
+            };
+            for name in chosen {
+                if !all.contains(&name) {
+                    bail!("no benchmark {name:?}; there are {}", all.join(", "));
+                }
+                cargo(&["bench", "-p", "bulwark", "--bench", name])?;
+            }
+            Ok(())
         }
         "plugin" => plugin(rest, &root),
         "fuzz" => fuzz(rest, &root),
@@ -115,7 +129,7 @@ fn run() -> Result<()> {
             _ => bail!("usage: cargo xtask componentize IN.wasm OUT.wasm"),
         },
         _ => {
-            println!("usage: cargo xtask <audit [ARGS]|test|bench|setup|plugin DIR [-o OUT]|componentize IN OUT|fuzz [TARGET] [--seconds N] [--list] [--replay]>");
+            println!("usage: cargo xtask <audit [ARGS]|test|bench [NAME..]|setup|plugin DIR [-o OUT]|componentize IN OUT|fuzz [TARGET] [--seconds N] [--list] [--replay]>");
             Ok(())
         }
     }
