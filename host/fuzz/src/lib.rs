@@ -137,8 +137,8 @@ pub fn snapshot(data: &[u8]) {
             .get(q)
             .expect("every question survives a re-encoding");
         match (o, back) {
-            // Documents are kept as JSON values: serde_json's default float parsing may
-            // move a float by an ulp, which is no concern of the snapshot format.
+            // Documents are read through a JSON value: serde_json's default float parsing
+            // may move a float by an ulp, which is no concern of the snapshot format.
             (Ok(Answer::Document(_)), Ok(Answer::Document(_))) => {}
             _ => assert!(o == back, "{q:?} changed through a re-encoding"),
         }

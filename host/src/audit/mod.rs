@@ -239,7 +239,7 @@ pub async fn run_with_progress(
 /// so a replay has it too).
 async fn engine_of(evidence: &Evidence) -> Option<crate::findings::Engine> {
     let doc = |a: Answer| match a {
-        Answer::Document(v) => Some(v),
+        Answer::Document(v) => Some(v.value()),
         _ => None,
     };
     let version = doc(evidence.query(&Query::DockerVersion).await.ok()?)?;

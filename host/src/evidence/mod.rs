@@ -13,6 +13,7 @@ pub use selection::Selection;
 use crate::abi::ev;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,7 +23,7 @@ use tokio::sync::OnceCell;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", content = "value", rename_all = "kebab-case")]
 pub enum Answer {
-    Document(serde_json::Value),
+    Document(Doc),
     Containers(Vec<ev::ContainerSummary>),
     File(ev::FileInfo),
     Names(Vec<String>),
@@ -36,6 +37,53 @@ pub enum Answer {
     Env(Option<String>),
     Observed(ev::ObservedProfile),
     SeccompFit(ev::SeccompFit),
+}
+
+/// A Docker Engine document kept as its JSON text: plugins are handed the text as it is,
+/// and the host parses one only where it needs a field. As text, a thousand containers'
+/// inspects cost their size in memory, not the several times more of a parsed tree, and
+/// answering a plugin copies bytes instead of cloning and printing a tree.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Doc(Box<RawValue>);
+
+impl Doc {
+    /// The document of anything serializable (what the Engine API client returns).
+    pub fn of<T: Serialize>(v: &T) -> Result<Doc, serde_json::Error> {
+        serde_json::value::to_raw_value(v).map(Doc)
+    }
+
+    /// Its JSON text.
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
+
+    /// Parsed, for the host's own use (valid JSON by construction).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(self.0.get()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<serde_json::Value> for Doc {
+    fn from(v: serde_json::Value) -> Self {
+        // A Value's keys are strings, so it always serializes.
+        Doc::of(&v).unwrap_or_else(|_| Doc(RawValue::NULL.to_owned()))
+    }
+}
+
+/// Read as any JSON value first: a snapshot may give the content before its tag, which a
+/// borrowed raw value cannot be read from.
+impl<'de> Deserialize<'de> for Doc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(d).map(Doc::from)
+    }
+}
+
+/// The same document, whatever its whitespace.
+impl PartialEq for Doc {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text() || self.value() == other.value()
+    }
 }
 
 /// Why a question has no answer.
@@ -210,21 +258,26 @@ impl Evidence {
 
     /// The image list, narrowed to the images the patterns select (by any of their tags).
     pub async fn selected_images(&self) -> Result<serde_json::Value, EvidenceError> {
-        match self.query(&Query::ImageList).await? {
-            Answer::Document(serde_json::Value::Array(all)) => Ok(serde_json::Value::Array(
-                all.into_iter()
-                    .filter(|img| {
-                        let tags = img["RepoTags"].as_array().cloned().unwrap_or_default();
-                        let names: Vec<&str> = tags.iter().filter_map(|t| t.as_str()).collect();
-                        self.selection.names_selected(names.iter().copied())
-                            && self
-                                .selection
-                                .labels_selected(|k| img["Labels"][k].as_str())
-                    })
-                    .collect(),
-            )),
-            other => Err(unexpected(&Query::ImageList, &other)),
-        }
+        let answer = self.query(&Query::ImageList).await?;
+        let all = match &answer {
+            Answer::Document(doc) => match doc.value() {
+                serde_json::Value::Array(all) => all,
+                _ => return Err(unexpected(&Query::ImageList, &answer)),
+            },
+            other => return Err(unexpected(&Query::ImageList, other)),
+        };
+        Ok(serde_json::Value::Array(
+            all.into_iter()
+                .filter(|img| {
+                    let tags = img["RepoTags"].as_array().cloned().unwrap_or_default();
+                    let names: Vec<&str> = tags.iter().filter_map(|t| t.as_str()).collect();
+                    self.selection.names_selected(names.iter().copied())
+                        && self
+                            .selection
+                            .labels_selected(|k| img["Labels"][k].as_str())
+                })
+                .collect(),
+        ))
     }
 
     /// Record an answer obtained outside the source (the probes of `--observe`), so that

@@ -181,7 +181,9 @@ mod tests {
         let mut m = BTreeMap::new();
         m.insert(
             Query::DockerInfo,
-            Ok(Answer::Document(serde_json::json!({"Driver": "overlay2"}))),
+            Ok(Answer::Document(
+                serde_json::json!({"Driver": "overlay2"}).into(),
+            )),
         );
         m.insert(
             Query::FileStat {

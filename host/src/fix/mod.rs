@@ -223,7 +223,7 @@ impl Facts {
             facts.daemon = Some(d);
         }
         if let Ok(Answer::Document(info)) = evidence.query(&Query::DockerInfo).await {
-            facts.swarm_active = info["Swarm"]["LocalNodeState"] == "active";
+            facts.swarm_active = info.value()["Swarm"]["LocalNodeState"] == "active";
         }
         for f in report.findings.iter().filter(|f| failing(f)) {
             for s in &f.subjects {
@@ -238,7 +238,7 @@ impl Facts {
                         if !facts.containers.contains_key(id) {
                             let q = Query::ContainerInspect { id: id.clone() };
                             if let Ok(Answer::Document(doc)) = evidence.query(&q).await {
-                                facts.containers.insert(id.clone(), doc);
+                                facts.containers.insert(id.clone(), doc.value());
                             }
                         }
                         if f.check.implementation == "5.13" && !facts.changes.contains_key(id) {

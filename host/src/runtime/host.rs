@@ -73,7 +73,7 @@ impl State {
 
     fn document(&mut self, q: Query) -> Result<String, types::QueryError> {
         match self.ask(q.clone())? {
-            Answer::Document(v) => Ok(v.to_string()),
+            Answer::Document(v) => Ok(v.text().to_string()),
             other => Err(to_wit(unexpected(&q, &other))),
         }
     }

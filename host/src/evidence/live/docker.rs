@@ -13,7 +13,7 @@ where
     F: std::future::Future<Output = Result<T, bollard::errors::Error>>,
 {
     let v = Client::call(what, call).await?;
-    serde_json::to_value(v)
+    super::super::Doc::of(&v)
         .map(Answer::Document)
         .map_err(|e| EvidenceError::Unavailable(format!("{what}: {e}")))
 }
