@@ -9,7 +9,7 @@ use crate::docker::{
 use crate::evidence::{Answer, Backend, Query};
 use crate::{ContainerRef, ContainerSummary, Finding, QueryError, Status, Subject};
 use serde::de::DeserializeOwned;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 /// What a check function returns. `Err` is an early verdict (usually `undecided`), so a
@@ -97,8 +97,11 @@ pub struct Ctx {
     containers: Memo<Vec<ContainerSummary>>,
     daemon: Memo<DaemonOptions>,
     inspects: HashMap<String, Result<Rc<ContainerInspect>, QueryError>>,
-    /// Evidence keys used by the check running now (provenance), memo hits included.
+    /// Evidence keys used by the check running now (provenance), memo hits included, in
+    /// the order first used; `traced` keeps the lookup constant when a check walks a
+    /// thousand containers.
     trace: Vec<String>,
+    traced: HashSet<String>,
 }
 
 fn parse<T: DeserializeOwned>(what: &str, doc: &str) -> Result<T, QueryError> {
@@ -119,13 +122,15 @@ impl Ctx {
             daemon: None,
             inspects: HashMap::new(),
             trace: Vec::new(),
+            traced: HashSet::new(),
         }
     }
 
     /// Note that the running check used this evidence (see the WIT `finding.evidence`).
     fn used(&mut self, q: &Query) {
         let key = q.key();
-        if !self.trace.contains(&key) {
+        if !self.traced.contains(&key) {
+            self.traced.insert(key.clone());
             self.trace.push(key);
         }
     }
@@ -144,6 +149,7 @@ impl Ctx {
 
     /// The provenance keys noted since the last call (the check that just ran).
     pub(crate) fn take_trace(&mut self) -> Vec<String> {
+        self.traced.clear();
         std::mem::take(&mut self.trace)
     }
 
