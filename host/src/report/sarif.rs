@@ -7,7 +7,7 @@
 //! at `warning`, PASS `pass`, INFO `informational`, NOTE `review`, UNDECIDED `open`, SKIP
 //! `notApplicable`. Plugin failures are tool execution notifications, not results.
 
-use crate::findings::{Finding, Report, Status, Subject};
+use crate::findings::{EvidenceUse, Finding, Report, Status, Subject};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -147,7 +147,7 @@ fn result(f: &Finding, rule_index: usize, subject: &Subject) -> Value {
         "message": {"text": text},
         "locations": [location(subject)],
         "partialFingerprints": {"bulwarkFinding/v1": fingerprint},
-        "properties": {"status": f.status.name(), "evidence": f.evidence},
+        "properties": {"status": f.status.name(), "evidence": evidence_for(f, subject)},
     });
     if let Some(state) = baseline_state(f, subject) {
         r["baselineState"] = json!(state);
@@ -160,6 +160,27 @@ fn result(f: &Finding, rule_index: usize, subject: &Subject) -> Value {
         }]);
     }
     r
+}
+
+/// The evidence of one result: the finding's, less what it asked about its other
+/// containers. A check over a thousand containers rests on a thousand inspects; each
+/// container's result names its own and the shared ones (the list, the daemon's files),
+/// so the log grows with the results, not with their square.
+fn evidence_for<'a>(f: &'a Finding, subject: &Subject) -> Vec<&'a EvidenceUse> {
+    let own = match subject {
+        Subject::Container { id, .. } if f.subjects.len() > 1 => id.as_str(),
+        _ => return f.evidence.iter().collect(),
+    };
+    f.evidence
+        .iter()
+        .filter(|e| match e.query.split_once(':') {
+            Some((
+                "container-inspect" | "container-processes" | "observed-profile" | "seccomp-fit",
+                arg,
+            )) => arg == own,
+            _ => true,
+        })
+        .collect()
 }
 
 /// A result's SARIF baseline state against `audit --baseline`: new where the baseline did
