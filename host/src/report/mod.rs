@@ -59,7 +59,7 @@ pub fn render(
     Ok(match format {
         Format::Text => text(report, colour, remediation),
         Format::Json => json(report)? + "\n",
-        Format::Sarif => serde_json::to_string_pretty(&sarif::sarif(report))? + "\n",
+        Format::Sarif => sarif::sarif(report)? + "\n",
         Format::Junit => junit::junit(report)?,
         Format::Html => html::html(report)?,
         Format::Markdown => markdown::markdown(report),

@@ -9,6 +9,8 @@
 
 use crate::findings::{EvidenceUse, Finding, Report, Status, Subject};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Serialize;
+use serde_json::value::{to_raw_value, RawValue};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -231,10 +233,13 @@ fn absent_results(report: &Report, rule_ids: &[&str]) -> Vec<Value> {
     out
 }
 
-pub fn sarif(report: &Report) -> Value {
+/// The SARIF log as text. Each result is encoded as it is made (a few hundred bytes of
+/// text instead of a tree several times larger): a run of thousands of results stays
+/// within a few MiB beyond the text itself.
+pub fn sarif(report: &Report) -> Result<String, serde_json::Error> {
     let mut rules: Vec<Value> = Vec::new();
     let mut rule_ids: Vec<&str> = Vec::new();
-    let mut results = Vec::new();
+    let mut results: Vec<Box<RawValue>> = Vec::new();
     let mut notifications = Vec::new();
     let mut truncated = 0usize;
     for f in &report.findings {
@@ -265,7 +270,7 @@ pub fn sarif(report: &Report) -> Value {
                 truncated += 1;
                 continue;
             }
-            results.push(result(f, index, s));
+            results.push(to_raw_value(&result(f, index, s))?);
         }
     }
     for r in absent_results(report, &rule_ids) {
@@ -273,7 +278,7 @@ pub fn sarif(report: &Report) -> Value {
             truncated += 1;
             continue;
         }
-        results.push(r);
+        results.push(to_raw_value(&r)?);
     }
     if truncated > 0 {
         notifications.push(json!({
@@ -290,24 +295,39 @@ pub fn sarif(report: &Report) -> Value {
     if let Some(s) = start {
         invocation["startTimeUtc"] = json!(s);
     }
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
+    #[derive(Serialize)]
+    struct Log {
+        #[serde(rename = "$schema")]
+        schema: &'static str,
+        version: &'static str,
+        runs: [Run; 1],
+    }
+    #[derive(Serialize)]
+    struct Run {
+        tool: Value,
+        invocations: [Value; 1],
+        results: Vec<Box<RawValue>>,
+        properties: Value,
+    }
+    let log = Log {
+        schema: "https://json.schemastore.org/sarif-2.1.0.json",
+        version: "2.1.0",
+        runs: [Run {
+            tool: json!({"driver": {
                 "name": "Bulwark",
                 "semanticVersion": report.version,
                 "rules": rules,
-            }},
-            "invocations": [invocation],
-            "results": results,
-            "properties": {
+            }}),
+            invocations: [invocation],
+            results,
+            properties: json!({
                 "evidence": report.evidence,
                 "abi": report.abi,
                 "benchmark": report.benchmark.id,
                 "benchmarkTitle": report.benchmark.title,
                 "engine": report.engine,
-            },
+            }),
         }],
-    })
+    };
+    serde_json::to_string_pretty(&log)
 }
