@@ -231,6 +231,14 @@ impl Ctx {
         )
     }
 
+    /// The configuration file the daemon uses and whether it exists, read without parsing
+    /// it: its owner and mode can be judged even when its contents cannot.
+    pub fn daemon_config_file(&mut self) -> Result<(String, bool), QueryError> {
+        let q = Query::DaemonConfig;
+        let d = self.ask(&q)?.daemon(&q)?;
+        Ok((d.config_file, d.config_json.is_some()))
+    }
+
     pub fn file_stat(&mut self, path: &str) -> Result<crate::FileInfo, QueryError> {
         let q = Query::FileStat { path: path.into() };
         self.ask(&q)?.file(&q)

@@ -124,14 +124,16 @@ fn tls_file(ctx: &mut Ctx, key: &str, default_name: &str) -> Result<Target, Find
     )))
 }
 
+/// The daemon's configuration file: judged as a file even when its contents do not parse.
 fn daemon_json(ctx: &mut Ctx) -> Result<Target, Finding> {
-    let d = daemon(ctx)?;
-    if d.config_exists {
-        Ok(Target::Path(d.config_file.clone()))
+    let (file, exists) = ctx
+        .daemon_config_file()
+        .map_err(|e| Finding::from_error("the daemon's configuration", &e))?;
+    if exists {
+        Ok(Target::Path(file))
     } else {
         Ok(Target::Absent(format!(
-            "{} (the daemon's configuration file) not found",
-            d.config_file
+            "{file} (the daemon's configuration file) not found"
         )))
     }
 }
