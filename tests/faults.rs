@@ -625,3 +625,26 @@ fn an_unreadable_etc_docker_leaves_its_files_undecided() {
         assert_eq!(status(&r, id), "undecided", "{id}: {:#}", finding(&r, id));
     }
 }
+
+/// A daemon.json broken after the daemon started (the daemon runs on what it read; the
+/// file now says nothing reliable): the checks that read the daemon's options are
+/// UNDECIDED naming the file, never judged from the flags alone; the file's owner and mode
+/// are still judged.
+#[test]
+fn a_daemon_json_that_is_not_json_leaves_option_checks_undecided() {
+    let d = TestDaemon::start(&["--iptables=false"], Some(r#"{"log-level": "info"}"#));
+    let path = d.dir.path().join("daemon.json");
+    std::fs::write(&path, "{\"log-level\": \"info\",\n  \"icc\": \x1b[31m").unwrap();
+    let r = audit_json(&["-H", &d.host(), "-c", "2.2,2.3,3.17,3.18"]);
+    for id in ["2.2", "2.3"] {
+        let f = finding(&r, id);
+        assert_eq!(status(&r, id), "undecided", "{id}: {f:#}");
+        assert!(
+            f["reason"].as_str().unwrap().contains("is not valid JSON"),
+            "{id}: {f:#}"
+        );
+        assert!(!f.to_string().contains('\x1b'), "{f:#}");
+    }
+    assert_eq!(status(&r, "3.17"), "pass", "{:#}", finding(&r, "3.17"));
+    assert_eq!(status(&r, "3.18"), "pass", "{:#}", finding(&r, "3.18"));
+}

@@ -138,6 +138,16 @@ mod tests {
         assert_eq!(s.names, vec!["CAP_CHOWN", "CAP_SYS_ADMIN"]);
     }
 
+    /// A process that exits between the listing and the reading is "not found", which the
+    /// container's process list leaves out, not an error that makes a check undecided.
+    #[test]
+    fn an_exited_process_is_not_found() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        child.wait().unwrap();
+        assert!(matches!(process_info(pid), Err(EvidenceError::NotFound(_))));
+    }
+
     #[test]
     fn own_process_is_readable() {
         let me = process_info(std::process::id() as i32).unwrap();
