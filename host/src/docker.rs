@@ -75,7 +75,7 @@ pub struct Settings {
 /// Evidence calls in flight at once unless `--api-concurrency` says otherwise: the fastest
 /// pool measured by `cargo xtask bench` (scale) against dockerd on this 2-core machine;
 /// more only queues inside the daemon.
-pub const API_CONCURRENCY: usize = 4;
+pub const API_CONCURRENCY: usize = 8;
 
 /// How many evidence calls may be in flight at once.
 pub fn api_concurrency() -> usize {
