@@ -10,7 +10,8 @@
 //! that return at once, so Bulwark's own share is visible); bpftrace counting the same
 //! syscalls for tier 3; and, per tier, exec-chain throughput and loss (a tiny static
 //! program exec'ing itself, the fastest way this host makes exec events), plus a chmod
-//! storm and a fork+exec storm, with the CPU `watch` spends per event.
+//! storm and a fork+exec storm, with the CPU `watch` spends per event; and a ring buffer
+//! flooded for minutes (`-- flood` runs only that), with the watch's memory over time.
 //!
 //! Prints tables and each target's verdict; it does not fail.
 
@@ -241,6 +242,11 @@ fn main() {
     d.run_container("loop", &["--tmpfs", "/tmp:mode=1777"], &[]);
     let runs = 7;
     let addr = "127.0.0.1:19464";
+    // `cargo bench -p bulwark --bench watch -- flood`: only the minutes-long flood.
+    if std::env::args().any(|a| a == "flood") {
+        flood(&d, addr);
+        return;
+    }
 
     // Side by side, with an untraced measurement between every two configurations: this VM
     // drifts by several percent over a minute, so each configuration is compared with the
@@ -300,6 +306,7 @@ fn main() {
     );
     targets(&tiers, &baselines, &bt, &bt_base);
     throughput(&d, addr);
+    flood(&d, addr);
 }
 
 fn mean(runs: &[Times]) -> Times {
@@ -413,5 +420,58 @@ fn throughput(d: &common::TestDaemon, addr: &str) {
         "  {secs:.3} s for both: {events} exec/fork/exit events, {:.0}/s, {lost} lost; watch used {cpu:.2} CPU s ({:.1} us/event)",
         events / secs,
         cpu / events.max(1.0) * 1e6
+    );
+}
+
+/// The watch's resident memory, KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Seconds of the sustained flood.
+const FLOOD_SECS: u64 = 180;
+
+/// A ring buffer flooded for minutes: chmod storms back to back under tier 2 with a 16 KiB
+/// ring buffer. Lost events are counted, and the watch's memory stays flat.
+fn flood(d: &common::TestDaemon, addr: &str) {
+    let w = start_watch(d, addr, &["--rules", "all", "--ring-buffer", "16"]);
+    let started = Instant::now();
+    let mut samples = vec![rss_kib(w.id())];
+    let mut next = Duration::from_secs(30);
+    while started.elapsed() < Duration::from_secs(FLOOD_SECS) {
+        parallel(d, &["/bin/bwtool", "storm"], 2);
+        if started.elapsed() >= next {
+            samples.push(rss_kib(w.id()));
+            next += Duration::from_secs(30);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    samples.push(rss_kib(w.id()));
+    let events = scrape(addr, "bulwark_events_total{kind=\"syscall\"}");
+    let lost = scrape(addr, "bulwark_lost_events_total");
+    let dropped = scrape(addr, "bulwark_dropped_events_total");
+    stop(w);
+    let mib: Vec<String> = samples
+        .iter()
+        .map(|k| format!("{:.1}", *k as f64 / 1024.0))
+        .collect();
+    println!(
+        "flood for {FLOOD_SECS} s (chmod storms back to back, tier 2, 16 KiB ring buffer): {events} syscall events, {lost} lost, {dropped} dropped in user space; watch RSS every 30 s (MiB): {}",
+        mib.join(" ")
+    );
+    // From the first sample under load (buffers filled) to the last.
+    let (first, last) = (
+        samples.get(1).copied().unwrap_or(0) as f64,
+        samples.last().copied().unwrap_or(0) as f64,
+    );
+    println!(
+        "  memory bounded under a flood: {:+.1} MiB from 30 s to the end, lost events counted -> {}",
+        (last - first) / 1024.0,
+        if lost > 0.0 && last - first < 4.0 * 1024.0 { "met" } else { "NOT met" }
     );
 }
