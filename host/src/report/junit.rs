@@ -92,6 +92,32 @@ fn cases(f: &Finding) -> Vec<Case> {
         .collect()
 }
 
+/// One `<testcase>`, with its failure, error or skip when it has one.
+fn write_case(w: &mut Writer<Vec<u8>>, c: &Case) -> Result<(), quick_xml::Error> {
+    let mut t = BytesStart::new("testcase");
+    t.push_attribute(("name", xml_text(&c.name).as_str()));
+    t.push_attribute(("classname", c.classname.as_str()));
+    let Some((el, msg, body)) = &c.outcome else {
+        w.write_event(Event::Empty(t))?;
+        return Ok(());
+    };
+    w.write_event(Event::Start(t))?;
+    let mut e = BytesStart::new(*el);
+    e.push_attribute(("message", xml_text(msg).as_str()));
+    if *el != "skipped" {
+        e.push_attribute(("type", *el));
+    }
+    if body.is_empty() {
+        w.write_event(Event::Empty(e))?;
+    } else {
+        w.write_event(Event::Start(e))?;
+        w.write_event(Event::Text(BytesText::new(&xml_text(body))))?;
+        w.write_event(Event::End(BytesEnd::new(*el)))?;
+    }
+    w.write_event(Event::End(BytesEnd::new("testcase")))?;
+    Ok(())
+}
+
 pub fn junit(report: &Report) -> Result<String, quick_xml::Error> {
     // Group into suites by section, in report order.
     let mut suites: Vec<(String, String, Vec<Case>)> = Vec::new();
@@ -151,28 +177,7 @@ pub fn junit(report: &Report) -> Result<String, quick_xml::Error> {
             w.write_event(Event::End(BytesEnd::new("properties")))?;
         }
         for c in list {
-            let mut t = BytesStart::new("testcase");
-            t.push_attribute(("name", xml_text(&c.name).as_str()));
-            t.push_attribute(("classname", c.classname.as_str()));
-            match &c.outcome {
-                None => w.write_event(Event::Empty(t))?,
-                Some((el, msg, body)) => {
-                    w.write_event(Event::Start(t))?;
-                    let mut e = BytesStart::new(*el);
-                    e.push_attribute(("message", xml_text(msg).as_str()));
-                    if *el != "skipped" {
-                        e.push_attribute(("type", *el));
-                    }
-                    if body.is_empty() {
-                        w.write_event(Event::Empty(e))?;
-                    } else {
-                        w.write_event(Event::Start(e))?;
-                        w.write_event(Event::Text(BytesText::new(&xml_text(body))))?;
-                        w.write_event(Event::End(BytesEnd::new(*el)))?;
-                    }
-                    w.write_event(Event::End(BytesEnd::new("testcase")))?;
-                }
-            }
+            write_case(&mut w, c)?;
         }
         w.write_event(Event::End(BytesEnd::new("testsuite")))?;
     }

@@ -286,29 +286,46 @@ pub fn sarif(report: &Report) -> Result<String, serde_json::Error> {
             "message": {"text": format!("{truncated} results left out: SARIF consumers accept at most {MAX_RESULTS} per run (see the JSON report for all)")},
         }));
     }
-    let start = chrono::DateTime::from_timestamp(report.audit_start as i64, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    encode(report, rules, invocation(report, notifications), results)
+}
+
+/// The run's one invocation: whether every plugin ran, what went wrong, when it started.
+fn invocation(report: &Report, notifications: Vec<Value>) -> Value {
     let mut invocation = json!({
         "executionSuccessful": !report.findings.iter().any(|f| f.status == Status::Error),
         "toolExecutionNotifications": notifications,
     });
-    if let Some(s) = start {
+    if let Some(s) = chrono::DateTime::from_timestamp(report.audit_start as i64, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    {
         invocation["startTimeUtc"] = json!(s);
     }
-    #[derive(Serialize)]
-    struct Log {
-        #[serde(rename = "$schema")]
-        schema: &'static str,
-        version: &'static str,
-        runs: [Run; 1],
-    }
-    #[derive(Serialize)]
-    struct Run {
-        tool: Value,
-        invocations: [Value; 1],
-        results: Vec<Box<RawValue>>,
-        properties: Value,
-    }
+    invocation
+}
+
+/// The log's frame around results already encoded.
+#[derive(Serialize)]
+struct Log {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    version: &'static str,
+    runs: [Run; 1],
+}
+
+#[derive(Serialize)]
+struct Run {
+    tool: Value,
+    invocations: [Value; 1],
+    results: Vec<Box<RawValue>>,
+    properties: Value,
+}
+
+fn encode(
+    report: &Report,
+    rules: Vec<Value>,
+    invocation: Value,
+    results: Vec<Box<RawValue>>,
+) -> Result<String, serde_json::Error> {
     let log = Log {
         schema: "https://json.schemastore.org/sarif-2.1.0.json",
         version: "2.1.0",
