@@ -378,37 +378,43 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 /// /proc mounted with hidepid (in a private mount namespace, so the host's is untouched):
 /// an unprivileged auditor cannot see a container's processes, so 5.7 ("no sshd") is
 /// UNDECIDED with the reason, where the same auditor without hidepid decides it.
+/// Audit `d` (its socket opened to everyone) as nobody, in a private mount namespace after
+/// `setup` (shell commands ending in `&& `, run as root there), for the checks `checks`.
+fn audit_as_nobody(setup: &str, d: &TestDaemon, checks: &str) -> Value {
+    // Only this private daemon's socket is opened to the unprivileged auditor.
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o666);
+    std::fs::set_permissions(&d.socket, mode).unwrap();
+    let script = format!(
+        "{setup}exec setpriv --reuid=65534 --regid=65534 --clear-groups {} audit -f json -H {} -c {checks}",
+        env!("CARGO_BIN_EXE_bulwark"),
+        d.host()
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .env("HOME", "/tmp")
+        .env("BULWARK_CACHE_DIR", "/tmp/bulwark-test-cache-nobody")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("unshare (util-linux)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout).unwrap()
+}
+
 #[test]
 fn a_proc_hiding_other_users_processes_leaves_process_checks_undecided() {
     let d = TestDaemon::start(&["--iptables=false"], None);
     d.run_container("f-plain", &[], &[]);
-    // Only this private daemon's socket is opened to the unprivileged auditor.
-    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o666);
-    std::fs::set_permissions(&d.socket, mode).unwrap();
     let audit = |hide: bool| {
         let mount = if hide {
             "mount -t proc -o hidepid=invisible proc /proc && "
         } else {
             ""
         };
-        let script = format!(
-            "{mount}exec setpriv --reuid=65534 --regid=65534 --clear-groups {} audit -f json -H {} -c 5.7",
-            env!("CARGO_BIN_EXE_bulwark"),
-            d.host()
-        );
-        let out = Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sh", "-c", &script])
-            .env("HOME", "/tmp")
-            .env("BULWARK_CACHE_DIR", "/tmp/bulwark-test-cache-nobody")
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("unshare (util-linux)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        audit_as_nobody(mount, &d, "5.7")
     };
     let seen = audit(false);
     assert_eq!(status(&seen, "5.7"), "pass", "{:#}", finding(&seen, "5.7"));
@@ -589,28 +595,12 @@ fn containers_and_images_removed_mid_audit_are_left_out_not_misjudged() {
 #[test]
 fn an_unreadable_etc_docker_leaves_its_files_undecided() {
     let d = TestDaemon::start(&["--iptables=false"], None);
-    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o666);
-    std::fs::set_permissions(&d.socket, mode).unwrap();
-    let script = format!(
+    let r = audit_as_nobody(
         "mkdir -p /etc/docker && mount -t tmpfs -o mode=0700 tmpfs /etc/docker \
-         && mkdir /etc/docker/certs.d && echo '{{}}' > /etc/docker/daemon.json \
-         && exec setpriv --reuid=65534 --regid=65534 --clear-groups {} audit -f json -H {} -c 3.5,3.6,3.7,3.8,3.17,3.18",
-        env!("CARGO_BIN_EXE_bulwark"),
-        d.host()
+         && mkdir /etc/docker/certs.d && echo '{}' > /etc/docker/daemon.json && ",
+        &d,
+        "3.5,3.6,3.7,3.8,3.17,3.18",
     );
-    let out = Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c", &script])
-        .env("HOME", "/tmp")
-        .env("BULWARK_CACHE_DIR", "/tmp/bulwark-test-cache-nobody")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("unshare (util-linux)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     // The directory itself is root's and 0700: that much is readable, and right.
     assert_eq!(status(&r, "3.5"), "pass", "{:#}", finding(&r, "3.5"));
     assert_eq!(status(&r, "3.6"), "pass", "{:#}", finding(&r, "3.6"));
