@@ -100,6 +100,19 @@ fn forward(mut client: UnixStream, target: &Path, when: &str, action: &Mutex<Opt
     let _ = server.shutdown(std::net::Shutdown::Both);
 }
 
+/// An action for a tap: `docker -H HOST ARGS` against the real socket, which must succeed.
+fn docker_does(host: String, args: &'static [&'static str]) -> Action {
+    Box::new(move || {
+        let ok = Command::new("docker")
+            .arg("-H")
+            .arg(&host)
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "docker {}", args.join(" "));
+    })
+}
+
 fn signal(pid: u32, sig: &str) {
     let ok = Command::new("kill")
         .args([sig, &pid.to_string()])
@@ -499,30 +512,16 @@ fn containers_and_images_removed_mid_audit_are_left_out_not_misjudged() {
             .to_string()
             .into_boxed_str(),
     );
-    let sock = d.host();
     let rm_image = tap(
         &d.socket,
         hex,
-        Box::new(move || {
-            let ok = Command::new("docker")
-                .args(["-H", &sock, "rmi", "-f", "doomed:1"])
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "docker rmi");
-        }),
+        docker_does(d.host(), &["rmi", "-f", "doomed:1"]),
     );
     let cid: &'static str = Box::leak(format!("{cid}/json").into_boxed_str());
-    let sock = d.host();
     let rm_container = tap(
         &rm_image.socket,
         cid,
-        Box::new(move || {
-            let ok = Command::new("docker")
-                .args(["-H", &sock, "rm", "-f", "doomed"])
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "docker rm");
-        }),
+        docker_does(d.host(), &["rm", "-f", "doomed"]),
     );
     let (out, _) = audit_through(&rm_container, &[]);
     assert!(
