@@ -490,3 +490,65 @@ fn explain_completions_and_man_page() {
     let o = bulwark().args(["man"]).output().unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains(".TH bulwark"));
 }
+
+/// `-f ocsf`: one OCSF 1.8.0 Compliance Finding per finding, each valid against the schema
+/// shipped in the repository, with statuses mapped as documented (WARN → Fail/New,
+/// PASS → Pass/Resolved, UNDECIDED → Warning, a suppression → Suppressed).
+#[test]
+fn ocsf_records_validate_and_map_statuses() {
+    let snap = fixture_snapshot();
+    let snap = snap.to_str().unwrap();
+    let json = audit_json(&["--snapshot", snap, "--ignore", "5.11"]);
+    let o = run(bulwark().args([
+        "audit",
+        "--snapshot",
+        snap,
+        "-f",
+        "ocsf",
+        "--ignore",
+        "5.11",
+    ]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let schema = repo("tests/schemas/ocsf-1.8.0-findings.schema.json");
+    let records: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(
+        records.len(),
+        findings(&json).len(),
+        "one record per finding"
+    );
+    for r in &records {
+        validate(&schema, r);
+    }
+    let record = |id: &str| {
+        records
+            .iter()
+            .find(|r| r["compliance"]["control"] == id)
+            .unwrap_or_else(|| panic!("no record for {id}"))
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for f in findings(&json) {
+        let id = f["check"]["id"].as_str().unwrap();
+        let r = record(id);
+        let (compliance, state) = match (f["status"].as_str().unwrap(), f.get("suppression")) {
+            (_, Some(_)) => (None, 3),
+            ("warn", _) => (Some(3), 1),
+            ("pass", _) => (Some(1), 4),
+            ("undecided", _) => (Some(2), 1),
+            ("skipped", _) => (Some(99), 4),
+            _ => (Some(99), 1),
+        };
+        if let Some(c) = compliance {
+            assert_eq!(r["compliance"]["status_id"], c, "{id}: {r:#}");
+        }
+        assert_eq!(r["status_id"], state, "{id}: {r:#}");
+        assert_eq!(r["message"], f["message"], "{id}");
+        seen.insert(f["status"].as_str().unwrap().to_string());
+    }
+    assert!(seen.contains("warn") && seen.contains("pass"), "{seen:?}");
+    assert_eq!(record("5.11")["status"], "Suppressed");
+    // A replayed snapshot claims no device: it was recorded on another machine.
+    assert!(records.iter().all(|r| r.get("device").is_none()));
+}

@@ -163,7 +163,7 @@ fn each_rule_fires_on_the_right_container_and_not_on_the_benign_one() {
 fn scrape(addr: &str) -> std::collections::HashMap<String, f64> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
@@ -593,4 +593,49 @@ fn audit_observe_gives_checks_what_containers_did() {
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(status(&r, "C.5.3.5"), "info");
     assert_eq!(status(&r, "C.5.3.6"), "info");
+}
+
+/// `watch -f ocsf`: each alert is an OCSF 1.8.0 Detection Finding that validates against
+/// the schema shipped in the repository, and the summary stays off standard output.
+#[test]
+fn alerts_as_ocsf_detection_findings_validate() {
+    let d = TestDaemon::start(&["--iptables=false"], None);
+    let mut child = bulwark()
+        .args(["watch", "-H", &d.host(), "-f", "ocsf", "--duration", "8"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains("watching containers") => break,
+            Some(Ok(_)) => {}
+            _ => panic!("bulwark watch did not start"),
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    d.run_container(
+        "shelly",
+        &[],
+        &["/bin/sh", "-c", "sleep 1; /bin/bwtool exec-sh; sleep 3600"],
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let schema = crate::outputs::repo("tests/schemas/ocsf-1.8.0-findings.schema.json");
+    let records: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    for r in &records {
+        crate::outputs::validate(&schema, r);
+        assert_eq!(r["class_uid"], 2004);
+    }
+    let shell = records
+        .iter()
+        .find(|r| r["finding_info"]["analytic"]["uid"] == "R.SHELL")
+        .unwrap_or_else(|| panic!("R.SHELL fired: {records:#?}"));
+    assert_eq!(shell["resources"][0]["name"], "shelly");
+    assert_eq!(shell["evidences"][0]["container"]["name"], "shelly");
 }

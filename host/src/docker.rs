@@ -500,25 +500,48 @@ impl Client {
         DockerError,
     > {
         use futures_util::StreamExt;
+        let events = self.events(&[("container", &["start", "die"])]).await?;
+        Ok(events.map(|e| e.map(|ev| (ev.action, ev.id))))
+    }
+
+    /// The daemon's events of these (type, actions) kinds, until the stream ends.
+    pub async fn events(
+        &self,
+        kinds: &[(&str, &[&str])],
+    ) -> Result<impl futures_util::Stream<Item = Result<Event, DockerError>> + '_, DockerError>
+    {
+        use futures_util::StreamExt;
         let d = self.docker().await?;
-        let mut filters = HashMap::new();
-        filters.insert("type".to_string(), vec!["container".to_string()]);
-        filters.insert(
-            "event".to_string(),
-            vec!["start".to_string(), "die".to_string()],
-        );
+        let mut filters: HashMap<String, Vec<String>> = HashMap::new();
+        for (kind, actions) in kinds {
+            filters
+                .entry("type".into())
+                .or_default()
+                .push(kind.to_string());
+            let wanted = filters.entry("event".into()).or_default();
+            wanted.extend(actions.iter().map(|a| a.to_string()));
+        }
         let opts = bollard::query_parameters::EventsOptionsBuilder::default()
             .filters(&filters)
             .build();
         Ok(d.events(Some(opts)).map(|e| {
-            e.map(|m| {
-                let action = m.action.unwrap_or_default();
-                let id = m.actor.and_then(|a| a.id).unwrap_or_default();
-                (action, id)
+            e.map(|m| Event {
+                kind: m.typ.map(|t| t.to_string()).unwrap_or_default(),
+                action: m.action.unwrap_or_default(),
+                id: m.actor.and_then(|a| a.id).unwrap_or_default(),
             })
             .map_err(|e| docker_error("events", e))
         }))
     }
+}
+
+/// One daemon event: its object type (`container`, `image`, `daemon`), action and the
+/// object's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub kind: String,
+    pub action: String,
+    pub id: String,
 }
 
 /// A daemon error: 404 is "not found", the rest the API's own error.

@@ -317,6 +317,8 @@ pub struct Report {
     pub audit_start: u64,
     pub duration_ms: f64,
     pub evidence_queries: u64,
+    /// Of those, the distinct ones the host could not answer (daemon or file errors).
+    pub evidence_errors: u64,
     /// The benchmark whose ids and titles the findings carry.
     pub benchmark: Benchmark,
     pub plugins: Vec<PluginReport>,

@@ -10,6 +10,7 @@
 //! Closing the loop: [`fix`] (plans, apply, rollback), [`compare`] (diffs and baselines),
 //! [`harden`] (seccomp profiles and capability sets from what containers did; `watch`
 //! records and verifies them).
+//! Fleets: [`serve`] (continuous audits, their metrics and reports over [`http`]).
 //! For plugin authors: [`author`] (new, build, test, the contract's reference).
 
 pub mod abi;
@@ -23,12 +24,14 @@ pub mod evidence;
 pub mod findings;
 pub mod fix;
 pub mod harden;
+pub mod http;
 pub mod metrics;
 pub mod probes;
 pub mod profile;
 pub mod report;
 pub mod runtime;
 pub mod select;
+pub mod serve;
 pub mod suppress;
 pub mod text;
 pub mod trust;

@@ -7,7 +7,7 @@ use clap::Parser;
 use std::io::IsTerminal;
 
 fn main() {
-    let args = cli::args::Cli::parse();
+    let args = cli::args::Cli::parse_from(cli::args::with_default_command(std::env::args_os()));
     let default = match args.verbose {
         0 => "warn",
         1 => "info",

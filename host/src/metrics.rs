@@ -1,7 +1,8 @@
 //! Prometheus metrics of `bulwark watch` (`--metrics ADDR`): events by kind, events lost in
 //! the kernel or dropped in user space, rule matches, each rule plugin's fuel and time,
 //! what the probes attached and for which rules, and (with BPF statistics on) each
-//! program's runs and run time. Served as the text exposition format at `GET /metrics`.
+//! program's runs and run time. Served as OpenMetrics text at `GET /metrics` ([`router`],
+//! on [`crate::http`]).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -10,7 +11,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
@@ -173,42 +173,20 @@ impl WatchMetrics {
     }
 }
 
-/// Serve `GET /metrics` on `listener` until the task is dropped. Anything else gets 404;
-/// requests larger than 8 KiB are cut off.
-pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<WatchMetrics>) {
-    loop {
-        let Ok((mut sock, _)) = listener.accept().await else {
-            continue;
-        };
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 8192];
-            let mut n = 0;
-            while n < buf.len() {
-                match sock.read(&mut buf[n..]).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => n += k,
-                }
-                if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                    break;
-                }
-            }
-            let request = String::from_utf8_lossy(&buf[..n]);
-            let (status, body) = if request.starts_with("GET /metrics ") {
-                ("200 OK", metrics.encode())
-            } else {
-                (
-                    "404 Not Found",
-                    "not found; metrics are at /metrics\n".to_string(),
-                )
-            };
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = sock.write_all(head.as_bytes()).await;
-            let _ = sock.write_all(body.as_bytes()).await;
-            let _ = sock.shutdown().await;
-        });
-    }
+/// The content type of [`WatchMetrics::encode`]'s text: prometheus-client writes the
+/// OpenMetrics exposition (counters' `_total`, the closing `# EOF`).
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// An OpenMetrics text as an HTTP response.
+pub fn exposition(text: String) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ([(axum::http::header::CONTENT_TYPE, OPENMETRICS)], text).into_response()
+}
+
+/// The routes of `watch --metrics`: `GET /metrics`; anything else is 404.
+pub fn router(metrics: Arc<WatchMetrics>) -> axum::Router {
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || async move { exposition(metrics.encode()) }),
+    )
 }

@@ -406,6 +406,7 @@ fn report_of(findings: Vec<Finding>, audit_start: u64, engine: Option<Engine>) -
         audit_start,
         duration_ms: 0.0,
         evidence_queries: 0,
+        evidence_errors: 0,
         // The benchmark's title is Bulwark's own (profiles), not outside input.
         benchmark: Benchmark {
             id: "cis-1.6.0".to_string(),

@@ -166,6 +166,7 @@ pub struct RunFacts {
     pub audit_start: u64,
     pub duration_ms: f64,
     pub evidence_queries: u64,
+    pub evidence_errors: u64,
 }
 
 /// The report: findings in benchmark order (whichever plugin answered first), plugin
@@ -189,6 +190,7 @@ pub fn report(
         audit_start: facts.audit_start,
         duration_ms: facts.duration_ms,
         evidence_queries: facts.evidence_queries,
+        evidence_errors: facts.evidence_errors,
         benchmark: match profile {
             Some(p) => Benchmark {
                 id: p.id.clone(),

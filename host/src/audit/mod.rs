@@ -231,6 +231,7 @@ pub async fn run_with_progress(
         audit_start: evidence.audit_start(),
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         evidence_queries: evidence.query_count(),
+        evidence_errors: evidence.error_count(),
     };
     assemble::report(findings, reports, profile, facts)
 }

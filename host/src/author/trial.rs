@@ -88,6 +88,7 @@ pub fn run(
         audit_start: evidence.audit_start(),
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         evidence_queries: evidence.query_count(),
+        evidence_errors: evidence.error_count(),
     };
     Ok(Trial {
         report: assemble::report(findings, table, None, facts),

@@ -24,6 +24,28 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The command line with `$BULWARK_DEFAULT_COMMAND` (set in the container image to
+/// `audit`) put first when no subcommand is named, as Docker Bench's image takes its
+/// arguments: nothing, or options only (`-c 5 -l log`), run that command with them; a
+/// subcommand name (`serve`, `watch`) runs it. `-V`/`--version` alone keep their meaning.
+pub fn with_default_command(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let default = std::env::var_os("BULWARK_DEFAULT_COMMAND").filter(|c| !c.is_empty());
+    let Some(command) = default else { return args };
+    let first = args.get(1).map(|a| a.to_string_lossy().into_owned());
+    let insert = match first.as_deref() {
+        None => true,
+        Some("-V" | "--version") => false,
+        Some(a) => a.starts_with('-'),
+    };
+    if insert {
+        args.insert(1.min(args.len()), command);
+    }
+    args
+}
+
 /// How to reach a daemon beyond `-H`, as the Docker CLI takes it.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConnectionArgs {
@@ -85,6 +107,9 @@ pub enum Command {
     Fix(Box<FixArgs>),
     /// Monitor what containers do in the kernel (eBPF) and alert on the rules' findings.
     Watch(WatchArgs),
+    /// Audit continuously (on start, every --interval, and when containers start or the
+    /// daemon reloads) and serve Prometheus metrics and the latest report over HTTP.
+    Serve(Box<ServeArgs>),
     /// Seccomp profiles and capability sets from what containers really do, compared with
     /// what they have now, and verified by running a copy under them.
     #[command(subcommand)]
@@ -183,6 +208,8 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 pub enum WatchFormat {
     Text,
     Jsonl,
+    /// OCSF 1.8.0 Detection Findings (class 2004), one per line; the summary goes to stderr.
+    Ocsf,
 }
 
 #[derive(Subcommand)]
@@ -484,6 +511,44 @@ pub struct AuditArgs {
     /// No progress bar and no warnings on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Serve /metrics, /report.json, /report.html, /report.sarif and /healthz on ADDR.
+    /// Loopback by default: the reports describe this host's weaknesses.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9469")]
+    pub listen: std::net::SocketAddr,
+    /// Run the whole audit this often: seconds or with a unit (`30m`, `1h`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
+    pub interval: std::time::Duration,
+    /// After a Docker event (a container started or died, an image changed, the daemon
+    /// reloaded), wait this long for more, then audit once for all of them.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub debounce: std::time::Duration,
+    /// Also run the runtime monitor (as `bulwark watch`) and export its metrics beside the
+    /// audit's; its alerts go to standard output as JSON lines.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: which rules run (as `bulwark watch --rules`).
+    #[arg(
+        long,
+        value_name = "SPEC",
+        default_value = "default",
+        requires = "watch"
+    )]
+    pub rules: bulwark::watch::RuleSpec,
+    /// With --watch: the kernel→user event ring buffer, KiB.
+    #[arg(long, value_name = "KIB", default_value_t = 8192, requires = "watch")]
+    pub ring_buffer: u32,
+    /// Suppression file (default: ./.bulwarkignore when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub ignore_file: Option<PathBuf>,
+    /// Suppress every finding of this check or section (repeatable).
+    #[arg(long = "ignore", value_name = "ID")]
+    pub ignore: Vec<String>,
 }
 
 /// What an audit looks at: the host or a snapshot, which checks, which containers.

@@ -25,23 +25,13 @@ pub async fn run(a: AuditArgs) -> Result<i32> {
 
 async fn audit(a: AuditArgs) -> Result<i32> {
     // Bad input is refused before anything runs.
-    let suppressions = load_suppressions(&a)?;
+    let suppressions = load_suppressions(a.ignore_file.as_deref(), &a.ignore)?;
     let baseline = match &a.baseline {
         Some(p) => Some(bulwark::compare::Audit::read(p).context("--baseline")?),
         None => None,
     };
     let (mut report, _) = run_checks(&a.target, a.quiet, a.observe).await?;
-    let today = chrono::Local::now().date_naive();
-    for s in suppress::apply(&mut report, &suppressions, today) {
-        if !a.quiet {
-            eprintln!(
-                "bulwark: warning: suppression of {} ({}) expired on {}; it no longer applies",
-                report::sanitize(&s.id),
-                report::sanitize(&s.source),
-                s.expires.map(|d| d.to_string()).unwrap_or_default()
-            );
-        }
-    }
+    suppress_findings(&mut report, &suppressions, a.quiet);
     if let Some(old) = &baseline {
         bulwark::compare::mark_baseline(&mut report, old);
     }
@@ -59,6 +49,15 @@ pub(super) async fn run_checks(
     let runtime = make_runtime(&t.plugins)?;
     let evidence = Arc::new(evidence(t)?);
     preflight(&evidence, quiet, t.host.clone()).await?;
+    if let (false, Some(id)) = (
+        quiet || !evidence.is_live(),
+        live::hostview::own_container(),
+    ) {
+        eprintln!(
+            "bulwark: running in container {}; it is left out of the audit",
+            id.get(..12).unwrap_or(id)
+        );
+    }
     if let Some(d) = observe_for {
         observe(t, quiet, &evidence, d).await?;
     }
@@ -205,12 +204,30 @@ fn exit_status(a: &AuditArgs, report: &Report) -> i32 {
     a.exit_code
 }
 
+/// Mark the findings the operator suppressed, warning (unless `quiet`) of expired ones.
+pub(super) fn suppress_findings(report: &mut Report, suppressions: &[Suppression], quiet: bool) {
+    let today = chrono::Local::now().date_naive();
+    for s in suppress::apply(report, suppressions, today) {
+        if !quiet {
+            eprintln!(
+                "bulwark: warning: suppression of {} ({}) expired on {}; it no longer applies",
+                report::sanitize(&s.id),
+                report::sanitize(&s.source),
+                s.expires.map(|d| d.to_string()).unwrap_or_default()
+            );
+        }
+    }
+}
+
 /// The operator's suppressions: `--ignore-file` (or ./.bulwarkignore) and `--ignore`.
-fn load_suppressions(a: &AuditArgs) -> Result<Vec<Suppression>> {
+pub(super) fn load_suppressions(
+    ignore_file: Option<&std::path::Path>,
+    ignore: &[String],
+) -> Result<Vec<Suppression>> {
     let mut list = Vec::new();
     let default = PathBuf::from(".bulwarkignore");
-    let file = match &a.ignore_file {
-        Some(f) => Some(f.clone()),
+    let file = match ignore_file {
+        Some(f) => Some(f.to_path_buf()),
         None => default.is_file().then_some(default),
     };
     if let Some(f) = file {
@@ -218,7 +235,7 @@ fn load_suppressions(a: &AuditArgs) -> Result<Vec<Suppression>> {
             std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
         list.extend(suppress::parse(&text, &f.display().to_string())?);
     }
-    for id in &a.ignore {
+    for id in ignore {
         list.push(Suppression::for_id(id).map_err(|e| anyhow::anyhow!("--ignore: {e}"))?);
     }
     Ok(list)

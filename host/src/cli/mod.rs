@@ -11,6 +11,7 @@ mod diff;
 mod fix;
 mod plugin;
 mod profile;
+mod serve;
 mod watch;
 
 use anyhow::{bail, Context, Result};
@@ -111,6 +112,7 @@ pub async fn dispatch(cmd: Command) -> Result<i32> {
         Command::Fix(f) => fix::run(*f).await,
         Command::Plugin(cmd) => plugin::run(cmd).await,
         Command::Watch(w) => watch::run(w).await.map(|_| 0),
+        Command::Serve(s) => serve::run(*s).await,
         Command::Profile(p) => profile::run(p).await,
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

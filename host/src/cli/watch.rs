@@ -13,6 +13,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(w: WatchArgs) -> Result<()> {
+    let metrics = w.metrics.map(|_| Arc::new(WatchMetrics::default()));
+    if let (Some(addr), Some(m)) = (w.metrics, &metrics) {
+        let listener = bulwark::http::bind(addr).await.context("--metrics")?;
+        let app = bulwark::metrics::router(m.clone());
+        tokio::spawn(bulwark::http::serve(listener, app, std::future::pending()));
+    }
+    // Ctrl-C, or SIGTERM from a service manager or kubelet: either ends the watch with
+    // its summary.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing a SIGTERM handler")?;
+    let stop = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    monitor(w, metrics, stop).await
+}
+
+/// Watch until `stop` resolves (or `--duration` passes), alerts to standard output,
+/// counting into `metrics`; `serve --watch` runs it beside its audits.
+pub async fn monitor(
+    w: WatchArgs,
+    metrics: Option<Arc<WatchMetrics>>,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<()> {
     // What watching needs from this host, before any plugin is compiled.
     bulwark::probes::preflight().context("cannot watch this host")?;
     let opts = watch::WatchOptions {
@@ -22,14 +48,8 @@ pub async fn run(w: WatchArgs) -> Result<()> {
             floor: w.floor,
         },
         batch: Duration::from_millis(100),
-        metrics: w.metrics.map(|_| Arc::new(WatchMetrics::default())),
+        metrics,
     };
-    if let (Some(addr), Some(m)) = (w.metrics, &opts.metrics) {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("--metrics {addr}"))?;
-        tokio::spawn(bulwark::metrics::serve(listener, m.clone()));
-    }
     let runtime = make_runtime(&w.plugins)?;
     // `load` already warns about plugins that failed to load.
     let (plugins, _) = load(&w.plugins, &runtime).await?;
@@ -45,20 +65,11 @@ pub async fn run(w: WatchArgs) -> Result<()> {
     announce(&plan, &watcher, opts.metrics.as_deref());
     let format = w.format;
     let mut out = std::io::stdout();
-    // Ctrl-C, or SIGTERM from a service manager or kubelet: either ends the watch with
-    // its summary.
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing a SIGTERM handler")?;
-    let stop = async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    };
     eprintln!("bulwark: watching containers (interrupt to stop)");
     let summary = watch::run(watcher, runtime, plugins, &plan, &opts, stop, move |a| {
         let line = match format {
             WatchFormat::Jsonl => serde_json::to_string(&a).unwrap_or_default(),
+            WatchFormat::Ocsf => bulwark::report::ocsf::alert(&a).to_string(),
             WatchFormat::Text => a.text_line(),
         };
         let _ = writeln!(out, "{line}");
@@ -67,7 +78,7 @@ pub async fn run(w: WatchArgs) -> Result<()> {
     .await?;
     match format {
         WatchFormat::Jsonl => println!("{}", serde_json::json!({ "summary": summary })),
-        WatchFormat::Text => {
+        WatchFormat::Text | WatchFormat::Ocsf => {
             for line in summary.text_lines() {
                 eprintln!("bulwark: {line}");
             }

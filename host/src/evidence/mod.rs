@@ -126,6 +126,8 @@ pub struct Evidence {
     /// Unix time the audit (or the recorded one) started.
     audit_start: u64,
     queries: AtomicU64,
+    /// Questions the source could not answer (not counting absent objects).
+    errors: AtomicU64,
     /// Set when the selected containers' inspects have been asked for all at once.
     prefetched: AtomicBool,
 }
@@ -138,6 +140,7 @@ impl Evidence {
             selection,
             audit_start,
             queries: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
             prefetched: AtomicBool::new(false),
         }
     }
@@ -162,6 +165,12 @@ impl Evidence {
     /// Questions asked so far (including memo hits).
     pub fn query_count(&self) -> u64 {
         self.queries.load(Ordering::Relaxed)
+    }
+
+    /// Distinct questions the source could not answer: the daemon or a file failed or
+    /// refused (an object that does not exist is an answer, not an error).
+    pub fn error_count(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
     }
 
     /// Answer a question, asking the source at most once per audit.
@@ -207,6 +216,9 @@ impl Evidence {
                     let out = c.collect(q).await;
                     if let Err(e) = &out {
                         tracing::debug!(?q, error = %e, "evidence query failed");
+                        if !matches!(e, EvidenceError::NotFound(_)) {
+                            self.errors.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                     out
                 }
@@ -229,9 +241,16 @@ impl Evidence {
 
     /// [`Evidence::selected_containers`], not counted as a question (the prefetch asks it).
     async fn select_containers(&self) -> Result<Vec<ev::ContainerSummary>, EvidenceError> {
+        // The container Bulwark itself runs in is not judged (Docker Bench's #276); by its
+        // id, not by a label anyone could put on a container to hide it.
+        let own = match self.is_live() {
+            true => live::hostview::own_container(),
+            false => None,
+        };
         match self.answer(&Query::ContainerList).await? {
             Answer::Containers(all) => Ok(all
                 .into_iter()
+                .filter(|c| Some(c.id.as_str()) != own)
                 .filter(|c| self.selection.all_containers || c.state == "running")
                 .filter(|c| {
                     self.selection

@@ -1,5 +1,6 @@
 //! Reporters: render a [`Report`](crate::findings::Report) — docker-bench-style text,
-//! Docker Bench's JSON log ([`dbs`]), Bulwark's JSON, SARIF, JUnit, HTML, Markdown — and the
+//! Docker Bench's JSON log ([`dbs`]), Bulwark's JSON, SARIF, JUnit, HTML, Markdown, OCSF
+//! ([`ocsf`]) — and the
 //! catalogue views (`checks`, `explain`, `plugin inspect`). Everything that came from
 //! outside the process is escaped before it reaches a terminal.
 
@@ -13,6 +14,7 @@ pub mod html;
 pub mod inspect;
 pub mod junit;
 pub mod markdown;
+pub mod ocsf;
 pub mod profile;
 pub mod sarif;
 pub mod text;
@@ -39,6 +41,9 @@ pub enum Format {
     Html,
     /// Markdown: a summary table, then the failing checks (tickets, CI job summaries).
     Markdown,
+    /// OCSF 1.8.0 Compliance Findings (class 2003), one JSON object per line (SIEMs,
+    /// security lakes).
+    Ocsf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +68,7 @@ pub fn render(
         Format::Junit => junit::junit(report)?,
         Format::Html => html::html(report)?,
         Format::Markdown => markdown::markdown(report),
+        Format::Ocsf => ocsf::audit(report)?,
     })
 }
 
@@ -118,6 +124,7 @@ mod tests {
             audit_start: 1,
             duration_ms: 0.0,
             evidence_queries: 0,
+            evidence_errors: 0,
             benchmark: crate::findings::Benchmark {
                 id: "cis-1.6.0".into(),
                 title: "CIS Docker Benchmark 1.6.0".into(),
