@@ -4,6 +4,8 @@
 //! - `cargo xtask test`          set up this machine and run every check and test
 //! - `cargo xtask bench [NAME..]` set up and run the benchmarks (audit, watch, profile, scale)
 //! - `cargo xtask setup`         only the set-up: packages, rustup target, dockerd
+//! - `cargo xtask image`         a static (musl) build in a `FROM scratch` image,
+//!   `bulwark:<version>` and `bulwark:latest`, built by the local daemon
 //! - `cargo xtask plugin DIR [-o OUT]`     build a plugin crate into a component
 //! - `cargo xtask componentize IN OUT`     turn a core wasm module into a component
 //! - `cargo xtask fuzz [TARGET] [--seconds N] [--list] [--replay]`   fuzz the parsers of
@@ -35,6 +37,8 @@ const TEST_PACKAGES: &[&str] = &[
     "libzstd-dev",
     "zlib1g-dev",
     "python3-venv",
+    // `serve` is scraped by a real Prometheus; promtool checks the shipped alert rules.
+    "prometheus",
     // Other engines: Podman, and rootless Docker (rootlesskit, newuidmap, slirp4netns).
     "podman",
     "rootlesskit",
@@ -83,9 +87,15 @@ fn run() -> Result<()> {
                 "-D",
                 "warnings",
             ])?;
+            // The container image's tests run the image as Docker Bench's is run.
+            image(&root)?;
             // Python plugin authors' tests run componentize-py, found on PATH as authors have it.
             let py = ensure_componentize_py(&root)?;
+            // The shipped Kubernetes manifests are validated offline against the API's schemas.
+            let tools = ensure_pip_tool(&root, "kubernetes-validate", KUBERNETES_VALIDATE)?;
             let mut path = std::ffi::OsString::from(py.as_os_str());
+            path.push(":");
+            path.push(tools.as_os_str());
             if let Some(p) = std::env::var_os("PATH") {
                 path.push(":");
                 path.push(p);
@@ -118,6 +128,10 @@ fn run() -> Result<()> {
             }
             Ok(())
         }
+        "image" => {
+            setup(false)?;
+            image(&root)
+        }
         "plugin" => plugin(rest, &root),
         "fuzz" => fuzz(rest, &root),
         "componentize" => match rest {
@@ -129,7 +143,7 @@ fn run() -> Result<()> {
             _ => bail!("usage: cargo xtask componentize IN.wasm OUT.wasm"),
         },
         _ => {
-            println!("usage: cargo xtask <audit [ARGS]|test|bench [NAME..]|setup|plugin DIR [-o OUT]|componentize IN OUT|fuzz [TARGET] [--seconds N] [--list] [--replay]>");
+            println!("usage: cargo xtask <audit [ARGS]|test|bench [NAME..]|setup|image|plugin DIR [-o OUT]|componentize IN OUT|fuzz [TARGET] [--seconds N] [--list] [--replay]>");
             Ok(())
         }
     }
@@ -282,6 +296,33 @@ fn ensure_componentize_py(root: &Path) -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// kubernetes-validate (PyPI), which carries the Kubernetes API's JSON schemas.
+const KUBERNETES_VALIDATE: &str = "1.37.0";
+
+/// A Python tool from PyPI in a venv of its own under target/; its bin directory.
+fn ensure_pip_tool(root: &Path, package: &str, version: &str) -> Result<PathBuf> {
+    let venv = root.join("target").join(package);
+    let bin = venv.join("bin");
+    let has = Command::new(bin.join("pip"))
+        .args(["show", package])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {version}")))
+        .unwrap_or(false);
+    if !has {
+        eprintln!(
+            "xtask: installing {package} {version} into {}",
+            venv.display()
+        );
+        run_checked(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        run_checked(
+            Command::new(bin.join("pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check"])
+                .arg(format!("{package}=={version}")),
+        )?;
+    }
+    Ok(bin)
+}
+
 fn ensure_dockerd(root: bool) -> Result<()> {
     let answers = || succeeds(Command::new("docker").args(["version"]));
     if answers() {
@@ -311,6 +352,72 @@ fn ensure_dockerd(root: bool) -> Result<()> {
         std::thread::sleep(Duration::from_millis(250));
     }
     bail!("dockerd did not answer within 60 s; see /var/log/bulwark-dockerd.log")
+}
+
+/// The target of the image's static binary.
+const MUSL: &str = "x86_64-unknown-linux-musl";
+
+/// `cargo xtask image`: Bulwark built static (musl, with the built-in plugins and the
+/// probes inside), in a `FROM scratch` image tagged `bulwark:<version>` and
+/// `bulwark:latest` by the local daemon; no registry is involved.
+fn image(root: &Path) -> Result<()> {
+    install_missing(&["musl-tools"])?;
+    let targets = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("rustup is needed to add the musl target")?;
+    if !String::from_utf8_lossy(&targets.stdout).contains(MUSL) {
+        run_checked(Command::new("rustup").args(["target", "add", MUSL]))?;
+    }
+    cargo(&["build", "--release", "-p", "bulwark", "--target", MUSL])?;
+    let ctx = root.join("target/image");
+    if ctx.exists() {
+        std::fs::remove_dir_all(&ctx).with_context(|| format!("clearing {}", ctx.display()))?;
+    }
+    std::fs::create_dir_all(ctx.join("tmp"))?;
+    // The plugin cache and temporary files: the only writable place the image has.
+    std::fs::set_permissions(
+        ctx.join("tmp"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )?;
+    std::fs::copy(
+        root.join("target").join(MUSL).join("release/bulwark"),
+        ctx.join("bulwark"),
+    )
+    .context("copying the static binary")?;
+    let version = env!("CARGO_PKG_VERSION");
+    std::fs::write(ctx.join("Dockerfile"), dockerfile(version))?;
+    let tag = format!("bulwark:{version}");
+    run_checked(
+        Command::new("docker")
+            .args(["build", "-q", "-t", &tag, "-t", "bulwark:latest"])
+            .arg(&ctx),
+    )?;
+    eprintln!("xtask: built {tag} and bulwark:latest");
+    Ok(())
+}
+
+/// The image: the binary, a sticky /tmp, and `audit` as the command when none is named.
+fn dockerfile(version: &str) -> String {
+    format!(
+        r#"# Generated by `cargo xtask image`.
+FROM scratch
+COPY bulwark /usr/local/bin/bulwark
+COPY tmp /tmp
+ENV PATH=/usr/local/bin \
+    BULWARK_DEFAULT_COMMAND=audit \
+    BULWARK_IN_IMAGE=1 \
+    XDG_CACHE_HOME=/tmp/cache \
+    TMPDIR=/tmp
+LABEL org.opencontainers.image.title="bulwark" \
+      org.opencontainers.image.version="{version}" \
+      org.opencontainers.image.description="CIS Docker Benchmark audits, runtime rules and fleet metrics" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# Root, and no USER line: what it reads (the Docker socket, /etc/docker, /var/lib/docker,
+# other processes' /proc entries, audit rules) is root's; see deploy/README.md.
+ENTRYPOINT ["/usr/local/bin/bulwark"]
+"#
+    )
 }
 
 fn run_checked(cmd: &mut Command) -> Result<()> {

@@ -8,7 +8,10 @@ use crate::abi::ev;
 
 /// Members of a group: the ones /etc/group lists, then users whose primary group it is.
 pub(super) fn group_members(group: &str) -> Result<Vec<String>, EvidenceError> {
-    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| io_error(p.to_string(), e));
+    let read = |p: &str| {
+        let at = super::hostview::locate(std::path::Path::new(p))?;
+        std::fs::read_to_string(at).map_err(|e| io_error(p.to_string(), e))
+    };
     let groups = read("/etc/group")?;
     let Some((gid, listed)) = groups.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();

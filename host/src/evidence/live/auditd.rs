@@ -21,8 +21,9 @@ pub(super) async fn audit_rules() -> Result<ev::AuditRuleSet, EvidenceError> {
             });
         }
     }
-    let mut files: Vec<PathBuf> = vec![PathBuf::from("/etc/audit/audit.rules")];
-    if let Ok(dir) = std::fs::read_dir("/etc/audit/rules.d") {
+    let locate = |p: &str| super::hostview::locate(std::path::Path::new(p));
+    let mut files: Vec<PathBuf> = vec![locate("/etc/audit/audit.rules")?];
+    if let Ok(dir) = std::fs::read_dir(locate("/etc/audit/rules.d")?) {
         let mut more: Vec<PathBuf> = dir
             .flatten()
             .map(|e| e.path())

@@ -71,6 +71,22 @@ fn read_as_daemon(pid: i32, file: &str) -> Result<Option<String>, EvidenceError>
     match std::fs::read_to_string(&in_daemon) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        // In a container without CAP_SYS_PTRACE the daemon's root is closed to us: the
+        // host's file, where a bound directory shows it, is the same file.
+        Err(e)
+            if e.kind() == std::io::ErrorKind::PermissionDenied
+                && Path::new(file).is_absolute()
+                && super::hostview::view() != &super::hostview::View::Native =>
+        {
+            let at = super::hostview::locate(Path::new(file))?;
+            match std::fs::read_to_string(at) {
+                Ok(t) => Ok(Some(t)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(EvidenceError::Unavailable(format!(
+                    "daemon configuration {file}: {e}"
+                ))),
+            }
+        }
         Err(e) => Err(EvidenceError::Unavailable(format!(
             "daemon configuration {file}: {e}"
         ))),
@@ -218,6 +234,7 @@ fn find_server(endpoint: &str) -> Result<(i32, Server), EvidenceError> {
                 "no daemon socket at {path}"
             )));
         }
+        let mut listing = Vec::new();
         for &(pid, server) in &candidates {
             // Each daemon's own network namespace: rootless dockerd binds its socket inside
             // rootlesskit's, which the auditor's /proc/net/unix does not list.
@@ -225,6 +242,25 @@ fn find_server(endpoint: &str) -> Result<(i32, Server), EvidenceError> {
             if !inodes.is_empty() && holds_socket(pid, &inodes) {
                 return Ok((pid, server));
             }
+            if !inodes.is_empty() && fds_hidden(pid) {
+                listing.push((pid, server));
+            }
+        }
+        // In a container without CAP_SYS_PTRACE no daemon's descriptors can be read: the
+        // one whose command line (or daemon.json) names the socket, among those whose
+        // network namespace has it bound, and only when exactly one does.
+        if !listing.is_empty() && super::hostview::view() != &super::hostview::View::Native {
+            let named: Vec<(i32, Server)> = listing
+                .into_iter()
+                .filter(|&(pid, server)| serves_path(pid, server, path))
+                .collect();
+            return match named.as_slice() {
+                [one] => Ok(*one),
+                _ => Err(EvidenceError::Unavailable(format!(
+                    "{} daemon processes could hold {endpoint} and the container cannot read their descriptors (it would need CAP_SYS_PTRACE)",
+                    named.len()
+                ))),
+            };
         }
         // A unix socket no daemon holds is served by something else (a proxy, a remote
         // daemon through a tunnel): guessing "the only dockerd" would describe the wrong one.
@@ -254,6 +290,71 @@ fn find_server(endpoint: &str) -> Result<(i32, Server), EvidenceError> {
     }
 }
 
+/// Whether this process may not read `pid`'s open descriptors: the directory lists, but
+/// the links are refused without ptrace access (or the directory itself is).
+fn fds_hidden(pid: i32) -> bool {
+    let denied = |e: &std::io::Error| e.kind() == std::io::ErrorKind::PermissionDenied;
+    match std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        Err(e) => denied(&e),
+        Ok(mut fds) => fds
+            .find_map(Result::ok)
+            .is_some_and(|fd| std::fs::read_link(fd.path()).is_err_and(|e| denied(&e))),
+    }
+}
+
+/// Whether daemon `pid` listens on unix socket `path` by its command line, or its
+/// daemon.json's "hosts" when the command line names none (the default socket when
+/// neither does). `/var/run` and `/run` are one directory on every current host.
+fn serves_path(pid: i32, server: Server, path: &str) -> bool {
+    let alias = |p: &str| {
+        let p = p.strip_prefix("unix://").unwrap_or(p);
+        p.strip_prefix("/var/run/")
+            .map(|r| format!("/run/{r}"))
+            .unwrap_or_else(|| p.to_string())
+    };
+    let Ok(argv) = procfs::process::Process::new(pid).and_then(|p| p.cmdline()) else {
+        return false;
+    };
+    let mut hosts: Vec<String> = Vec::new();
+    let mut args = argv.iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "-H" | "--host" => hosts.extend(args.next().cloned()),
+            _ => {
+                if let Some(v) = a.strip_prefix("--host=").or_else(|| a.strip_prefix("-H=")) {
+                    hosts.push(v.to_string());
+                }
+            }
+        }
+    }
+    if server == Server::Podman {
+        // `podman system service URI`: the last argument.
+        hosts.extend(argv.last().cloned());
+    }
+    if hosts.is_empty() && server == Server::Dockerd {
+        let config = flag_value(&argv, "config-file")
+            .unwrap_or_else(|| "/etc/docker/daemon.json".to_string());
+        let text = read_as_daemon(pid, &config)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        hosts.extend(
+            json["hosts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|h| h.as_str().map(str::to_string)),
+        );
+    }
+    if hosts.is_empty() || hosts.iter().any(|h| h == "fd://") {
+        // The default socket, or systemd's docker.socket (ListenStream=/run/docker.sock).
+        hosts.push("/run/docker.sock".to_string());
+    }
+    let want = alias(path);
+    hosts.iter().any(|h| alias(h) == want)
+}
+
 /// Whether process `pid` has an open socket with one of these inodes.
 fn holds_socket(pid: i32, inodes: &HashSet<u64>) -> bool {
     let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
@@ -274,7 +375,11 @@ fn holds_socket(pid: i32, inodes: &HashSet<u64>) -> bool {
 /// Inodes of unix sockets bound at `path` (or at the same file through symlinks) in the
 /// network namespace of process `pid`.
 fn socket_inodes(pid: i32, path: &Path) -> HashSet<u64> {
-    let want: HashSet<PathBuf> = [path.to_path_buf(), canonical(path)].into_iter().collect();
+    let mut want: HashSet<PathBuf> = [path.to_path_buf(), canonical(path)].into_iter().collect();
+    // Seen from a container, /var/run is not the host's symlink to /run.
+    if let Ok(rest) = path.strip_prefix("/var/run") {
+        want.insert(Path::new("/run").join(rest));
+    }
     let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/unix")) else {
         return HashSet::new();
     };

@@ -1,6 +1,7 @@
 //! File metadata, directory listings and (bounded) file contents, with owners by name.
 
 use super::super::EvidenceError;
+use super::hostview;
 use crate::abi::ev;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
@@ -8,7 +9,7 @@ use std::path::Path;
 /// `stat` of a path (following symlinks, as the checks care about what a path leads to).
 pub(super) fn file_stat(path: &Path) -> Result<ev::FileInfo, EvidenceError> {
     let shown = path.display().to_string();
-    let md = std::fs::metadata(path).map_err(|e| io_error(shown.clone(), e))?;
+    let md = std::fs::metadata(hostview::locate(path)?).map_err(|e| io_error(shown.clone(), e))?;
     let ft = md.file_type();
     let kind = if ft.is_file() {
         ev::FileKind::File
@@ -50,7 +51,8 @@ pub(super) fn io_error(shown: String, e: std::io::Error) -> EvidenceError {
 
 pub(super) fn dir_list(path: &Path) -> Result<Vec<String>, EvidenceError> {
     let shown = path.display().to_string();
-    let entries = std::fs::read_dir(path).map_err(|e| io_error(shown.clone(), e))?;
+    let entries =
+        std::fs::read_dir(hostview::locate(path)?).map_err(|e| io_error(shown.clone(), e))?;
     let mut names = Vec::new();
     for e in entries {
         let e = e.map_err(|e| io_error(shown.clone(), e))?;
@@ -66,7 +68,7 @@ const MAX_FILE_READ: u64 = 1 << 20;
 pub(super) fn file_read(path: &Path) -> Result<Vec<u8>, EvidenceError> {
     use std::io::Read;
     let shown = path.display().to_string();
-    let f = std::fs::File::open(path).map_err(|e| io_error(shown.clone(), e))?;
+    let f = std::fs::File::open(hostview::locate(path)?).map_err(|e| io_error(shown.clone(), e))?;
     let meta = f.metadata().map_err(|e| io_error(shown.clone(), e))?;
     if !meta.is_file() {
         return Err(EvidenceError::Unavailable(format!(
@@ -92,7 +94,7 @@ pub fn group_name(gid: u32) -> Option<String> {
 
 /// Look an id up in a passwd/group-format file.
 fn name_of(db: &Path, id: u32) -> Option<String> {
-    let text = std::fs::read_to_string(db).ok()?;
+    let text = std::fs::read_to_string(hostview::locate(db).ok()?).ok()?;
     text.lines().find_map(|l| {
         let mut f = l.split(':');
         let name = f.next()?;

@@ -1,6 +1,8 @@
 //! Live collectors: each evidence kind is answered by one room — the Docker Engine API
 //! ([`docker`]), procfs ([`procfs`]), files ([`files`]), accounts ([`accounts`]), sockets
 //! ([`net`]), audit rules ([`auditd`]) and the daemon's real configuration ([`daemon`]).
+//! Host files are read through [`hostview`], which knows what a container running
+//! Bulwark can and cannot see of the host.
 
 // The crate sees the rooms whose text parsers `crate::fuzzing` reaches.
 mod accounts;
@@ -8,6 +10,7 @@ pub(crate) mod auditd;
 pub(crate) mod daemon;
 mod docker;
 mod files;
+pub mod hostview;
 pub(crate) mod net;
 pub(crate) mod procfs;
 
@@ -152,7 +155,7 @@ impl Collector {
         let visible = Path::new(&format!("/proc/{pid}")).exists();
         let pids = tokio::task::spawn_blocking(move || procfs::pids_in_namespace_of(pid))
             .await
-            .unwrap_or_default();
+            .unwrap_or_else(|e| Err(EvidenceError::Unavailable(format!("reading /proc: {e}"))))?;
         if pids.is_empty() && !visible {
             return Err(EvidenceError::Unavailable(format!(
                 "the processes of running container {id} are not visible in /proc (mounted with hidepid, or another PID namespace)"

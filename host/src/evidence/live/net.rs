@@ -4,10 +4,17 @@ use super::super::EvidenceError;
 use super::files::io_error;
 use crate::abi::ev;
 
-/// Listening TCP sockets from /proc/net/tcp and tcp6 (state 0A).
+/// Listening TCP sockets from /proc/net/tcp and tcp6 (state 0A). In a container, the
+/// host's: PID 1's network namespace (with `--pid host`), which needs no `--net host`.
 pub(super) fn listeners() -> Result<Vec<ev::Listener>, EvidenceError> {
     let mut out = Vec::new();
-    for (proto, file) in [("tcp", "/proc/net/tcp"), ("tcp6", "/proc/net/tcp6")] {
+    let dir = match super::hostview::view() {
+        super::hostview::View::Native => "/proc/net",
+        super::hostview::View::Container(_) => "/proc/1/net",
+    };
+    for proto in ["tcp", "tcp6"] {
+        let file = format!("{dir}/{proto}");
+        let file = file.as_str();
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

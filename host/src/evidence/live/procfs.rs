@@ -30,27 +30,32 @@ pub(super) fn index_container_processes() -> HashMap<String, Vec<i32>> {
 }
 
 /// Every process in the PID namespace of `pid`, when that namespace is not the auditor's
-/// (a container sharing the host's would otherwise claim every process).
-pub(super) fn pids_in_namespace_of(pid: i32) -> Vec<i32> {
-    let ns = |p: &str| {
-        std::fs::metadata(format!("/proc/{p}/ns/pid"))
-            .map(|m| m.ino())
-            .ok()
+/// (a container sharing the host's would otherwise claim every process). A namespace this
+/// process may not read (another user's, or from a container without CAP_SYS_PTRACE) is
+/// an error: "none" would be a guess.
+pub(super) fn pids_in_namespace_of(pid: i32) -> Result<Vec<i32>, EvidenceError> {
+    let ns = |p: &str| std::fs::metadata(format!("/proc/{p}/ns/pid")).map(|m| m.ino());
+    let target = match ns(&pid.to_string()) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(EvidenceError::Denied(format!(
+                "the PID namespace of process {pid} cannot be read (it needs CAP_SYS_PTRACE): {e}"
+            )))
+        }
+        Err(_) => return Ok(Vec::new()),
     };
-    let (Some(target), Some(own)) = (ns(&pid.to_string()), ns("self")) else {
-        return Vec::new();
-    };
-    if target == own {
-        return Vec::new();
+    match ns("self") {
+        Ok(own) if own != target => {}
+        _ => return Ok(Vec::new()),
     }
     let Ok(procs) = procfs::process::all_processes() else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    procs
+    Ok(procs
         .flatten()
-        .filter(|p| ns(&p.pid.to_string()) == Some(target))
+        .filter(|p| ns(&p.pid.to_string()).ok() == Some(target))
         .map(|p| p.pid)
-        .collect()
+        .collect())
 }
 
 /// 64-hex-digit runs in a cgroup path.
