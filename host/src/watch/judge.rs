@@ -17,8 +17,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Batches the judge may have queued before the reader drops new ones.
-const QUEUE: usize = 16;
+/// Batches the judge may have queued before the reader drops new ones. With the reader's
+/// largest batch this bounds what a flood holds in memory: 8 × 4,096 records (a few
+/// hundred bytes each), where 16 × 16,384 made a watch swell by ~90 MiB in the first
+/// minute of a flood before settling.
+const QUEUE: usize = 8;
 
 /// Failures in a row after which a plugin is suspended.
 const FAILURES_BEFORE_SUSPENSION: u32 = 3;

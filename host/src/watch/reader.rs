@@ -15,8 +15,9 @@ use tokio::sync::mpsc;
 /// A batch for the judge: records and who they belong to.
 pub(super) type Batch = Vec<(Record, ContainerInfo)>;
 
-/// Records a batch holds before it is handed over early (between ticks).
-const MAX_BATCH: usize = 16_384;
+/// Records a batch holds before it is handed over early (between ticks); see the judge's
+/// queue for what the two bound together.
+const MAX_BATCH: usize = 4_096;
 /// Records held for one container not yet named; more are dropped (and counted).
 const MAX_HELD: usize = 4_096;
 /// How long a container may stay unnamed before its held records are dropped.
