@@ -163,7 +163,7 @@ fn the_swarm_stack_runs_as_a_global_service_and_serves_metrics() {
     image_present();
     let d = TestDaemon::start(&["--iptables=false"], None);
     // The image is local: into the private daemon without a registry.
-    let save = Command::new("docker")
+    let mut save = Command::new("docker")
         .args(["save", IMAGE_TAG])
         .stdout(Stdio::piped())
         .spawn()
@@ -171,9 +171,10 @@ fn the_swarm_stack_runs_as_a_global_service_and_serves_metrics() {
     let load = d
         .docker_cmd()
         .args(["load", "-q"])
-        .stdin(save.stdout.unwrap())
+        .stdin(save.stdout.take().unwrap())
         .output()
         .unwrap();
+    assert!(save.wait().unwrap().success(), "docker save");
     assert!(
         load.status.success(),
         "{}",

@@ -22,6 +22,13 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
         .init();
+    // Plugins run on blocking threads, and glibc gives each thread that allocates an arena
+    // of its own: at a thousand containers that was ~5 MiB of peak RSS for nothing.
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets an allocator parameter, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -46,14 +46,8 @@ pub async fn run(a: ServeArgs) -> Result<i32> {
     if live {
         tokio::spawn(follow_events(a.target.host.clone(), events_tx, stopped()));
     }
-    let monitor = match watch_metrics {
-        Some(m) => Some(tokio::spawn(super::watch::monitor(
-            watch_args(&a),
-            Some(m),
-            stopped(),
-        ))),
-        None => None,
-    };
+    let monitor = watch_metrics
+        .map(|m| tokio::spawn(super::watch::monitor(watch_args(&a), Some(m), stopped())));
     let schedule = serve::Schedule {
         interval: a.interval,
         debounce: a.debounce,

@@ -44,8 +44,7 @@ pub fn view() -> &'static View {
     VIEW.get_or_init(|| {
         let own = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let init = std::fs::read_to_string("/proc/1/mountinfo").unwrap_or_default();
-        let marked = Path::new("/.dockerenv").exists() || Path::new("/run/.containerenv").exists();
-        let mut view = detect(&own, &init, marked);
+        let mut view = detect(&own, &init);
         if let View::Container(b) = &mut view {
             b.merged_usr = resolve(b, Path::new(MERGED_USR_MARKER), |p| std::fs::read_link(p))
                 .is_ok_and(|p| p.exists());
@@ -62,9 +61,11 @@ pub fn own_container() -> Option<&'static str> {
     }
 }
 
-/// The view from the mount tables of this process and of PID 1, and whether an engine's
-/// marker file (`/.dockerenv`, `/run/.containerenv`) is present.
-pub fn detect(own_mountinfo: &str, init_mountinfo: &str, marked: bool) -> View {
+/// The view from the mount tables of this process and of PID 1: in a container when the
+/// root is not PID 1's (with `--pid host`), or when the engine's per-container files are
+/// mounted over `/etc` (Docker and Podman always do). Not by `/.dockerenv`: machines
+/// built from container images keep it (this project's CI VM does).
+pub fn detect(own_mountinfo: &str, init_mountinfo: &str) -> View {
     let own = mounts(own_mountinfo);
     let root_of = |m: &[Mount]| {
         m.iter()
@@ -73,7 +74,10 @@ pub fn detect(own_mountinfo: &str, init_mountinfo: &str, marked: bool) -> View {
             .map(|m| (m.device.clone(), m.root.clone()))
     };
     let moved = root_of(&own) != root_of(&mounts(init_mountinfo));
-    if !(marked || moved) {
+    let engine_files = own
+        .iter()
+        .any(|m| ENGINE_FILES.iter().any(|f| m.point == Path::new(f)));
+    if !(moved || engine_files) {
         return View::Native;
     }
     let mut own_id = None;
@@ -81,9 +85,7 @@ pub fn detect(own_mountinfo: &str, init_mountinfo: &str, marked: bool) -> View {
     let mut shadowed = Vec::new();
     for m in &own {
         let p = &m.point;
-        let engine_file = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"]
-            .iter()
-            .any(|f| p == Path::new(f));
+        let engine_file = ENGINE_FILES.iter().any(|f| p == Path::new(f));
         if engine_file {
             // The engine's per-container copies shadow the host's; their source names
             // the container (`.../containers/<id>/hostname`).
@@ -106,7 +108,7 @@ pub fn detect(own_mountinfo: &str, init_mountinfo: &str, marked: bool) -> View {
         let cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
         own_id = cgroup
             .lines()
-            .flat_map(|l| super::procfs::container_ids_in(l))
+            .flat_map(super::procfs::container_ids_in)
             .next();
     }
     visible.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
@@ -118,6 +120,9 @@ pub fn detect(own_mountinfo: &str, init_mountinfo: &str, marked: bool) -> View {
         merged_usr: false,
     })
 }
+
+/// The files a container engine mounts over the image's (per-container copies).
+const ENGINE_FILES: [&str; 3] = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"];
 
 /// One line of a mountinfo table: what matters here.
 struct Mount {
@@ -249,6 +254,12 @@ fn not_visible(asked: &Path, at: &Path) -> EvidenceError {
     } else {
         format!(" (it leads to {})", at.display())
     };
+    if at == Path::new("/") {
+        return EvidenceError::Unavailable(format!(
+            "{}{via}: the host's root filesystem is not visible from the container Bulwark runs in",
+            asked.display()
+        ));
+    }
     EvidenceError::Unavailable(format!(
         "{}{via} is not visible from the container Bulwark runs in; mount it read-only at the same path (-v {}:{}:ro)",
         asked.display(),
@@ -295,7 +306,7 @@ mod tests {
     const INIT: &str = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n";
 
     fn binds() -> Binds {
-        match detect(OWN, INIT, false) {
+        match detect(OWN, INIT) {
             View::Container(b) => b,
             View::Native => panic!("a moved root is a container"),
         }
@@ -318,8 +329,9 @@ mod tests {
             b.own_id.as_deref(),
             Some("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
         );
-        assert_eq!(detect(INIT, INIT, false), View::Native);
-        assert!(matches!(detect(INIT, INIT, true), View::Container(_)));
+        assert_eq!(detect(INIT, INIT), View::Native);
+        // Without --pid host PID 1 is the container's own: its engine files still tell.
+        assert!(matches!(detect(OWN, OWN), View::Container(_)));
     }
 
     #[test]
@@ -358,6 +370,7 @@ mod tests {
                 matches!(&e, EvidenceError::Unavailable(m) if m.contains("not visible from the container")),
                 "{hidden}: {e}"
             );
+            assert!(!e.to_string().contains("-v /:/"), "{e}");
         }
         // Only a host known to be merged-/usr has /lib as /usr/lib.
         let merged = Binds {
