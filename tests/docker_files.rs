@@ -100,6 +100,7 @@ fn daemon_files_good_and_bad() {
 
 #[test]
 fn host_unit_file_modes_flipped_and_restored() {
+    let _host = host_files_lock();
     // docker.io installs the unit files; whichever copy systemd would use is judged.
     let unit = [
         "/etc/systemd/system/docker.service",
@@ -177,6 +178,7 @@ fn host_unit_file_modes_flipped_and_restored() {
 
 #[test]
 fn registry_certificates_are_found_recursively() {
+    let _host = host_files_lock();
     let dir = Path::new("/etc/docker/certs.d/bulwark-test.invalid:5000");
     std::fs::create_dir_all(dir).unwrap();
     struct Cleanup;

@@ -166,6 +166,7 @@ fn enterprise_section_is_skipped_on_this_engine_and_community_checks_run_on_requ
 
 #[test]
 fn host_section1_audit_rules_partition_and_users() {
+    let _host = host_files_lock();
     assert!(
         !Command::new("sh").args(["-c", "command -v auditctl"]).status().unwrap().success(),
         "this test writes rules files; with auditd installed the kernel's rules would be read instead"

@@ -53,6 +53,8 @@ fn verdicts_of(r: &Value) -> BTreeMap<String, (String, String)> {
 #[test]
 fn the_docker_bench_command_line_gives_the_hosts_verdicts() {
     image_present();
+    // Other tests flip unit file modes, write audit rules and add users: not meanwhile.
+    let _host = host_files_lock();
     // A subject for §5 on the host's daemon, from the fixture image.
     let dir = tempfile::tempdir().unwrap();
     let tar = busybox_rootfs_tar(dir.path());
@@ -153,6 +155,9 @@ fn the_docker_bench_command_line_gives_the_hosts_verdicts() {
         assert_eq!(on_host[id].0, in_image[id].0, "{id}: {}", in_image[id].1);
     }
     assert!(offenders(&inside, "5.4").contains(subject), "{inside:#}");
+    // The image has no auditctl: the kernel's rules, listed over netlink with audit_control.
+    let rules = finding(&inside, "1.1.5")["message"].to_string();
+    assert!(rules.contains("(kernel)"), "{rules}");
     // The audit's own container is in no finding.
     let text = inside.to_string();
     assert!(!text.contains("bw-image-audit"), "the audit judged itself");

@@ -484,6 +484,14 @@ impl Drop for Registry {
     }
 }
 
+/// Held by every test that changes the host's own files (/etc, unit files, audit rules,
+/// accounts) and by the test that compares two audits of the host: one binary runs them
+/// all, so a process-wide lock keeps the comparison from seeing a change half-way.
+pub fn host_files_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A loopback address with a port free right now, for servers the tests start.
 pub fn free_loopback_addr() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -1,4 +1,5 @@
-//! Audit rules: the kernel's loaded rules when `auditctl -l` can list them, else the
+//! Audit rules: the kernel's loaded rules when `auditctl -l` can list them (or, in a
+//! container, which has no auditctl, when the kernel lists them over netlink), else the
 //! on-disk rules files.
 
 use super::super::EvidenceError;
@@ -20,6 +21,23 @@ pub(super) async fn audit_rules() -> Result<ev::AuditRuleSet, EvidenceError> {
                 rules: rule_lines(&String::from_utf8_lossy(&out.stdout)),
             });
         }
+    }
+    // Bulwark's image has no auditctl. Its rules files are the next boot's, not what the
+    // kernel enforces, which a host with auditctl would judge: the kernel's own list, as
+    // Docker Bench's image gets it (its auditctl, with --cap-add audit_control).
+    if super::hostview::view() != &super::hostview::View::Native {
+        return match tokio::task::spawn_blocking(super::audit_netlink::list_rules).await {
+            Ok(Ok(rules)) => Ok(ev::AuditRuleSet {
+                source: "kernel".to_string(),
+                rules,
+            }),
+            Ok(Err(e)) => Err(EvidenceError::Unavailable(format!(
+                "the kernel's audit rules cannot be listed from the container ({e}); it needs --cap-add audit_control, --pid host and --userns host"
+            ))),
+            Err(e) => Err(EvidenceError::Unavailable(format!(
+                "listing the kernel's audit rules: {e}"
+            ))),
+        };
     }
     let locate = |p: &str| super::hostview::locate(std::path::Path::new(p));
     let mut files: Vec<PathBuf> = vec![locate("/etc/audit/audit.rules")?];

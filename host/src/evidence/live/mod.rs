@@ -6,6 +6,7 @@
 
 // The crate sees the rooms whose text parsers `crate::fuzzing` reaches.
 mod accounts;
+mod audit_netlink;
 pub(crate) mod auditd;
 pub(crate) mod daemon;
 mod docker;
