@@ -46,58 +46,8 @@ pub fn alert(a: &AlertRecord) -> Value {
         &a.process.pid.to_string(),
         &time.to_string(),
     ]);
-    let mut process = json!({
-        "pid": a.process.pid,
-        "name": a.process.comm,
-        "user": {"uid": a.process.uid.to_string()},
-    });
-    if !a.process.exe.is_empty() {
-        let name = a.process.exe.rsplit('/').next().unwrap_or(&a.process.exe);
-        process["file"] = json!({
-            "name": name, "path": a.process.exe, "type_id": 1, "type": "Regular File",
-        });
-    }
-    if !a.event.argv.is_empty() {
-        process["cmd_line"] = json!(a.event.argv.join(" "));
-    }
-    let mut evidence = json!({
-        "process": process,
-        "data": serde_json::to_value(&a.event).unwrap_or(Value::Null),
-    });
-    let mut resources = Vec::new();
-    if !a.container.id.is_empty() {
-        evidence["container"] = json!({"uid": a.container.id, "name": a.container.name});
-        resources
-            .push(json!({"uid": a.container.id, "name": a.container.name, "type": "container"}));
-    }
-    if !a.container.image.is_empty() {
-        resources.push(json!({"name": a.container.image, "type": "image"}));
-    }
-    let mut observables = vec![
-        observable("evidences.process.name", 9, "Process Name", &a.process.comm),
-        observable(
-            "evidences.process.pid",
-            15,
-            "Process ID",
-            &a.process.pid.to_string(),
-        ),
-    ];
-    if !a.container.id.is_empty() {
-        observables.push(observable(
-            "resources.uid",
-            10,
-            "Resource UID",
-            &a.container.id,
-        ));
-    }
-    if !a.process.exe.is_empty() {
-        observables.push(observable(
-            "evidences.process.file.path",
-            45,
-            "File Path",
-            &a.process.exe,
-        ));
-    }
+    let (evidence, resources) = alert_evidence(a);
+    let mut observables = alert_observables(a);
     let mut m = base(2004, "Detection Finding", 1, "Create", "watch");
     m.insert("severity_id".into(), json!(severity_id));
     m.insert("severity".into(), json!(severity));
@@ -130,11 +80,64 @@ pub fn alert(a: &AlertRecord) -> Value {
     Value::Object(m)
 }
 
+/// The alert's process and container as OCSF evidence, and its resources.
+fn alert_evidence(a: &AlertRecord) -> (Value, Vec<Value>) {
+    let mut process = json!({
+        "pid": a.process.pid,
+        "name": a.process.comm,
+        "user": {"uid": a.process.uid.to_string()},
+    });
+    if !a.process.exe.is_empty() {
+        let name = a.process.exe.rsplit('/').next().unwrap_or(&a.process.exe);
+        process["file"] = json!({
+            "name": name, "path": a.process.exe, "type_id": 1, "type": "Regular File",
+        });
+    }
+    if !a.event.argv.is_empty() {
+        process["cmd_line"] = json!(a.event.argv.join(" "));
+    }
+    let mut evidence = json!({
+        "process": process,
+        "data": serde_json::to_value(&a.event).unwrap_or(Value::Null),
+    });
+    let mut resources = Vec::new();
+    if !a.container.id.is_empty() {
+        evidence["container"] = json!({"uid": a.container.id, "name": a.container.name});
+        resources
+            .push(json!({"uid": a.container.id, "name": a.container.name, "type": "container"}));
+    }
+    if !a.container.image.is_empty() {
+        resources.push(json!({"name": a.container.image, "type": "image"}));
+    }
+    (evidence, resources)
+}
+
+fn alert_observables(a: &AlertRecord) -> Vec<Value> {
+    let pid = a.process.pid.to_string();
+    let mut observables = vec![
+        observable("evidences.process.name", 9, "Process Name", &a.process.comm),
+        observable("evidences.process.pid", 15, "Process ID", &pid),
+    ];
+    if !a.container.id.is_empty() {
+        let id = &a.container.id;
+        observables.push(observable("resources.uid", 10, "Resource UID", id));
+    }
+    if !a.process.exe.is_empty() {
+        let exe = &a.process.exe;
+        observables.push(observable(
+            "evidences.process.file.path",
+            45,
+            "File Path",
+            exe,
+        ));
+    }
+    observables
+}
+
 fn compliance_finding(report: &Report, f: &Finding, host: Option<&str>) -> Value {
     let time = i64::try_from(report.audit_start)
         .unwrap_or(i64::MAX / 1000)
         .saturating_mul(1000);
-    let (compliance_id, compliance) = compliance_status(f.status);
     let (severity_id, severity) = status_severity(f.status);
     let (status_id, status) = match (&f.suppression, f.status) {
         (Some(_), _) => (3, "Suppressed"),
@@ -152,52 +155,12 @@ fn compliance_finding(report: &Report, f: &Finding, host: Option<&str>) -> Value
         &c.plugin,
         &c.implementation,
     ]);
-    let standards = [report.benchmark.title.as_str()];
-    let mut check = json!({
-        "uid": c.id, "name": c.title, "standards": standards,
-        "status_id": compliance_id, "status": compliance,
-        "severity_id": severity_id, "severity": severity,
-    });
-    if let Some(v) = report.benchmark.id.strip_prefix("cis-") {
-        check["version"] = json!(v);
-    }
-    let mut comp = json!({
-        "standards": standards,
-        "control": c.id,
-        "category": c.section_title,
-        "status_id": compliance_id,
-        "status": compliance,
-        "status_code": f.status.tag(),
-        "checks": [check],
-    });
-    if !c.description.is_empty() {
-        comp["desc"] = json!(c.description);
-    }
-    if !f.details.is_empty() {
-        comp["status_details"] = json!(f.details);
-    }
+    let comp = compliance(report, f);
     let mut finding_info = json!({"uid": uid, "title": c.title, "created_time": time});
     if !c.description.is_empty() {
         finding_info["desc"] = json!(c.description);
     }
-    let mut observables = Vec::new();
-    let resources: Vec<Value> = f
-        .subjects
-        .iter()
-        .map(|s| {
-            let mut r = resource(s, report, host);
-            if let Subject::Container { id, .. } = s {
-                observables.push(observable("resources.uid", 10, "Resource UID", id));
-            }
-            if let Subject::File { path } = s {
-                observables.push(observable("resources.name", 45, "File Path", path));
-            }
-            if let Some(d) = f.detail_for(s) {
-                r["data"] = json!({"detail": d});
-            }
-            r
-        })
-        .collect();
+    let (resources, mut observables) = subjects(report, f, host);
     let mut m = base(2003, "Compliance Finding", activity_id, activity, "audit");
     m.insert("severity_id".into(), json!(severity_id));
     m.insert("severity".into(), json!(severity));
@@ -245,6 +208,61 @@ fn compliance_finding(report: &Report, f: &Finding, host: Option<&str>) -> Value
     }
     m.insert("unmapped".into(), unmapped(report, f));
     Value::Object(m)
+}
+
+/// The `compliance` object: the benchmark, the control and its result.
+fn compliance(report: &Report, f: &Finding) -> Value {
+    let c = &f.check;
+    let (compliance_id, compliance) = compliance_status(f.status);
+    let (severity_id, severity) = status_severity(f.status);
+    let standards = [report.benchmark.title.as_str()];
+    let mut check = json!({
+        "uid": c.id, "name": c.title, "standards": standards,
+        "status_id": compliance_id, "status": compliance,
+        "severity_id": severity_id, "severity": severity,
+    });
+    if let Some(v) = report.benchmark.id.strip_prefix("cis-") {
+        check["version"] = json!(v);
+    }
+    let mut comp = json!({
+        "standards": standards,
+        "control": c.id,
+        "category": c.section_title,
+        "status_id": compliance_id,
+        "status": compliance,
+        "status_code": f.status.tag(),
+        "checks": [check],
+    });
+    if !c.description.is_empty() {
+        comp["desc"] = json!(c.description);
+    }
+    if !f.details.is_empty() {
+        comp["status_details"] = json!(f.details);
+    }
+    comp
+}
+
+/// A finding's subjects as resources, and the observables they give.
+fn subjects(report: &Report, f: &Finding, host: Option<&str>) -> (Vec<Value>, Vec<Value>) {
+    let mut observables = Vec::new();
+    let resources = f
+        .subjects
+        .iter()
+        .map(|s| {
+            let mut r = resource(s, report, host);
+            if let Subject::Container { id, .. } = s {
+                observables.push(observable("resources.uid", 10, "Resource UID", id));
+            }
+            if let Subject::File { path } = s {
+                observables.push(observable("resources.name", 45, "File Path", path));
+            }
+            if let Some(d) = f.detail_for(s) {
+                r["data"] = json!({"detail": d});
+            }
+            r
+        })
+        .collect();
+    (resources, observables)
 }
 
 /// What both classes share.

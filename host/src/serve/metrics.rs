@@ -212,6 +212,11 @@ fn register_report(r: &mut Registry, report: &Report) {
         checks,
     );
     r.register("checks", "Checks in the latest report, by status", counts);
+    register_costs(r, report);
+}
+
+/// The evidence questions and each plugin's cost in the latest audit.
+fn register_costs(r: &mut Registry, report: &Report) {
     let queries = Gauge::<i64>::default();
     queries.set(i64::try_from(report.evidence_queries).unwrap_or(i64::MAX));
     r.register(
