@@ -16,25 +16,13 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Run the bulwark binary once; (wall ms, peak RSS KiB). The child is reaped by wait4,
-/// which also reports its peak RSS, so clippy's zombie lint does not apply.
-#[allow(clippy::zombie_processes)]
+/// Run the bulwark binary once; (wall ms, peak RSS KiB).
 fn audit_once(host: &str) -> (f64, i64) {
-    let started = Instant::now();
-    let child = common::bulwark()
-        .args(["audit", "-f", "json", "-H", host])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn bulwark");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as i32;
-    // SAFETY: waiting for our own child process with valid pointers.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4");
-    assert_eq!(status, 0, "bulwark audit failed");
-    (started.elapsed().as_secs_f64() * 1000.0, usage.ru_maxrss)
+    let mut cmd = common::bulwark();
+    cmd.args(["audit", "-f", "json", "-H", host]);
+    let (status, wall, kib) = common::timed(&cmd, std::process::Stdio::null());
+    assert!(status.success(), "bulwark audit failed");
+    (wall, kib)
 }
 
 fn audit_row(label: &str, host: &str) {

@@ -9,7 +9,6 @@ mod common;
 use bulwark::evidence::{live, Answer, Query};
 use futures_util::StreamExt;
 use serde_json::Value;
-use std::process::Stdio;
 use std::time::Instant;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -17,33 +16,14 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Run `bulwark audit ARGS -H host` once; (wall ms, peak RSS KiB, stdout). The child is
-/// reaped by wait4, which also reports its peak RSS, so clippy's zombie lint does not apply.
-#[allow(clippy::zombie_processes)]
+/// Run `bulwark audit ARGS -H host` once; (wall ms, peak RSS KiB, stdout).
 fn audit_once(host: &str, args: &[&str]) -> (f64, i64, Vec<u8>) {
-    let started = Instant::now();
     let out = tempfile::NamedTempFile::new().expect("tmp");
-    let child = common::bulwark()
-        .args(["audit", "-H", host])
-        .args(args)
-        .stdout(out.reopen().expect("reopen"))
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn bulwark");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as i32;
-    // SAFETY: waiting for our own child process with valid pointers.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4");
-    assert_eq!(status, 0, "bulwark audit failed");
-    let wall = started.elapsed().as_secs_f64() * 1000.0;
-    (
-        wall,
-        usage.ru_maxrss,
-        std::fs::read(out.path()).expect("read output"),
-    )
+    let mut cmd = common::bulwark();
+    cmd.args(["audit", "-H", host]).args(args);
+    let (status, wall, kib) = common::timed(&cmd, out.reopen().expect("reopen").into());
+    assert!(status.success(), "bulwark audit failed");
+    (wall, kib, std::fs::read(out.path()).expect("read output"))
 }
 
 /// Median and min wall time and the largest peak RSS of `runs` audits (after a warm-up).

@@ -695,3 +695,42 @@ pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// Run `cmd` under GNU time: (its exit status, wall ms, peak RSS KiB). Not this process's
+/// wait4 of a child it spawned: posix_spawn's vfork shares this process's memory map until
+/// exec, and the kernel keeps that map's high-water mark as the child's peak too, so a big
+/// harness inflated the reading (at 1,000 containers the scale bench read 77 MiB for an
+/// audit whose own peak was ~60 MiB). `time` forks it from a small process.
+#[allow(dead_code)]
+pub fn timed(cmd: &Command, stdout: std::process::Stdio) -> (std::process::ExitStatus, f64, i64) {
+    let report = tempfile::NamedTempFile::new().expect("temp file");
+    let mut t = Command::new("/usr/bin/time");
+    t.args(["-f", "%M", "-o"])
+        .arg(report.path())
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdout(stdout)
+        .stderr(std::process::Stdio::null());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => t.env(k, v),
+            None => t.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        t.current_dir(dir);
+    }
+    let started = Instant::now();
+    let status = t
+        .status()
+        .expect("GNU time (cargo xtask bench installs it)");
+    let wall = started.elapsed().as_secs_f64() * 1000.0;
+    let text = std::fs::read_to_string(report.path()).unwrap_or_default();
+    // The last line is %M (earlier ones say how the command exited, when it failed).
+    let kib = text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    (status, wall, kib)
+}

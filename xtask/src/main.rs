@@ -46,8 +46,9 @@ const TEST_PACKAGES: &[&str] = &[
     "slirp4netns",
 ];
 
-/// Debian packages only the benchmarks need: bpftrace, the baseline for `watch`'s overhead.
-const BENCH_PACKAGES: &[&str] = &["bpftrace"];
+/// Debian packages only the benchmarks need: bpftrace, the baseline for `watch`'s overhead,
+/// and GNU time, which reads an audit's own peak RSS (see tests/common `timed`).
+const BENCH_PACKAGES: &[&str] = &["bpftrace", "time"];
 
 fn main() {
     if let Err(e) = run() {
