@@ -185,6 +185,11 @@ fn the_swarm_stack_runs_as_a_global_service_and_serves_metrics() {
         "{}",
         String::from_utf8_lossy(&load.stderr)
     );
+    // The stack listens on the node's port 9469: nothing else may answer there.
+    assert!(
+        std::net::TcpListener::bind("127.0.0.1:9469").is_ok(),
+        "port 9469 is taken: the test could not tell the service's answer"
+    );
     let listen = free_loopback_addr();
     d.docker(&[
         "swarm",
@@ -212,7 +217,18 @@ fn the_swarm_stack_runs_as_a_global_service_and_serves_metrics() {
         "{{json .Spec.Mode}}",
     ]);
     assert!(mode.contains("Global"), "{mode}");
-    // The stack listens on the node's port 9469 (host network).
+    // Its one task runs (on the private swarm), then answers on the node's port 9469.
+    let running = wait_for(Duration::from_secs(120), || {
+        let state = d.docker(&[
+            "service",
+            "ps",
+            "--format",
+            "{{.CurrentState}}",
+            "bulwark_bulwark",
+        ]);
+        state.starts_with("Running").then_some(state)
+    });
+    assert!(running.is_some(), "the global service's task did not run");
     let metrics = wait_for(Duration::from_secs(180), || {
         http_get("127.0.0.1:9469", "/metrics")
             .filter(|(s, _, b)| *s == 200 && b.contains("bulwark_check_status"))

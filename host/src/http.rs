@@ -17,6 +17,9 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections served at once; one more is closed as soon as it is accepted.
 pub const MAX_CONNECTIONS: usize = 64;
+/// A connection is closed after this long, whatever it is doing: a client that reads a
+/// response slowly, or not at all, does not keep its slot (and the response) for ever.
+pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(120);
 /// In-flight requests get this long to finish once the server is told to stop.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -70,8 +73,10 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
             .header_read_timeout(HEADER_TIMEOUT);
         let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!("http: connection ended: {e}");
+            match tokio::time::timeout(CONNECTION_TIMEOUT, conn).await {
+                Ok(Err(e)) => tracing::debug!("http: connection ended: {e}"),
+                Err(_) => tracing::debug!("http: connection closed after {CONNECTION_TIMEOUT:?}"),
+                Ok(Ok(())) => {}
             }
             drop(slot);
         });

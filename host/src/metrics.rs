@@ -12,40 +12,77 @@ use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+/// A label value as the exposition format wants it: `\`, `"` and newlines escaped.
+/// prometheus-client writes label values as they are, and titles and names come from
+/// benchmark profiles (1.7.0's 5.30 quotes "docker0") and third-party plugins: one raw
+/// quote would make Prometheus reject the whole scrape.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LabelText(pub String);
+
+impl From<String> for LabelText {
+    fn from(s: String) -> Self {
+        LabelText(s)
+    }
+}
+
+impl From<&str> for LabelText {
+    fn from(s: &str) -> Self {
+        LabelText(s.to_string())
+    }
+}
+
+impl prometheus_client::encoding::EncodeLabelValue for LabelText {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use std::fmt::Write;
+        for c in self.0.chars() {
+            match c {
+                '\\' => encoder.write_str("\\\\")?,
+                '"' => encoder.write_str("\\\"")?,
+                '\n' => encoder.write_str("\\n")?,
+                c => encoder.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
-    pub kind: String,
+    pub kind: LabelText,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RuleLabels {
-    pub rule: String,
-    pub plugin: String,
-    pub severity: String,
+    pub rule: LabelText,
+    pub plugin: LabelText,
+    pub severity: LabelText,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PluginLabel {
-    pub plugin: String,
+    pub plugin: LabelText,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ProgramLabel {
-    pub program: String,
+    pub program: LabelText,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AttachLabels {
-    pub program: String,
-    pub tracepoint: String,
-    pub tier: String,
+    pub program: LabelText,
+    pub tracepoint: LabelText,
+    pub tier: LabelText,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RuleRunLabels {
-    pub rule: String,
-    pub plugin: String,
-    pub tier: String,
+    pub rule: LabelText,
+    pub plugin: LabelText,
+    pub tier: LabelText,
 }
 
 pub struct WatchMetrics {
@@ -150,7 +187,7 @@ impl WatchMetrics {
     pub fn program_runs(&self, program: &str) -> Counter {
         self.runs
             .get_or_create(&ProgramLabel {
-                program: program.to_string(),
+                program: program.to_string().into(),
             })
             .clone()
     }
@@ -158,7 +195,7 @@ impl WatchMetrics {
     pub fn program_seconds(&self, program: &str) -> Counter<f64, AtomicU64> {
         self.run_seconds
             .get_or_create(&ProgramLabel {
-                program: program.to_string(),
+                program: program.to_string().into(),
             })
             .clone()
     }
@@ -189,4 +226,28 @@ pub fn router(metrics: Arc<WatchMetrics>) -> axum::Router {
         "/metrics",
         axum::routing::get(move || async move { exposition(metrics.encode()) }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped_as_the_exposition_format_wants() {
+        let m = WatchMetrics::default();
+        m.plugin_failures
+            .get_or_create(&PluginLabel {
+                plugin: "bad \"pack\" \\ with\nnewline".into(),
+            })
+            .inc();
+        let text = m.encode();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("bulwark_plugin_failures_total{"))
+            .unwrap_or_default();
+        assert_eq!(
+            line, r#"bulwark_plugin_failures_total{plugin="bad \"pack\" \\ with\nnewline"} 1"#,
+            "{text}"
+        );
+    }
 }

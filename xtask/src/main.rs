@@ -407,7 +407,6 @@ COPY bulwark /usr/local/bin/bulwark
 COPY tmp /tmp
 ENV PATH=/usr/local/bin \
     BULWARK_DEFAULT_COMMAND=audit \
-    BULWARK_IN_IMAGE=1 \
     XDG_CACHE_HOME=/tmp/cache \
     TMPDIR=/tmp
 LABEL org.opencontainers.image.title="bulwark" \

@@ -169,18 +169,19 @@ pub struct RunFacts {
     pub evidence_errors: u64,
 }
 
-/// The report: findings in benchmark order (whichever plugin answered first), plugin
-/// errors last.
+/// Findings in benchmark order (whichever plugin answered first), plugin errors last.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by_cached_key(|f| (f.check.section == "plugins", id_key(&f.check.id)));
+}
+
+/// The report: its findings sorted by [`sort_findings`].
 pub fn report(
     mut findings: Vec<Finding>,
     plugins: Vec<PluginReport>,
     profile: Option<&Profile>,
     facts: RunFacts,
 ) -> Report {
-    findings.sort_by(|a, b| {
-        (a.check.section == "plugins", id_key(&a.check.id))
-            .cmp(&(b.check.section == "plugins", id_key(&b.check.id)))
-    });
+    sort_findings(&mut findings);
     Report {
         schema: SCHEMA,
         tool: "bulwark",

@@ -35,10 +35,20 @@ pub fn with_default_command(
     let default = std::env::var_os("BULWARK_DEFAULT_COMMAND").filter(|c| !c.is_empty());
     let Some(command) = default else { return args };
     let first = args.get(1).map(|a| a.to_string_lossy().into_owned());
+    // `-v serve`, `-H URL watch`: options before a subcommand the user named.
+    let commands: Vec<String> = <Cli as clap::CommandFactory>::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .chain(["help".to_string()])
+        .collect();
+    let named = args
+        .iter()
+        .skip(1)
+        .any(|a| commands.iter().any(|c| a.to_str() == Some(c.as_str())));
     let insert = match first.as_deref() {
         None => true,
         Some("-V" | "--version") => false,
-        Some(a) => a.starts_with('-'),
+        Some(a) => a.starts_with('-') && !named,
     };
     if insert {
         args.insert(1.min(args.len()), command);

@@ -14,6 +14,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 pub async fn run(a: ServeArgs) -> Result<i32> {
+    // Before anything else: a SIGTERM while binding must stop serve cleanly too.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+    let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
     let suppressions = Arc::new(load_suppressions(a.ignore_file.as_deref(), &a.ignore)?);
     let watch_metrics = a.watch.then(|| Arc::new(WatchMetrics::default()));
     let shared = Arc::new(Shared::new(watch_metrics.clone()));
@@ -46,8 +50,7 @@ pub async fn run(a: ServeArgs) -> Result<i32> {
     if live {
         tokio::spawn(follow_events(a.target.host.clone(), events_tx, stopped()));
     }
-    let monitor = watch_metrics
-        .map(|m| tokio::spawn(super::watch::monitor(watch_args(&a), Some(m), stopped())));
+    let monitor = watch_metrics.map(|m| spawn_monitor(watch_args(&a), m, stopped()));
     let schedule = serve::Schedule {
         interval: a.interval,
         debounce: a.debounce,
@@ -58,25 +61,45 @@ pub async fn run(a: ServeArgs) -> Result<i32> {
         let suppressions = suppressions.clone();
         async move { audit_once(target, scope, &suppressions).await }
     };
-    let why = super::interruption();
-    serve::run(shared, schedule, events_rx, audit, async {
-        let i = why.await;
-        eprintln!("bulwark: {}: stopping", i.name);
+    serve::run(shared, schedule, events_rx, audit, async move {
+        let name = tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        };
+        eprintln!("bulwark: {name}: stopping");
     })
     .await;
     let _ = stop_tx.send(true);
     if let Some(m) = monitor {
-        match m.await {
-            Ok(Err(e)) => eprintln!(
-                "bulwark: warning: the runtime monitor: {}",
-                sanitize(&format!("{e:#}"))
-            ),
-            Err(e) => eprintln!("bulwark: warning: the runtime monitor: {e}"),
-            Ok(Ok(())) => {}
+        // The monitor ends on the stop signal; one still compiling plugins is not waited for.
+        if tokio::time::timeout(Duration::from_secs(10), m)
+            .await
+            .is_err()
+        {
+            eprintln!("bulwark: warning: the runtime monitor did not stop within 10 s");
         }
     }
     let _ = http.await;
     Ok(0)
+}
+
+/// The runtime monitor beside the audits; its failure is said when it happens, not at
+/// shutdown: serve goes on auditing without it.
+fn spawn_monitor(
+    w: WatchArgs,
+    metrics: Arc<WatchMetrics>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<Result<()>> {
+    tokio::spawn(async move {
+        let r = super::watch::monitor(w, Some(metrics), stop).await;
+        if let Err(e) = &r {
+            eprintln!(
+                "bulwark: error: the runtime monitor stopped: {}",
+                sanitize(&format!("{e:#}"))
+            );
+        }
+        r
+    })
 }
 
 /// One audit of `scope`: a container-scoped one runs only the container sections (or
@@ -112,11 +135,21 @@ async fn follow_events(
 ) {
     use futures_util::StreamExt;
     let follow = async {
-        let client = bulwark::docker::Client::new(host);
         let mut backoff = Duration::from_secs(1);
+        let mut lost = false;
         loop {
+            // A fresh client each time: one that failed to connect keeps its failure.
+            let client = bulwark::docker::Client::new(host.clone());
             match client.events(serve::EVENT_KINDS).await {
                 Ok(stream) => {
+                    // Back after the daemon went away: what changed meanwhile was not
+                    // seen, so the whole audit runs again.
+                    if lost
+                        && client.running_ids().await.is_ok()
+                        && tx.send(Scope::Full).await.is_err()
+                    {
+                        return;
+                    }
                     futures_util::pin_mut!(stream);
                     while let Some(e) = stream.next().await {
                         match e {
@@ -138,6 +171,8 @@ async fn follow_events(
                             }
                         }
                     }
+                    // However the stream ended, events may be missed until the next one.
+                    lost = true;
                 }
                 Err(e) => tracing::warn!(
                     "serve: cannot follow the daemon's events: {}",

@@ -142,18 +142,18 @@ fn announce(plan: &RulePlan, watcher: &watch::Watcher, metrics: Option<&WatchMet
     for a in watcher.attached() {
         m.attached
             .get_or_create(&AttachLabels {
-                program: a.program,
-                tracepoint: a.tracepoint,
-                tier: (a.tier as u8).to_string(),
+                program: a.program.into(),
+                tracepoint: a.tracepoint.into(),
+                tier: (a.tier as u8).to_string().into(),
             })
             .set(1);
     }
     for r in &plan.enabled {
         m.rules
             .get_or_create(&RuleRunLabels {
-                rule: r.rule.clone(),
-                plugin: r.plugin.clone(),
-                tier: (r.tier as u8).to_string(),
+                rule: r.rule.clone().into(),
+                plugin: r.plugin.clone().into(),
+                tier: (r.tier as u8).to_string().into(),
             })
             .set(1);
     }

@@ -91,14 +91,14 @@ pub fn json(report: &Report) -> Result<String, serde_json::Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::findings::Status;
 
     use crate::findings::{CheckInfo, Finding, Report, Subject};
     use proptest::prelude::*;
 
-    fn report_with(message: String, name: String, n: usize) -> Report {
+    pub(crate) fn report_with(message: String, name: String, n: usize) -> Report {
         let check = CheckInfo {
             id: "5.11".into(),
             implementation: "5.11".into(),

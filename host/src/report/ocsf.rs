@@ -202,7 +202,8 @@ fn compliance_finding(report: &Report, f: &Finding, host: Option<&str>) -> Value
         m.insert("remediation".into(), rem);
     }
     device(&mut m, host, &mut observables);
-    observables.dedup();
+    let mut seen = std::collections::HashSet::new();
+    observables.retain(|o| seen.insert(o.to_string()));
     if !observables.is_empty() {
         m.insert("observables".into(), Value::Array(observables));
     }
@@ -417,4 +418,64 @@ fn hostname() -> Option<String> {
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     let name = String::from_utf8_lossy(&buf[..end]).into_owned();
     (!name.is_empty()).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::Subject;
+
+    /// Every status, every kind of subject, a suppression and a live host: each record
+    /// validates against the schema the repository ships.
+    #[test]
+    fn every_status_and_subject_kind_validates() {
+        let mut r = crate::report::tests::report_with("m \"x\"\n".into(), "web".into(), 2);
+        r.evidence = "live";
+        let base = r.findings[0].clone();
+        r.findings.clear();
+        let statuses = crate::serve::metrics::STATUSES;
+        for (i, status) in statuses.iter().enumerate() {
+            let mut f = base.clone();
+            f.check.id = format!("5.{}", i + 1);
+            f.status = *status;
+            f.reason = (*status == Status::Undecided).then(|| "why".to_string());
+            f.subjects.extend([
+                Subject::Host,
+                Subject::Daemon,
+                Subject::Image {
+                    name: "busybox:1".into(),
+                },
+                Subject::File {
+                    path: "/etc/docker".into(),
+                },
+                Subject::Plugin { name: "p".into() },
+                Subject::Container {
+                    id: "0".into(),
+                    name: "web0".into(),
+                },
+            ]);
+            r.findings.push(f);
+        }
+        r.findings[1].suppression = crate::suppress::parse("5.2 reason: accepted", "t")
+            .ok()
+            .and_then(|s| s.into_iter().next());
+        let schema: Value = serde_json::from_str(include_str!(
+            "../../../tests/schemas/ocsf-1.8.0-findings.schema.json"
+        ))
+        .unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        let text = audit(&r).unwrap();
+        assert_eq!(text.lines().count(), statuses.len());
+        for line in text.lines() {
+            let rec: Value = serde_json::from_str(line).unwrap();
+            let errors: Vec<String> = v.iter_errors(&rec).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{errors:?}\n{rec:#}");
+            // Observables are unique (the same container named twice gives one).
+            let obs = rec["observables"].as_array().cloned().unwrap_or_default();
+            let unique: std::collections::HashSet<String> =
+                obs.iter().map(|o| o.to_string()).collect();
+            assert_eq!(unique.len(), obs.len(), "{rec:#}");
+        }
+        assert!(text.contains("\"status\":\"Suppressed\""), "{text}");
+    }
 }

@@ -5,6 +5,7 @@
 //! from the latest good report at each scrape.
 
 use crate::findings::{Report, Status};
+use crate::metrics::LabelText;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -29,16 +30,16 @@ pub const STATUSES: [Status; 7] = [
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CheckLabels {
-    id: String,
-    title: String,
-    section: String,
-    benchmark: String,
+    id: LabelText,
+    title: LabelText,
+    section: LabelText,
+    benchmark: LabelText,
     status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CountLabels {
-    benchmark: String,
+    benchmark: LabelText,
     status: &'static str,
 }
 
@@ -50,7 +51,7 @@ struct AuditLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PluginLabel {
-    plugin: String,
+    plugin: LabelText,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -92,7 +93,7 @@ impl AuditMetrics {
         for p in report.plugins.iter().filter(|p| p.error.is_some()) {
             self.plugin_failures
                 .get_or_create(&PluginLabel {
-                    plugin: p.name.clone(),
+                    plugin: p.name.clone().into(),
                 })
                 .inc();
         }
@@ -183,7 +184,7 @@ fn register_report(r: &mut Registry, report: &Report) {
     let counts = Family::<CountLabels, Gauge>::default();
     for s in STATUSES {
         let _ = counts.get_or_create(&CountLabels {
-            benchmark: benchmark.clone(),
+            benchmark: benchmark.clone().into(),
             status: s.name(),
         });
     }
@@ -191,17 +192,17 @@ fn register_report(r: &mut Registry, report: &Report) {
         for s in STATUSES {
             checks
                 .get_or_create(&CheckLabels {
-                    id: f.check.id.clone(),
-                    title: f.check.title.clone(),
-                    section: f.check.section.clone(),
-                    benchmark: benchmark.clone(),
+                    id: f.check.id.clone().into(),
+                    title: f.check.title.clone().into(),
+                    section: f.check.section.clone().into(),
+                    benchmark: benchmark.clone().into(),
                     status: s.name(),
                 })
                 .set(i64::from(f.status == s));
         }
         counts
             .get_or_create(&CountLabels {
-                benchmark: benchmark.clone(),
+                benchmark: benchmark.clone().into(),
                 status: f.status.name(),
             })
             .inc();
@@ -237,7 +238,7 @@ fn register_costs(r: &mut Registry, report: &Report) {
     for p in &report.plugins {
         let Some(c) = &p.cost else { continue };
         let l = PluginLabel {
-            plugin: p.name.clone(),
+            plugin: p.name.clone().into(),
         };
         fuel.get_or_create(&l)
             .set(i64::try_from(c.fuel_used).unwrap_or(i64::MAX));

@@ -230,14 +230,22 @@ where
 pub fn merge(old: &Report, mut partial: Report) -> Report {
     let fresh = std::mem::take(&mut partial.findings);
     let ids: std::collections::HashSet<&str> = fresh.iter().map(|f| f.check.id.as_str()).collect();
+    // A plugin that ran again has its say anew, its old error included.
+    let reran: std::collections::HashSet<&str> = partial
+        .plugins
+        .iter()
+        .filter(|p| p.checks > 0)
+        .map(|p| p.name.as_str())
+        .collect();
     let mut findings: Vec<_> = old
         .findings
         .iter()
         .filter(|f| !ids.contains(f.check.id.as_str()))
+        .filter(|f| !(f.check.section == "plugins" && reran.contains(f.check.plugin.as_str())))
         .cloned()
         .collect();
     findings.extend(fresh);
-    findings.sort_by_cached_key(|f| crate::findings::id_key(&f.check.id));
+    crate::audit::assemble::sort_findings(&mut findings);
     Report {
         findings,
         ..partial

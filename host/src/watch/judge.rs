@@ -194,7 +194,7 @@ impl<F: FnMut(AlertRecord)> Judge<F> {
                 if let Some(m) = &self.metrics {
                     m.plugin_skipped_batches
                         .get_or_create(&PluginLabel {
-                            plugin: self.packs[i].plugin.name.clone(),
+                            plugin: self.packs[i].plugin.name.clone().into(),
                         })
                         .inc();
                 }
@@ -238,7 +238,7 @@ impl<F: FnMut(AlertRecord)> Judge<F> {
     ) -> Option<Vec<Alert>> {
         let p = self.packs[i].plugin.clone();
         let label = PluginLabel {
-            plugin: p.name.clone(),
+            plugin: p.name.clone().into(),
         };
         if let Some(m) = &self.metrics {
             m.plugin_fuel.get_or_create(&label).inc_by(cost.fuel_used);
@@ -291,9 +291,9 @@ impl<F: FnMut(AlertRecord)> Judge<F> {
         if let Some(m) = &self.metrics {
             m.rule_matches
                 .get_or_create(&RuleLabels {
-                    rule: a.rule_id.clone(),
-                    plugin: p.name.clone(),
-                    severity: severity.clone(),
+                    rule: a.rule_id.clone().into(),
+                    plugin: p.name.clone().into(),
+                    severity: severity.clone().into(),
                 })
                 .inc();
         }

@@ -147,7 +147,7 @@ impl Sink for Reader {
         if let Some(m) = &self.metrics {
             m.events
                 .get_or_create(&KindLabel {
-                    kind: kind.map_or("unknown", Kind::name).to_string(),
+                    kind: kind.map_or("unknown", Kind::name).to_string().into(),
                 })
                 .inc();
         }

@@ -143,7 +143,9 @@ fn messages(mut b: &[u8], rules: &mut Vec<String>) -> io::Result<bool> {
             NLMSG_ERROR => {
                 let code = u32_at(payload, 0).ok_or_else(bad)? as i32;
                 if code != 0 {
-                    return Err(io::Error::from_raw_os_error(-code));
+                    return Err(io::Error::from_raw_os_error(
+                        code.checked_neg().unwrap_or(0),
+                    ));
                 }
             }
             AUDIT_LIST_RULES => rules.push(rule_line(payload).ok_or_else(bad)?),
@@ -186,7 +188,10 @@ pub(crate) fn rule_line(d: &[u8]) -> Option<String> {
     let watched = parts
         .iter()
         .find(|(f, _)| matches!(*f, AUDIT_WATCH | AUDIT_DIR));
-    if let (true, Some((_, path))) = (only_watch, watched) {
+    // The `-w` form says "always audit at syscall exit": only such a rule may be shown so
+    // (a `never` rule on the same path turns auditing of it off).
+    let always_at_exit = action == 2 && flags & 0x07 == 4;
+    if let (true, true, Some((_, path))) = (always_at_exit, only_watch, watched) {
         let mut line = format!("-w {path}");
         for (f, v) in &parts {
             match *f {
@@ -206,7 +211,11 @@ pub(crate) fn rule_line(d: &[u8]) -> Option<String> {
         7 => "io_uring,exit",
         _ => "unknown",
     };
-    let act = if action == 2 { "always" } else { "never" };
+    let act = match action {
+        2 => "always",
+        1 => "possible",
+        _ => "never",
+    };
     let mut line = format!("-a {act},{list}");
     for (f, v) in &parts {
         let name = match *f {
@@ -276,6 +285,12 @@ mod tests {
         assert_eq!(
             rule_line(&watch).as_deref(),
             Some("-w /usr/bin/dockerd -p rwxa -k docker")
+        );
+        // A rule that turns auditing of the path off is no watch of it.
+        let never = encode(4, 0, &[(AUDIT_WATCH, Err("/usr/bin/dockerd"))]);
+        assert_eq!(
+            rule_line(&never).as_deref(),
+            Some("-a never,exit -F path=/usr/bin/dockerd")
         );
         let exit = encode(
             4,

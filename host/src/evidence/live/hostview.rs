@@ -24,9 +24,13 @@ pub enum View {
 pub struct Binds {
     /// Bound host paths (mount points), longest first.
     pub visible: Vec<PathBuf>,
-    /// Files the engine mounts over the host's (`/etc/hostname`, `/etc/hosts`,
-    /// `/etc/resolv.conf`): inside a bound directory, yet not the host's.
+    /// Mounts that are not the host's at that path: the engine's per-container files
+    /// (`/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`), volumes, tmpfs, secrets. What
+    /// is under one of them (and under no deeper bind) is not visible.
     pub shadowed: Vec<PathBuf>,
+    /// PID 1 is the host's (`--pid host`): its mount table and network namespace are the
+    /// host's.
+    pub host_pid: bool,
     /// The container's own id (from the engine's per-container files it has mounted).
     pub own_id: Option<String>,
     /// The host's /bin, /sbin, /lib and /lib64 are links into /usr (merged /usr), as the
@@ -73,7 +77,12 @@ pub fn detect(own_mountinfo: &str, init_mountinfo: &str) -> View {
             .find(|m| m.point == Path::new("/"))
             .map(|m| (m.device.clone(), m.root.clone()))
     };
-    let moved = root_of(&own) != root_of(&mounts(init_mountinfo));
+    let init = mounts(init_mountinfo);
+    // A table that cannot be read (hidepid) says nothing: not "moved".
+    let moved = match (root_of(&own), root_of(&init)) {
+        (Some(a), Some(b)) => a != b,
+        _ => false,
+    };
     let engine_files = own
         .iter()
         .any(|m| ENGINE_FILES.iter().any(|f| m.point == Path::new(f)));
@@ -100,8 +109,24 @@ pub fn detect(own_mountinfo: &str, init_mountinfo: &str) -> View {
         let private = p == Path::new("/")
             || ["/proc", "/sys", "/dev"].iter().any(|d| p.starts_with(d))
             || m.fstype == "overlay";
-        if !private {
-            visible.push(p.clone());
+        if private {
+            continue;
+        }
+        let hosts = match moved {
+            // The host's mount table says where the mount's source is on the host.
+            true => host_path_of(m, &init).is_some_and(|h| same_place(&h, p)),
+            // Without it: a fresh tmpfs, a volume or a pod's files are not the host's.
+            false => {
+                let root = m.root.to_string_lossy();
+                !((m.fstype == "tmpfs" && root == "/")
+                    || root.contains("/_data")
+                    || root.contains("kubernetes.io~")
+                    || root.contains("/containers/"))
+            }
+        };
+        match hosts {
+            true => visible.push(p.clone()),
+            false => shadowed.push(p.clone()),
         }
     }
     if own_id.is_none() {
@@ -116,9 +141,29 @@ pub fn detect(own_mountinfo: &str, init_mountinfo: &str) -> View {
     View::Container(Binds {
         visible,
         shadowed,
+        host_pid: moved,
         own_id,
         merged_usr: false,
     })
+}
+
+/// Where a mount's source is on the host: the host's mount of the same device whose root
+/// holds the mount's root, plus the rest of the path.
+fn host_path_of(m: &Mount, host: &[Mount]) -> Option<PathBuf> {
+    host.iter()
+        .filter(|h| h.device == m.device && m.root.starts_with(&h.root))
+        .max_by_key(|h| h.root.as_os_str().len())
+        .and_then(|h| Some(h.point.join(m.root.strip_prefix(&h.root).ok()?)))
+}
+
+/// Whether two host paths name the same place, `/var/run` being `/run` on every current
+/// host.
+fn same_place(a: &Path, b: &Path) -> bool {
+    let run = |p: &Path| match p.strip_prefix("/var/run") {
+        Ok(rest) => Path::new("/run").join(rest),
+        Err(_) => p.to_path_buf(),
+    };
+    run(a) == run(b)
 }
 
 /// The files a container engine mounts over the image's (per-container copies).
@@ -188,9 +233,16 @@ pub fn resolve(
 ) -> Result<PathBuf, EvidenceError> {
     let mut current = normalize(path);
     for _ in 0..40 {
+        // The deepest mount that holds the path decides: a bind of the host, or not.
         let bind = binds.visible.iter().find(|b| current.starts_with(b));
-        let shadowed = binds.shadowed.iter().any(|s| current.starts_with(s));
-        let Some(bind) = bind.filter(|_| !shadowed) else {
+        let shadow = binds
+            .shadowed
+            .iter()
+            .filter(|s| current.starts_with(s))
+            .map(|s| s.as_os_str().len())
+            .max();
+        let deeper_shadow = shadow.is_some_and(|s| bind.is_none_or(|b| s >= b.as_os_str().len()));
+        let Some(bind) = bind.filter(|_| !deeper_shadow) else {
             // On a merged-/usr host, /lib/x is /usr/lib/x: the same file, which a bound
             // /usr/lib may show.
             match usr_alias(&current).filter(|_| binds.merged_usr) {
@@ -302,8 +354,13 @@ mod tests {
 1283 1271 0:25 /docker.sock /var/run/docker.sock ro - tmpfs tmpfs rw
 1284 1280 8:1 /var/lib/docker/containers/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef/hostname /etc/hostname rw - ext4 /dev/sda1 rw
 1290 1272 0:98 /bus /proc/bus ro - proc proc rw
+1291 1271 0:120 / /run/secrets rw - tmpfs tmpfs rw
+1292 1271 8:1 /var/lib/docker/volumes/x/_data /data rw - ext4 /dev/sda1 rw
+1293 1280 0:121 / /etc/private rw - tmpfs tmpfs rw
 ";
-    const INIT: &str = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n";
+    const INIT: &str = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+23 22 0:25 / /run rw,nosuid - tmpfs tmpfs rw
+";
 
     fn binds() -> Binds {
         match detect(OWN, INIT) {
@@ -329,7 +386,10 @@ mod tests {
             b.own_id.as_deref(),
             Some("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
         );
+        assert!(b.host_pid);
         assert_eq!(detect(INIT, INIT), View::Native);
+        // PID 1's table unreadable (hidepid): nothing says "moved".
+        assert_eq!(detect(INIT, ""), View::Native);
         // Without --pid host PID 1 is the container's own: its engine files still tell.
         assert!(matches!(detect(OWN, OWN), View::Container(_)));
     }
@@ -364,6 +424,9 @@ mod tests {
             "/etc/hostname",
             "/etc/systemd/system/multi-user.target.wants/docker.service",
             "/etc/../usr/bin/runc",
+            "/run/secrets/token",
+            "/data/file",
+            "/etc/private/key",
         ] {
             let e = ok(hidden).expect_err(hidden);
             assert!(

@@ -8,10 +8,16 @@ use crate::abi::ev;
 /// host's: PID 1's network namespace (with `--pid host`), which needs no `--net host`.
 pub(super) fn listeners() -> Result<Vec<ev::Listener>, EvidenceError> {
     let mut out = Vec::new();
-    let dir = match super::hostview::view() {
-        super::hostview::View::Native => "/proc/net",
-        super::hostview::View::Container(_) => "/proc/1/net",
-    };
+    let dir =
+        match super::hostview::view() {
+            super::hostview::View::Native => "/proc/net",
+            super::hostview::View::Container(b) if b.host_pid => "/proc/1/net",
+            // PID 1 is the container's own: its sockets are not the host's.
+            super::hostview::View::Container(_) => return Err(EvidenceError::Unavailable(
+                "the host's listening sockets are not visible from a container without --pid host"
+                    .to_string(),
+            )),
+        };
     for proto in ["tcp", "tcp6"] {
         let file = format!("{dir}/{proto}");
         let file = file.as_str();

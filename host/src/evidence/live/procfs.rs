@@ -51,6 +51,9 @@ pub(super) fn pids_in_namespace_of(pid: i32) -> Result<Vec<i32>, EvidenceError> 
     let Ok(procs) = procfs::process::all_processes() else {
         return Ok(Vec::new());
     };
+    // Processes whose namespace this user may not read are left out: as a rootless
+    // engine's user, every root process on the host is one (the container's init, read
+    // above, is the user's). A container process under a subordinate uid is missed so.
     Ok(procs
         .flatten()
         .filter(|p| ns(&p.pid.to_string()).ok() == Some(target))
