@@ -42,9 +42,48 @@ impl Scope {
 /// (5) and security operations (6: image and container sprawl).
 pub const CONTAINER_SECTIONS: &[&str] = &["4", "5", "6"];
 
+/// A published report and its renderings, each made once, on its first request: a
+/// thousand containers' HTML takes a while, and many clients asking at once must not each
+/// hold a copy being made.
+pub struct Published {
+    pub report: Report,
+    renders: [std::sync::OnceLock<Option<axum::body::Bytes>>; 3],
+}
+
+impl Published {
+    fn new(report: Report) -> Self {
+        Published {
+            report,
+            renders: Default::default(),
+        }
+    }
+
+    /// The report as JSON, HTML or SARIF (`None`: another format, or it failed to encode).
+    pub fn rendered(&self, format: crate::report::Format) -> Option<axum::body::Bytes> {
+        use crate::report::Format;
+        let slot = match format {
+            Format::Json => 0,
+            Format::Html => 1,
+            Format::Sarif => 2,
+            _ => return None,
+        };
+        self.renders[slot]
+            .get_or_init(
+                || match crate::report::render(&self.report, format, false, false) {
+                    Ok(text) => Some(axum::body::Bytes::from(text)),
+                    Err(e) => {
+                        tracing::error!("serve: encoding the {format:?} report: {e}");
+                        None
+                    }
+                },
+            )
+            .clone()
+    }
+}
+
 /// What the HTTP side shares with the auditing loop.
 pub struct Shared {
-    latest: RwLock<Option<Arc<Report>>>,
+    latest: RwLock<Option<Arc<Published>>>,
     pub metrics: metrics::AuditMetrics,
     /// With `--watch`, the runtime monitor's metrics, exported beside the audit's.
     pub watch: Option<Arc<WatchMetrics>>,
@@ -60,7 +99,7 @@ impl Shared {
     }
 
     /// The latest good report, when an audit has succeeded.
-    pub fn latest(&self) -> Option<Arc<Report>> {
+    pub fn latest(&self) -> Option<Arc<Published>> {
         self.latest
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -68,13 +107,14 @@ impl Shared {
     }
 
     fn publish(&self, report: Report) {
-        *self.latest.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(report));
+        *self.latest.write().unwrap_or_else(|p| p.into_inner()) =
+            Some(Arc::new(Published::new(report)));
     }
 
     /// The metrics text: the audit's, then the watch's.
     pub fn exposition(&self) -> String {
         let latest = self.latest();
-        let mut text = self.metrics.encode(latest.as_deref());
+        let mut text = self.metrics.encode(latest.as_deref().map(|p| &p.report));
         if let Some(w) = &self.watch {
             // One exposition: the first part's closing `# EOF` goes.
             if let Some(head) = text.strip_suffix("# EOF\n") {
@@ -202,7 +242,7 @@ where
         Ok(report) => {
             let took = started.elapsed();
             let report = match (scope, shared.latest()) {
-                (Scope::Containers, Some(old)) => merge(&old, report),
+                (Scope::Containers, Some(old)) => merge(&old.report, report),
                 _ => report,
             };
             shared.metrics.succeeded(scope, &report, began, took);

@@ -1,9 +1,10 @@
 //! The routes of `serve`: `/metrics` (OpenMetrics), the latest good report as
 //! `/report.json`, `/report.html` and `/report.sarif`, and `/healthz`. Before the first
-//! audit has succeeded the reports and `/healthz` answer 503.
+//! audit has succeeded the reports and `/healthz` answer 503. Each rendering is made once
+//! per report ([`super::Published`]).
 
 use super::Shared;
-use crate::report::{self, Format};
+use crate::report::Format;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -50,31 +51,19 @@ async fn rendered(State(s): State<Arc<Shared>>, format: Format) -> Response {
         )
             .into_response();
     };
-    // A thousand containers' report takes a while to encode: off the async threads.
-    let body =
-        tokio::task::spawn_blocking(move || report::render(&latest, format, false, false)).await;
+    // Made once per report, off the async threads.
+    let body = tokio::task::spawn_blocking(move || latest.rendered(format)).await;
     let content_type = match format {
         Format::Html => "text/html; charset=utf-8",
         Format::Sarif => "application/sarif+json",
         _ => "application/json",
     };
     match body {
-        Ok(Ok(text)) => ([(header::CONTENT_TYPE, content_type)], text).into_response(),
-        Ok(Err(e)) => {
-            tracing::error!("serve: encoding the {format:?} report: {e}");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the report could not be encoded\n",
-            )
-                .into_response()
-        }
-        Err(e) => {
-            tracing::error!("serve: encoding the {format:?} report: {e}");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the report could not be encoded\n",
-            )
-                .into_response()
-        }
+        Ok(Some(bytes)) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the report could not be encoded\n",
+        )
+            .into_response(),
     }
 }

@@ -129,12 +129,16 @@ pub fn detect(own_mountinfo: &str, init_mountinfo: &str) -> View {
             false => shadowed.push(p.clone()),
         }
     }
-    if own_id.is_none() {
-        let cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-        own_id = cgroup
-            .lines()
-            .flat_map(super::procfs::container_ids_in)
-            .next();
+    // The cgroup names this container when the cgroup namespace shows it (v1, or v2 with
+    // the host's): it wins over the engine files' source, which `--network container:X`
+    // makes X's.
+    let cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    if let Some(id) = cgroup
+        .lines()
+        .flat_map(super::procfs::container_ids_in)
+        .next()
+    {
+        own_id = Some(id);
     }
     visible.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
     visible.dedup();
