@@ -112,18 +112,7 @@ pub fn detect(own_mountinfo: &str, init_mountinfo: &str) -> View {
         if private {
             continue;
         }
-        let hosts = match moved {
-            // The host's mount table says where the mount's source is on the host.
-            true => host_path_of(m, &init).is_some_and(|h| same_place(&h, p)),
-            // Without it: a fresh tmpfs, a volume or a pod's files are not the host's.
-            false => {
-                let root = m.root.to_string_lossy();
-                !((m.fstype == "tmpfs" && root == "/")
-                    || root.contains("/_data")
-                    || root.contains("kubernetes.io~")
-                    || root.contains("/containers/"))
-            }
-        };
+        let hosts = is_host_bind(m, moved.then_some(init.as_slice()));
         match hosts {
             true => visible.push(p.clone()),
             false => shadowed.push(p.clone()),
@@ -149,6 +138,22 @@ pub fn detect(own_mountinfo: &str, init_mountinfo: &str) -> View {
         own_id,
         merged_usr: false,
     })
+}
+
+/// Whether a container's mount shows the host at its own path. With the host's mount
+/// table (`--pid host`), where it puts the mount's source says so; without it, a fresh
+/// tmpfs, a volume or a pod's files are taken as not the host's.
+fn is_host_bind(m: &Mount, host: Option<&[Mount]>) -> bool {
+    match host {
+        Some(host) => host_path_of(m, host).is_some_and(|h| same_place(&h, &m.point)),
+        None => {
+            let root = m.root.to_string_lossy();
+            !((m.fstype == "tmpfs" && root == "/")
+                || root.contains("/_data")
+                || root.contains("kubernetes.io~")
+                || root.contains("/containers/"))
+        }
+    }
 }
 
 /// Where a mount's source is on the host: the host's mount of the same device whose root
