@@ -15,16 +15,6 @@ const ORDER: [(Change, &str); 5] = [
     (Change::Moved, "Other status changes"),
 ];
 
-const STATUSES: [Status; 7] = [
-    Status::Pass,
-    Status::Warn,
-    Status::Info,
-    Status::Note,
-    Status::Undecided,
-    Status::Skipped,
-    Status::Error,
-];
-
 fn side(o: &Option<crate::compare::Outcome>) -> String {
     o.as_ref()
         .map_or("absent".to_string(), |o| o.status.tag().to_string())
@@ -93,7 +83,7 @@ pub fn text(c: &Comparison) -> String {
         }
     }
     let _ = writeln!(out, "\nVerdicts:");
-    for s in STATUSES {
+    for s in Status::ALL {
         let (o, n) = (
             c.old.counts.get(&s).copied().unwrap_or(0),
             c.new.counts.get(&s).copied().unwrap_or(0),
@@ -120,7 +110,7 @@ pub fn markdown(c: &Comparison) -> String {
         out,
         "\n| Status | Before | After | Change |\n|---|---:|---:|---:|"
     );
-    for s in STATUSES {
+    for s in Status::ALL {
         let (o, n) = (
             c.old.counts.get(&s).copied().unwrap_or(0),
             c.new.counts.get(&s).copied().unwrap_or(0),

@@ -433,7 +433,7 @@ mod tests {
         r.evidence = "live";
         let base = r.findings[0].clone();
         r.findings.clear();
-        let statuses = crate::serve::metrics::STATUSES;
+        let statuses = Status::ALL;
         for (i, status) in statuses.iter().enumerate() {
             let mut f = base.clone();
             f.check.id = format!("5.{}", i + 1);

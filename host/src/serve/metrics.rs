@@ -17,17 +17,6 @@ use std::time::Duration;
 
 use super::Scope;
 
-/// Every status, in the order the state set lists them.
-pub const STATUSES: [Status; 7] = [
-    Status::Pass,
-    Status::Warn,
-    Status::Info,
-    Status::Note,
-    Status::Undecided,
-    Status::Skipped,
-    Status::Error,
-];
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CheckLabels {
     id: LabelText,
@@ -182,14 +171,14 @@ fn register_report(r: &mut Registry, report: &Report) {
     let benchmark = &report.benchmark.id;
     let checks = Family::<CheckLabels, Gauge>::default();
     let counts = Family::<CountLabels, Gauge>::default();
-    for s in STATUSES {
+    for s in Status::ALL {
         let _ = counts.get_or_create(&CountLabels {
             benchmark: benchmark.clone().into(),
             status: s.name(),
         });
     }
     for f in &report.findings {
-        for s in STATUSES {
+        for s in Status::ALL {
             checks
                 .get_or_create(&CheckLabels {
                     id: f.check.id.clone().into(),
@@ -216,21 +205,24 @@ fn register_report(r: &mut Registry, report: &Report) {
     register_costs(r, report);
 }
 
+/// A gauge holding a count (saturated at the gauge's range).
+fn count_gauge(n: u64) -> Gauge {
+    let g = Gauge::default();
+    g.set(i64::try_from(n).unwrap_or(i64::MAX));
+    g
+}
+
 /// The evidence questions and each plugin's cost in the latest audit.
 fn register_costs(r: &mut Registry, report: &Report) {
-    let queries = Gauge::<i64>::default();
-    queries.set(i64::try_from(report.evidence_queries).unwrap_or(i64::MAX));
     r.register(
         "audit_evidence_queries",
         "Evidence questions the plugins asked in the latest audit",
-        queries,
+        count_gauge(report.evidence_queries),
     );
-    let errors = Gauge::<i64>::default();
-    errors.set(i64::try_from(report.evidence_errors).unwrap_or(i64::MAX));
     r.register(
         "audit_evidence_query_errors",
         "Evidence questions the host could not answer in the latest audit (daemon or file errors, not absent objects)",
-        errors,
+        count_gauge(report.evidence_errors),
     );
     let fuel = Family::<PluginLabel, Gauge>::default();
     let seconds = Family::<PluginLabel, FloatGauge>::default();

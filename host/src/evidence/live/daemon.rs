@@ -304,14 +304,10 @@ fn fds_hidden(pid: i32) -> bool {
 
 /// Whether daemon `pid` listens on unix socket `path` by its command line, or its
 /// daemon.json's "hosts" when the command line names none (the default socket when
-/// neither does). `/var/run` and `/run` are one directory on every current host.
+/// neither does), `/var/run` and `/run` being one.
 fn serves_path(pid: i32, server: Server, path: &str) -> bool {
-    let alias = |p: &str| {
-        let p = p.strip_prefix("unix://").unwrap_or(p);
-        p.strip_prefix("/var/run/")
-            .map(|r| format!("/run/{r}"))
-            .unwrap_or_else(|| p.to_string())
-    };
+    let alias =
+        |p: &str| super::hostview::run_alias(Path::new(p.strip_prefix("unix://").unwrap_or(p)));
     let Ok(argv) = procfs::process::Process::new(pid).and_then(|p| p.cmdline()) else {
         return false;
     };
@@ -377,9 +373,7 @@ fn holds_socket(pid: i32, inodes: &HashSet<u64>) -> bool {
 fn socket_inodes(pid: i32, path: &Path) -> HashSet<u64> {
     let mut want: HashSet<PathBuf> = [path.to_path_buf(), canonical(path)].into_iter().collect();
     // Seen from a container, /var/run is not the host's symlink to /run.
-    if let Ok(rest) = path.strip_prefix("/var/run") {
-        want.insert(Path::new("/run").join(rest));
-    }
+    want.insert(super::hostview::run_alias(path));
     let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/unix")) else {
         return HashSet::new();
     };

@@ -165,14 +165,18 @@ fn host_path_of(m: &Mount, host: &[Mount]) -> Option<PathBuf> {
         .and_then(|h| Some(h.point.join(m.root.strip_prefix(&h.root).ok()?)))
 }
 
-/// Whether two host paths name the same place, `/var/run` being `/run` on every current
-/// host.
+/// Whether two host paths name the same place.
 fn same_place(a: &Path, b: &Path) -> bool {
-    let run = |p: &Path| match p.strip_prefix("/var/run") {
+    run_alias(a) == run_alias(b)
+}
+
+/// A host path with `/var/run` as `/run`: one directory on every current host, though a
+/// container (whose `/var/run` is its own) cannot follow the host's link.
+pub fn run_alias(p: &Path) -> PathBuf {
+    match p.strip_prefix("/var/run") {
         Ok(rest) => Path::new("/run").join(rest),
         Err(_) => p.to_path_buf(),
-    };
-    run(a) == run(b)
+    }
 }
 
 /// The files a container engine mounts over the image's (per-container copies).
