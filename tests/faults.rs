@@ -139,21 +139,6 @@ fn audit_through(tap: &Tap, extra: &[&str]) -> (std::process::Output, Duration) 
     (out, t0.elapsed())
 }
 
-fn reasons(r: &Value) -> Vec<(String, String, String)> {
-    r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["check"]["id"].as_str().unwrap_or_default().to_string(),
-                f["status"].as_str().unwrap_or_default().to_string(),
-                f["reason"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn a_daemon_killed_mid_audit_leaves_a_completed_report() {
     let d = daemon_with_containers();

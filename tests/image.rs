@@ -34,19 +34,9 @@ fn image_present() {
 
 /// (id → (status, reason)) of a report.
 fn verdicts_of(r: &Value) -> BTreeMap<String, (String, String)> {
-    r["findings"]
-        .as_array()
+    reasons(r)
         .into_iter()
-        .flatten()
-        .map(|f| {
-            (
-                f["check"]["id"].as_str().unwrap_or_default().to_string(),
-                (
-                    f["status"].as_str().unwrap_or_default().to_string(),
-                    f["reason"].as_str().unwrap_or_default().to_string(),
-                ),
-            )
-        })
+        .map(|(id, status, reason)| (id, (status, reason)))
         .collect()
 }
 

@@ -55,13 +55,7 @@ fn metrics(addr: &str) -> std::collections::HashMap<String, f64> {
     assert_eq!(status, 200);
     assert!(ctype.starts_with("application/openmetrics-text"), "{ctype}");
     assert_eq!(body.matches("# EOF").count(), 1, "one exposition: {body}");
-    body.lines()
-        .filter(|l| l.starts_with("bulwark_"))
-        .filter_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            Some((k.to_string(), v.parse().ok()?))
-        })
-        .collect()
+    metric_values(&body)
 }
 
 /// The value of the first series whose name and labels contain every one of `parts`.

@@ -22,9 +22,14 @@ fn start_watch_saying(d: &TestDaemon, args: &[&str]) -> (Child, Vec<String>) {
 
 /// Start `bulwark watch` on any engine's endpoint; returns it and what it said first.
 pub(crate) fn start_watch_on(host: &str, args: &[&str]) -> (Child, Vec<String>) {
+    start_watch_as(host, "jsonl", args)
+}
+
+/// [`start_watch_on`] with alerts in `format`.
+fn start_watch_as(host: &str, format: &str, args: &[&str]) -> (Child, Vec<String>) {
     let mut said = Vec::new();
     let mut child = bulwark()
-        .args(["watch", "-H", host, "-f", "jsonl"])
+        .args(["watch", "-H", host, "-f", format])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -161,20 +166,9 @@ fn each_rule_fires_on_the_right_container_and_not_on_the_benign_one() {
 
 /// `GET /metrics` from a running watch: metric name (with labels) → value.
 fn scrape(addr: &str) -> std::collections::HashMap<String, f64> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    text.lines()
-        .filter(|l| l.starts_with("bulwark_"))
-        .filter_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            Some((k.to_string(), v.parse().ok()?))
-        })
-        .collect()
+    let (status, _, body) = http_get(addr, "/metrics").expect("metrics answer");
+    assert_eq!(status, 200, "{body}");
+    metric_values(&body)
 }
 
 #[test]
@@ -600,22 +594,7 @@ fn audit_observe_gives_checks_what_containers_did() {
 #[test]
 fn alerts_as_ocsf_detection_findings_validate() {
     let d = TestDaemon::start(&["--iptables=false"], None);
-    let mut child = bulwark()
-        .args(["watch", "-H", &d.host(), "-f", "ocsf", "--duration", "8"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    loop {
-        match lines.next() {
-            Some(Ok(l)) if l.contains("watching containers") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("bulwark watch did not start"),
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    let (child, _) = start_watch_as(&d.host(), "ocsf", &["--duration", "8"]);
     d.run_container(
         "shelly",
         &[],

@@ -586,6 +586,23 @@ pub fn edited_snapshot(f: impl FnOnce(&mut Vec<Value>)) -> tempfile::NamedTempFi
 }
 
 /// The findings with run-dependent fields removed, for comparing two audits.
+/// Each finding of a report as (check id, status, reason).
+pub fn reasons(report: &Value) -> Vec<(String, String, String)> {
+    report["findings"]
+        .as_array()
+        .expect("the report has findings")
+        .iter()
+        .map(|f| {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            (
+                text(&f["check"]["id"]),
+                text(&f["status"]),
+                text(&f["reason"]),
+            )
+        })
+        .collect()
+}
+
 pub fn verdicts(report: &Value) -> Value {
     report["findings"].clone()
 }
@@ -680,6 +697,17 @@ fn dechunk(mut rest: &str) -> String {
         rest = tail[n..].trim_start_matches("\r\n");
     }
     out
+}
+
+/// The samples of a `bulwark_` exposition: series (name with labels) → value.
+pub fn metric_values(text: &str) -> std::collections::HashMap<String, f64> {
+    text.lines()
+        .filter(|l| l.starts_with("bulwark_"))
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
 }
 
 /// Poll `f` every 250 ms until it gives something, for at most `limit`.

@@ -274,27 +274,7 @@ fn ensure_ebpf_toolchain(root: bool) -> Result<()> {
 /// componentize-py (Python plugins), at the version the templates are written for, in a
 /// virtual environment of its own under target/: the directory of its executable.
 fn ensure_componentize_py(root: &Path) -> Result<PathBuf> {
-    let version = bulwark_build::COMPONENTIZE_PY;
-    let venv = root.join("target/componentize-py");
-    let bin = venv.join("bin");
-    let has = Command::new(bin.join("componentize-py"))
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(version))
-        .unwrap_or(false);
-    if !has {
-        eprintln!(
-            "xtask: installing componentize-py {version} into {}",
-            venv.display()
-        );
-        run_checked(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        run_checked(
-            Command::new(bin.join("pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check"])
-                .arg(format!("componentize-py=={version}")),
-        )?;
-    }
-    Ok(bin)
+    ensure_pip_tool(root, "componentize-py", bulwark_build::COMPONENTIZE_PY)
 }
 
 /// kubernetes-validate (PyPI), which carries the Kubernetes API's JSON schemas.
