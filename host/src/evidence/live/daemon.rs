@@ -239,11 +239,13 @@ fn find_server(endpoint: &str) -> Result<(i32, Server), EvidenceError> {
             // Each daemon's own network namespace: rootless dockerd binds its socket inside
             // rootlesskit's, which the auditor's /proc/net/unix does not list.
             let inodes = socket_inodes(pid, Path::new(path));
-            if !inodes.is_empty() && holds_socket(pid, &inodes) {
-                return Ok((pid, server));
+            if inodes.is_empty() {
+                continue;
             }
-            if !inodes.is_empty() && fds_hidden(pid) {
-                listing.push((pid, server));
+            match holds_socket(pid, &inodes) {
+                Some(true) => return Ok((pid, server)),
+                None => listing.push((pid, server)),
+                Some(false) => {}
             }
         }
         // In a container without CAP_SYS_PTRACE no daemon's descriptors can be read: the
@@ -287,18 +289,6 @@ fn find_server(endpoint: &str) -> Result<(i32, Server), EvidenceError> {
             "{} daemon processes run and none can be tied to {endpoint}",
             candidates.len()
         ))),
-    }
-}
-
-/// Whether this process may not read `pid`'s open descriptors: the directory lists, but
-/// the links are refused without ptrace access (or the directory itself is).
-fn fds_hidden(pid: i32) -> bool {
-    let denied = |e: &std::io::Error| e.kind() == std::io::ErrorKind::PermissionDenied;
-    match std::fs::read_dir(format!("/proc/{pid}/fd")) {
-        Err(e) => denied(&e),
-        Ok(mut fds) => fds
-            .find_map(Result::ok)
-            .is_some_and(|fd| std::fs::read_link(fd.path()).is_err_and(|e| denied(&e))),
     }
 }
 
@@ -351,21 +341,32 @@ fn serves_path(pid: i32, server: Server, path: &str) -> bool {
     hosts.iter().any(|h| alias(h) == want)
 }
 
-/// Whether process `pid` has an open socket with one of these inodes.
-fn holds_socket(pid: i32, inodes: &HashSet<u64>) -> bool {
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return false;
+/// Whether process `pid` has an open socket with one of these inodes; `None` when its
+/// descriptors cannot be read (the directory lists, but without ptrace access its links,
+/// or the directory itself, are refused).
+fn holds_socket(pid: i32, inodes: &HashSet<u64>) -> Option<bool> {
+    let denied = |e: &std::io::Error| e.kind() == std::io::ErrorKind::PermissionDenied;
+    let fds = match std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        Ok(fds) => fds,
+        Err(e) => return (!denied(&e)).then_some(false),
     };
-    fds.flatten().any(|fd| {
-        std::fs::read_link(fd.path()).is_ok_and(|target| {
-            target
-                .to_string_lossy()
-                .strip_prefix("socket:[")
-                .and_then(|s| s.strip_suffix(']'))
-                .and_then(|s| s.parse::<u64>().ok())
-                .is_some_and(|ino| inodes.contains(&ino))
-        })
-    })
+    let mut hidden = false;
+    for fd in fds.flatten() {
+        match std::fs::read_link(fd.path()) {
+            Ok(target) => {
+                let ino = target
+                    .to_string_lossy()
+                    .strip_prefix("socket:[")
+                    .and_then(|s| s.strip_suffix(']'))
+                    .and_then(|s| s.parse::<u64>().ok());
+                if ino.is_some_and(|ino| inodes.contains(&ino)) {
+                    return Some(true);
+                }
+            }
+            Err(e) => hidden |= denied(&e),
+        }
+    }
+    (!hidden).then_some(false)
 }
 
 /// Inodes of unix sockets bound at `path` (or at the same file through symlinks) in the
