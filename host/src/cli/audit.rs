@@ -17,9 +17,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(a: AuditArgs) -> Result<i32> {
+    let interrupted = super::interruption();
     tokio::select! {
         r = audit(a) => r,
-        i = super::interruption() => Err(i.into()),
+        // Never, if the handlers cannot be installed: the audit still runs.
+        i = async move {
+            match interrupted {
+                Ok(interrupted) => interrupted.await,
+                Err(_) => std::future::pending().await,
+            }
+        } => Err(i.into()),
     }
 }
 

@@ -42,19 +42,18 @@ pub fn exit_code_of(e: &anyhow::Error) -> i32 {
         .map_or(EXIT_CANNOT_RUN, |i| 128 + i.signal)
 }
 
-/// Resolves at the first SIGINT or SIGTERM (never, if the handlers cannot be installed).
-pub async fn interruption() -> Interrupted {
+/// Resolves at the first SIGINT or SIGTERM. The handlers are installed by this call, not
+/// when the future is first polled, so a signal that comes meanwhile is caught too.
+pub fn interruption() -> std::io::Result<impl std::future::Future<Output = Interrupted>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => Interrupted { signal: 2, name: "SIGINT" },
-        _ = term.recv() => Interrupted { signal: 15, name: "SIGTERM" },
-    }
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => Interrupted { signal: 2, name: "SIGINT" },
+            _ = term.recv() => Interrupted { signal: 15, name: "SIGTERM" },
+        }
+    })
 }
 
 /// Write `bytes` to `path` whole or not at all: into a temporary file beside it, synced,

@@ -15,9 +15,8 @@ use tokio::sync::{mpsc, watch};
 
 pub async fn run(a: ServeArgs) -> Result<i32> {
     // Before anything else: a SIGTERM while binding must stop serve cleanly too.
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut int = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
-    let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+    let interrupted =
+        super::interruption().context("installing the SIGINT and SIGTERM handlers")?;
     let suppressions = Arc::new(load_suppressions(a.ignore_file.as_deref(), &a.ignore)?);
     let watch_metrics = a.watch.then(|| Arc::new(WatchMetrics::default()));
     let shared = Arc::new(Shared::new(watch_metrics.clone()));
@@ -62,11 +61,7 @@ pub async fn run(a: ServeArgs) -> Result<i32> {
         async move { audit_once(target, scope, &suppressions).await }
     };
     serve::run(shared, schedule, events_rx, audit, async move {
-        let name = tokio::select! {
-            _ = int.recv() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-        };
-        eprintln!("bulwark: {name}: stopping");
+        eprintln!("bulwark: {}: stopping", interrupted.await.name);
     })
     .await;
     let _ = stop_tx.send(true);
