@@ -21,15 +21,12 @@ pub async fn run(w: WatchArgs) -> Result<()> {
     }
     // Ctrl-C, or SIGTERM from a service manager or kubelet: either ends the watch with
     // its summary.
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing a SIGTERM handler")?;
-    let stop = async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    };
-    monitor(w, metrics, stop).await
+    let interrupted =
+        super::interruption().context("installing the SIGINT and SIGTERM handlers")?;
+    monitor(w, metrics, async move {
+        interrupted.await;
+    })
+    .await
 }
 
 /// Watch until `stop` resolves (or `--duration` passes), alerts to standard output,
