@@ -135,7 +135,7 @@ async fn follow_events(
         loop {
             // A fresh client each time: one that failed to connect keeps its failure.
             let client = bulwark::docker::Client::new(host.clone());
-            match client.events(serve::EVENT_KINDS).await {
+            match client.events(&serve::event_kinds()).await {
                 Ok(stream) => {
                     // Back after the daemon went away: what changed meanwhile was not
                     // seen, so the whole audit runs again.

@@ -135,27 +135,29 @@ pub struct Schedule {
     pub debounce: Duration,
 }
 
-/// Which audit a daemon event asks for, if any.
-pub fn scope_of(e: &crate::docker::Event) -> Option<Scope> {
-    match (e.kind.as_str(), e.action.as_str()) {
-        ("daemon", "reload") => Some(Scope::Full),
-        ("container", "start" | "die" | "destroy") => Some(Scope::Containers),
-        ("image", "pull" | "tag" | "untag" | "delete" | "import" | "load") => {
-            Some(Scope::Containers)
-        }
-        _ => None,
-    }
-}
-
-/// The event kinds [`scope_of`] acts on, as the daemon's filters.
-pub const EVENT_KINDS: &[(&str, &[&str])] = &[
-    ("daemon", &["reload"]),
-    ("container", &["start", "die", "destroy"]),
+/// The daemon events that ask for an audit: (object type, actions, what to audit).
+const TRIGGERS: &[(&str, &[&str], Scope)] = &[
+    ("daemon", &["reload"], Scope::Full),
+    ("container", &["start", "die", "destroy"], Scope::Containers),
     (
         "image",
         &["pull", "tag", "untag", "delete", "import", "load"],
+        Scope::Containers,
     ),
 ];
+
+/// Which audit a daemon event asks for, if any.
+pub fn scope_of(e: &crate::docker::Event) -> Option<Scope> {
+    TRIGGERS
+        .iter()
+        .find(|(kind, actions, _)| *kind == e.kind && actions.contains(&e.action.as_str()))
+        .map(|(_, _, scope)| *scope)
+}
+
+/// The events [`scope_of`] acts on, as the daemon's filters (type, actions).
+pub fn event_kinds() -> Vec<(&'static str, &'static [&'static str])> {
+    TRIGGERS.iter().map(|(k, a, _)| (*k, *a)).collect()
+}
 
 /// Audit by `schedule` until `stop` resolves. `audit` runs one audit of a scope; its
 /// error is shown in the log and the metrics, and the last good report stays.
@@ -298,4 +300,27 @@ fn unix_now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_ask_for_the_audit_of_what_they_change() {
+        let ev = |kind: &str, action: &str| crate::docker::Event {
+            kind: kind.into(),
+            action: action.into(),
+            id: String::new(),
+        };
+        assert_eq!(scope_of(&ev("daemon", "reload")), Some(Scope::Full));
+        assert_eq!(scope_of(&ev("container", "start")), Some(Scope::Containers));
+        assert_eq!(scope_of(&ev("image", "delete")), Some(Scope::Containers));
+        assert_eq!(scope_of(&ev("container", "exec_start")), None);
+        assert_eq!(scope_of(&ev("network", "start")), None);
+        // The daemon is asked for exactly the events that trigger something.
+        let kinds = event_kinds();
+        assert!(kinds.contains(&("container", &["start", "die", "destroy"][..])));
+        assert_eq!(kinds.len(), 3);
+    }
 }
