@@ -63,33 +63,30 @@ pub(super) fn daemon_config(endpoint: &str) -> Result<ev::DaemonSettings, Eviden
 /// A file as the daemon sees it (through /proc/PID/root, or its working directory for a
 /// relative path); `None` when it does not exist.
 fn read_as_daemon(pid: i32, file: &str) -> Result<Option<String>, EvidenceError> {
-    let in_daemon = if Path::new(file).is_absolute() {
+    let absolute = Path::new(file).is_absolute();
+    let in_daemon = if absolute {
         PathBuf::from(format!("/proc/{pid}/root{file}"))
     } else {
         PathBuf::from(format!("/proc/{pid}/cwd")).join(file)
     };
-    match std::fs::read_to_string(&in_daemon) {
+    let read = |at: &Path| match std::fs::read_to_string(at) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    };
+    let unavailable =
+        |e: std::io::Error| EvidenceError::Unavailable(format!("daemon configuration {file}: {e}"));
+    match read(&in_daemon) {
         // In a container without CAP_SYS_PTRACE the daemon's root is closed to us: the
         // host's file, where a bound directory shows it, is the same file.
         Err(e)
             if e.kind() == std::io::ErrorKind::PermissionDenied
-                && Path::new(file).is_absolute()
+                && absolute
                 && super::hostview::view() != &super::hostview::View::Native =>
         {
-            let at = super::hostview::locate(Path::new(file))?;
-            match std::fs::read_to_string(at) {
-                Ok(t) => Ok(Some(t)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(EvidenceError::Unavailable(format!(
-                    "daemon configuration {file}: {e}"
-                ))),
-            }
+            read(&super::hostview::locate(Path::new(file))?).map_err(unavailable)
         }
-        Err(e) => Err(EvidenceError::Unavailable(format!(
-            "daemon configuration {file}: {e}"
-        ))),
+        other => other.map_err(unavailable),
     }
 }
 
