@@ -4,8 +4,8 @@
 //! A host of ABI 0.1.x requires what every 0.1.x plugin has (the `check-plugin-base` world:
 //! evidence in, checks and rules out) and looks for the `sources` export (added in 0.1.1)
 //! on its own, so 0.1.0 plugins still load. Component names resolve along the semver track:
-//! a 0.1.0 plugin's `bulwark:plugin/evidence@0.1.0` import links to this host's 0.1.2 (which
-//! added the `seccomp` function; older plugins do not import it).
+//! a 0.1.0 plugin's `bulwark:plugin/evidence@0.1.0` import links to this host's 0.1.3 (0.1.2
+//! added the `seccomp` function and 0.1.3 `container`; older plugins do not import them).
 
 wasmtime::component::bindgen!({
     path: "../plugin-sdk/wit",
@@ -31,7 +31,7 @@ pub use self::exports::bulwark::plugin::rules;
 pub use self::{CheckPluginBase as CheckPlugin, CheckPluginBasePre as CheckPluginPre};
 
 /// The ABI version this host speaks (the WIT package version).
-pub const ABI_VERSION: &str = "0.1.2";
+pub const ABI_VERSION: &str = "0.1.3";
 
 #[cfg(test)]
 mod tests {

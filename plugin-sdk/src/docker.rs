@@ -3,6 +3,7 @@
 //! Only the fields checks use are modelled; everything is optional or defaulted because
 //! old engines lack fields and the API sends `null` for empty lists.
 
+use crate::bindings::bulwark::plugin::evidence as ev;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 
@@ -185,7 +186,16 @@ pub struct ContainerState {
     pub running: bool,
     #[serde(deserialize_with = "nullable")]
     pub pid: i64,
-    pub health: Option<serde_json::Value>,
+    /// The engine's health report; none when it reports none.
+    pub health: Option<Health>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Health {
+    /// "healthy", "starting", ...; Podman reports an empty one for every container.
+    #[serde(deserialize_with = "nullable")]
+    pub status: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -247,11 +257,33 @@ pub struct HostConfig {
     #[serde(deserialize_with = "nullable")]
     pub restart_policy: RestartPolicy,
     #[serde(deserialize_with = "nullable")]
-    pub devices: Vec<serde_json::Value>,
+    pub devices: Vec<DeviceMapping>,
     #[serde(deserialize_with = "nullable")]
-    pub ulimits: Vec<serde_json::Value>,
+    pub ulimits: Vec<Ulimit>,
     #[serde(deserialize_with = "nullable")]
     pub port_bindings: BTreeMap<String, Option<Vec<PortBinding>>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceMapping {
+    #[serde(deserialize_with = "nullable")]
+    pub path_on_host: String,
+    #[serde(deserialize_with = "nullable")]
+    pub path_in_container: String,
+    #[serde(deserialize_with = "nullable")]
+    pub cgroup_permissions: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ulimit {
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub soft: i64,
+    #[serde(deserialize_with = "nullable")]
+    pub hard: i64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -284,8 +316,23 @@ pub struct NetworkSettings {
     /// Published ports of a running container: "80/tcp" → bindings (null when unpublished).
     #[serde(deserialize_with = "nullable")]
     pub ports: BTreeMap<String, Option<Vec<PortBinding>>>,
+    /// The networks it is attached to, by name.
     #[serde(deserialize_with = "nullable")]
-    pub networks: BTreeMap<String, serde_json::Value>,
+    pub networks: BTreeMap<String, Endpoint>,
+}
+
+/// A container's attachment to one network.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Endpoint {
+    #[serde(rename = "NetworkID", deserialize_with = "nullable")]
+    pub network_id: String,
+    #[serde(rename = "IPAddress", deserialize_with = "nullable")]
+    pub ip_address: String,
+    #[serde(rename = "GlobalIPv6Address", deserialize_with = "nullable")]
+    pub global_ipv6_address: String,
+    #[serde(deserialize_with = "nullable")]
+    pub gateway: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -348,6 +395,113 @@ impl ContainerInspect {
             }
         }
         out
+    }
+}
+
+/// The typed record the host reads from the inspect document (ABI 0.1.3), as the struct a
+/// test host parses from the document itself: checks see one shape either way.
+impl From<ev::ContainerRecord> for ContainerInspect {
+    fn from(r: ev::ContainerRecord) -> Self {
+        let ports = |ps: Vec<ev::Port>| -> BTreeMap<String, Option<Vec<PortBinding>>> {
+            ps.into_iter()
+                .map(|p| {
+                    let bindings = p.bindings.map(|bs| {
+                        bs.into_iter()
+                            .map(|b| PortBinding {
+                                host_ip: b.host_ip,
+                                host_port: b.host_port,
+                            })
+                            .collect()
+                    });
+                    (p.port, bindings)
+                })
+                .collect()
+        };
+        let h = r.host_config;
+        ContainerInspect {
+            id: r.id,
+            name: r.name,
+            image: r.image_id,
+            app_armor_profile: r.app_armor_profile,
+            state: ContainerState {
+                status: r.state.status,
+                running: r.state.running,
+                pid: r.state.pid,
+                health: r.state.health.map(|status| Health { status }),
+            },
+            config: ContainerConfig {
+                user: r.user,
+                image: r.image,
+                healthcheck: r.healthcheck.map(|test| Healthcheck { test }),
+            },
+            host_config: HostConfig {
+                privileged: h.privileged,
+                cap_add: h.cap_add,
+                cap_drop: h.cap_drop,
+                security_opt: h.security_opt,
+                network_mode: h.network_mode,
+                pid_mode: h.pid_mode,
+                ipc_mode: h.ipc_mode,
+                uts_mode: h.uts_mode,
+                userns_mode: h.userns_mode,
+                cgroup_parent: h.cgroup_parent,
+                memory: h.memory,
+                cpu_shares: h.cpu_shares,
+                nano_cpus: h.nano_cpus,
+                pids_limit: h.pids_limit,
+                readonly_rootfs: h.readonly_rootfs,
+                restart_policy: RestartPolicy {
+                    name: h.restart_policy,
+                    maximum_retry_count: h.restart_max_retries,
+                },
+                devices: h
+                    .devices
+                    .into_iter()
+                    .map(|d| DeviceMapping {
+                        path_on_host: d.path_on_host,
+                        path_in_container: d.path_in_container,
+                        cgroup_permissions: d.cgroup_permissions,
+                    })
+                    .collect(),
+                ulimits: h
+                    .ulimits
+                    .into_iter()
+                    .map(|u| Ulimit {
+                        name: u.name,
+                        soft: u.soft,
+                        hard: u.hard,
+                    })
+                    .collect(),
+                port_bindings: ports(h.port_bindings),
+            },
+            mounts: r
+                .mounts
+                .into_iter()
+                .map(|m| Mount {
+                    kind: m.kind,
+                    source: m.source,
+                    destination: m.destination,
+                    rw: m.rw,
+                    propagation: m.propagation,
+                })
+                .collect(),
+            network_settings: NetworkSettings {
+                ports: ports(r.ports),
+                networks: r
+                    .networks
+                    .into_iter()
+                    .map(|n| {
+                        let e = Endpoint {
+                            network_id: n.network_id,
+                            ip_address: n.ip_address,
+                            global_ipv6_address: n.global_ipv6_address,
+                            gateway: n.gateway,
+                        };
+                        (n.name, e)
+                    })
+                    .collect(),
+            },
+        }
     }
 }
 

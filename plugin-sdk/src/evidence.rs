@@ -23,6 +23,7 @@ pub enum Answer {
     Env(Option<String>),
     Observed(ev::ObservedProfile),
     SeccompFit(ev::SeccompFit),
+    Container(Box<ev::ContainerRecord>),
 }
 
 /// Answers evidence queries.
@@ -79,6 +80,7 @@ impl Backend for Host {
             Query::DockerVersion => A::Document(ev::docker_version()?),
             Query::ContainerList => A::Containers(ev::containers()?),
             Query::ContainerInspect { id } => A::Document(ev::container_inspect(id)?),
+            Query::Container { id } => A::Container(Box::new(ev::container(id)?)),
             Query::ImageList => A::Document(ev::image_list()?),
             Query::ImageInspect { name } => A::Document(ev::image_inspect(name)?),
             Query::ImageHistory { name } => A::Document(ev::image_history(name)?),

@@ -38,6 +38,7 @@ enum Recorded {
     Env(Option<String>),
     Observed(ev::ObservedProfile),
     SeccompFit(ev::SeccompFit),
+    Container(Box<ev::ContainerRecord>),
 }
 
 impl From<Recorded> for Answer {
@@ -57,6 +58,7 @@ impl From<Recorded> for Answer {
             Recorded::Env(v) => Answer::Env(v),
             Recorded::Observed(v) => Answer::Observed(v),
             Recorded::SeccompFit(v) => Answer::SeccompFit(v),
+            Recorded::Container(v) => Answer::Container(v),
         }
     }
 }
@@ -222,6 +224,16 @@ struct Replay {
 
 impl Backend for Replay {
     fn ask(&mut self, q: &Query) -> Result<Answer, QueryError> {
+        // The host reads a container's record from its inspect document; here the
+        // document itself answers, and `Ctx::inspect` parses it.
+        let inspect;
+        let q = match q {
+            Query::Container { id } if !self.answers.contains_key(q) => {
+                inspect = Query::ContainerInspect { id: id.clone() };
+                &inspect
+            }
+            _ => q,
+        };
         let got = self.answers.get(q).cloned().unwrap_or_else(|| {
             Err(QueryError::Unavailable(
                 "not recorded in the snapshot".to_string(),

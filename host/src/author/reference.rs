@@ -196,19 +196,31 @@ fn examples() -> std::collections::BTreeMap<String, String> {
         if answer.is_null() {
             continue;
         }
-        let text = serde_json::to_string_pretty(answer).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let mut shown = lines[..lines.len().min(EXAMPLE_LINES)].join("\n");
-        if lines.len() > EXAMPLE_LINES {
-            let _ = write!(shown, "\n  … ({} more lines)", lines.len() - EXAMPLE_LINES);
-        }
         let arg = e["query"]
             .as_object()
             .and_then(|o| o.iter().find(|(k, _)| *k != "query"))
             .map(|(_, v)| v.as_str().map_or(v.to_string(), str::to_string));
-        out.insert(kind.to_string(), format_example(arg.as_deref(), &shown));
+        // The container record is read from the inspect, not recorded: show the fixture's.
+        if kind == "container-inspect" && !out.contains_key("container") {
+            let record = crate::evidence::record::from_doc(&answer.clone().into());
+            if let Ok(r) = record.map(|r| serde_json::to_value(r).unwrap_or_default()) {
+                out.insert("container".to_string(), example(arg.as_deref(), &r));
+            }
+        }
+        out.insert(kind.to_string(), example(arg.as_deref(), answer));
     }
     out
+}
+
+/// An answer as the reference shows it: pretty, cut after [`EXAMPLE_LINES`] lines.
+fn example(arg: Option<&str>, answer: &serde_json::Value) -> String {
+    let text = serde_json::to_string_pretty(answer).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut shown = lines[..lines.len().min(EXAMPLE_LINES)].join("\n");
+    if lines.len() > EXAMPLE_LINES {
+        let _ = write!(shown, "\n  … ({} more lines)", lines.len() - EXAMPLE_LINES);
+    }
+    format_example(arg, &shown)
 }
 
 fn format_example(arg: Option<&str>, shown: &str) -> String {

@@ -190,8 +190,6 @@ The plugin sees the host only through `evidence`; its WASI has no files, no netw
 environment and a clock fixed at the audit's start.
 """
 
-import json
-
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import evidence
@@ -232,13 +230,15 @@ def memory_limited(check_id):
         return Finding(check_id, Status.SKIPPED, "no containers selected", "no containers selected", [], [], [])
     offenders = []
     for c in containers:
+        # The typed record the host read from the container's inspect document (no JSON to
+        # parse here); evidence.container_inspect(c.id) gives the whole document.
         try:
-            inspect = json.loads(evidence.container_inspect(c.id))
+            record = evidence.container(c.id)
         except Err as e:
             return Finding(check_id, Status.UNDECIDED, f"cannot inspect {c.name}", str(e.value), [], [], [])
-        if (inspect.get("HostConfig") or {}).get("Memory", 0) == 0:
+        if record.host_config.memory == 0:
             offenders.append(c)
-    keys = ["container-list"] + [f"container-inspect:{c.id}" for c in containers]
+    keys = ["container-list"] + [f"container:{c.id}" for c in containers]
     if not offenders:
         return Finding(check_id, Status.PASS, f"{len(containers)} containers checked", None, [], [], keys)
     return Finding(

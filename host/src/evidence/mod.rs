@@ -3,6 +3,7 @@
 //! question is asked once however many plugins ask it; every answer is recordable.
 
 pub mod live;
+pub mod record;
 pub mod selection;
 pub mod snapshot;
 
@@ -37,6 +38,7 @@ pub enum Answer {
     Env(Option<String>),
     Observed(ev::ObservedProfile),
     SeccompFit(ev::SeccompFit),
+    Container(Box<ev::ContainerRecord>),
 }
 
 /// A Docker Engine document kept as its JSON text: plugins are handed the text as it is,
@@ -176,10 +178,43 @@ impl Evidence {
     /// Answer a question, asking the source at most once per audit.
     pub async fn query(&self, q: &Query) -> Outcome {
         self.queries.fetch_add(1, Ordering::Relaxed);
-        if matches!(q, Query::ContainerInspect { .. }) {
-            self.prefetch_inspects().await;
+        match q {
+            Query::ContainerInspect { .. } => {
+                self.prefetch_inspects(false).await;
+                self.answer(q).await
+            }
+            Query::Container { id } => {
+                self.prefetch_inspects(true).await;
+                self.container_record(id).await
+            }
+            _ => self.answer(q).await,
         }
-        self.answer(q).await
+    }
+
+    /// A container's typed record, read from its inspect document the first time any
+    /// plugin asks and kept beside it: one parse per container per audit, on the host.
+    async fn container_record(&self, id: &str) -> Outcome {
+        let q = Query::Container { id: id.to_string() };
+        self.cell(&q)
+            .get_or_init(|| async {
+                let inspect = Query::ContainerInspect { id: id.to_string() };
+                match self.answer(&inspect).await? {
+                    Answer::Document(d) => record::from_doc(&d)
+                        .map(|r| Answer::Container(Box::new(r)))
+                        .inspect_err(|_| {
+                            self.errors.fetch_add(1, Ordering::Relaxed);
+                        }),
+                    other => Err(unexpected(&inspect, &other)),
+                }
+            })
+            .await
+            .clone()
+    }
+
+    /// The memo's cell for a question (empty until it is answered).
+    fn cell(&self, q: &Query) -> Arc<OnceCell<Outcome>> {
+        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        memo.entry(q.clone()).or_default().clone()
     }
 
     /// The first question about one container's inspect asks the daemon for every selected
@@ -188,8 +223,9 @@ impl Evidence {
     /// trips would add up serially; asked in a bounded pool they overlap without flooding
     /// a daemon that serves everything else on the host too. Answers land in the memo: the
     /// plugin that asked first waits for the pool (it asks for the rest next), another that
-    /// asks meanwhile waits only for the one it asked for.
-    async fn prefetch_inspects(&self) {
+    /// asks meanwhile waits only for the one it asked for. Asked for records, the pool reads
+    /// each record as its document arrives, while other documents are still in flight.
+    async fn prefetch_inspects(&self, records: bool) {
         if !self.is_live() || self.prefetched.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -199,38 +235,39 @@ impl Evidence {
         let pool = crate::docker::api_concurrency();
         futures_util::stream::iter(ids)
             .for_each_concurrent(pool, |c| async move {
-                let _ = self.answer(&Query::ContainerInspect { id: c.id }).await;
+                let _ = if records {
+                    self.container_record(&c.id).await
+                } else {
+                    self.answer(&Query::ContainerInspect { id: c.id }).await
+                };
             })
             .await;
     }
 
     /// The memoized answer to a question (asking the source the first time).
     async fn answer(&self, q: &Query) -> Outcome {
-        let cell = {
-            let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
-            memo.entry(q.clone()).or_default().clone()
-        };
-        cell.get_or_init(|| async {
-            match &self.source {
-                Source::Live(c) => {
-                    let out = c.collect(q).await;
-                    if let Err(e) = &out {
-                        tracing::debug!(?q, error = %e, "evidence query failed");
-                        if !matches!(e, EvidenceError::NotFound(_)) {
-                            self.errors.fetch_add(1, Ordering::Relaxed);
+        self.cell(q)
+            .get_or_init(|| async {
+                match &self.source {
+                    Source::Live(c) => {
+                        let out = c.collect(q).await;
+                        if let Err(e) = &out {
+                            tracing::debug!(?q, error = %e, "evidence query failed");
+                            if !matches!(e, EvidenceError::NotFound(_)) {
+                                self.errors.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
+                        out
                     }
-                    out
+                    Source::Snapshot(map) => map.get(q).cloned().unwrap_or_else(|| {
+                        Err(EvidenceError::Unavailable(
+                            "not recorded in the snapshot".to_string(),
+                        ))
+                    }),
                 }
-                Source::Snapshot(map) => map.get(q).cloned().unwrap_or_else(|| {
-                    Err(EvidenceError::Unavailable(
-                        "not recorded in the snapshot".to_string(),
-                    ))
-                }),
-            }
-        })
-        .await
-        .clone()
+            })
+            .await
+            .clone()
     }
 
     /// The containers this audit covers, in the daemon's order.
@@ -308,10 +345,12 @@ impl Evidence {
         memo.insert(q, cell);
     }
 
-    /// Every answer obtained so far, in a stable order (the content of a snapshot).
+    /// Every answer obtained so far, in a stable order (the content of a snapshot). Records
+    /// read from inspects are left out: a snapshot keeps the documents they come from.
     pub fn recorded(&self) -> BTreeMap<Query, Outcome> {
         let memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
         memo.iter()
+            .filter(|(q, _)| !matches!(q, Query::Container { .. }))
             .filter_map(|(q, cell)| cell.get().map(|o| (q.clone(), o.clone())))
             .collect()
     }

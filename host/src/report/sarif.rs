@@ -177,7 +177,11 @@ fn evidence_for<'a>(f: &'a Finding, subject: &Subject) -> Vec<&'a EvidenceUse> {
         .iter()
         .filter(|e| match e.query.split_once(':') {
             Some((
-                "container-inspect" | "container-processes" | "observed-profile" | "seccomp-fit",
+                "container"
+                | "container-inspect"
+                | "container-processes"
+                | "observed-profile"
+                | "seccomp-fit",
                 arg,
             )) => arg == own,
             _ => true,

@@ -114,6 +114,9 @@ impl ev::Host for State {
     fn container_inspect(&mut self, id: String) -> Result<String, types::QueryError> {
         self.document(Query::ContainerInspect { id })
     }
+    fn container(&mut self, id: String) -> Result<ev::ContainerRecord, types::QueryError> {
+        typed!(self, Query::Container { id }, Container).map(|r| *r)
+    }
     fn image_list(&mut self) -> Result<String, types::QueryError> {
         self.with_evidence(
             &Query::ImageList,

@@ -178,6 +178,8 @@ queries! {
     /// All containers, whatever their state (the selection is applied on top).
     ContainerList = "container-list", Containers;
     ContainerInspect { id: String } = "container-inspect", Containers;
+    /// The same container as the typed record the host reads from its inspect (ABI 0.1.3).
+    Container { id: String } = "container", Containers;
     ImageList = "image-list", Images;
     ImageInspect { name: String } = "image-inspect", Images;
     ImageHistory { name: String } = "image-history", Images;
@@ -263,7 +265,11 @@ mod tests {
             path: "/etc/x".into(),
         };
         assert_eq!((f.scope(), f.path()), (Scope::FileContents, Some("/etc/x")));
-        assert_eq!(Query::examples().len(), 23);
+        assert_eq!(
+            Query::scope_of_key("container:abc"),
+            Some(Scope::Containers)
+        );
+        assert_eq!(Query::examples().len(), 24);
     }
 
     #[test]

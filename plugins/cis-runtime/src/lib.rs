@@ -225,11 +225,11 @@ fn c5_27(ctx: &mut Ctx) -> Verdict {
     per_container(ctx, |_, c| {
         // Podman reports a Health object with an empty status for every container, so
         // only a status counts as health being checked.
-        let reported = c.state.health.as_ref().is_some_and(|h| {
-            h.get("Status")
-                .and_then(|s| s.as_str())
-                .is_some_and(|s| !s.is_empty())
-        });
+        let reported = c
+            .state
+            .health
+            .as_ref()
+            .is_some_and(|h| !h.status.is_empty());
         let checked = reported || c.config.healthcheck.as_ref().is_some_and(|h| h.is_active());
         Ok((!checked).then(|| "no health check".to_string()))
     })

@@ -270,9 +270,6 @@ fn provenance_names_the_queries_asked() {
     let id = inspect["Id"].as_str().unwrap_or_default();
     assert_eq!(
         keys,
-        vec![
-            "container-list".to_string(),
-            format!("container-inspect:{id}")
-        ]
+        vec!["container-list".to_string(), format!("container:{id}")]
     );
 }

@@ -104,6 +104,10 @@ impl Collector {
                     "no observation: run the audit with --observe DURATION".to_string(),
                 ))
             }
+            // Read from the inspect by [`crate::evidence::Evidence`], never asked of a source.
+            Query::Container { .. } => Err(EvidenceError::Unavailable(
+                "the container record is read from its inspect".to_string(),
+            )),
         }
     }
 
