@@ -278,6 +278,26 @@ fn each_rule_breaker_is_named_and_only_it() {
     );
     assert!(!text.contains('\x1b'), "no colour when not on a terminal");
 
+    // The typed container record (ABI 0.1.3) says what the inspect document says, for every
+    // kind of container above: a plugin reads each both ways and names any that differ.
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture_plugin("mirror"), plugins.path().join("mirror.wasm")).unwrap();
+    let pd = plugins.path().display().to_string();
+    let r = audit_json(&[
+        "-H",
+        &d.host(),
+        "-c",
+        "T.RECORD",
+        "--plugins",
+        &pd,
+        "--allow-unsigned",
+        "--grant",
+        "mirror:containers",
+    ]);
+    let f = finding(&r, "T.RECORD");
+    assert_eq!(f["status"], "pass", "{f:#}");
+    assert_eq!(f["message"], format!("{} containers checked", cases.len()));
+
     let _ = std::process::Command::new("umount").arg(&shared).status();
 }
 

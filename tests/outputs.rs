@@ -198,10 +198,7 @@ fn every_format_from_one_audit() {
         .collect();
     assert!(used.contains(&"container-list"), "{used:?}");
     assert!(
-        used.iter()
-            .filter(|q| q.starts_with("container-inspect:"))
-            .count()
-            == 3,
+        used.iter().filter(|q| q.starts_with("container:")).count() == 3,
         "{used:?}"
     );
     let total: u64 = r["summary"]

@@ -137,7 +137,7 @@ fn evidence_outside_the_grants_is_denied_and_recorded() {
         "file-stat:/etc/shadow",
         "file-stat:/var/run/docker.sock",
         "container-list",
-        "container-inspect:web",
+        "container:web",
         "file-stat:/etc/docker/../shadow",
     ] {
         let o = outcomes
@@ -186,6 +186,37 @@ const OTHER_ABI_COMPONENT: &str = r#"(component
   (import "bulwark:plugin/evidence@1.0.0" (instance))
 )"#;
 
+/// A plugin built for ABI 0.1.2 (before the typed container record), as users have it,
+/// runs on this host and decides as it did; beside it, the record a 0.1.3 plugin gets says
+/// what the recorded inspect documents say.
+#[test]
+fn a_plugin_built_for_an_earlier_abi_runs_and_the_record_reads_like_the_document() {
+    let dir = plugin_dir(&["mirror"]);
+    let old =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/abi-0.1.2/example.wasm");
+    std::fs::copy(old, dir.path().join("example.wasm")).unwrap();
+    let r = audit_with(
+        dir.path(),
+        &[
+            "--grant",
+            "example:containers",
+            "--grant",
+            "mirror:containers",
+        ],
+    );
+    assert_eq!(status(&r, "EX.1"), "warn", "{:#}", finding(&r, "EX.1"));
+    assert_eq!(offenders(&r, "EX.1"), set(ROOT_CONTAINERS));
+    let ex = finding(&r, "EX.1")["evidence"].to_string();
+    assert!(
+        ex.contains("container-inspect:"),
+        "0.1.2 SDKs parse the document: {ex}"
+    );
+    let f = finding(&r, "T.RECORD");
+    assert_eq!(f["status"], "pass", "{f:#}");
+    assert_eq!(f["message"], "3 containers checked");
+    assert!(f["evidence"].to_string().contains("\"container:"), "{f:#}");
+}
+
 #[test]
 fn malformed_foreign_and_unsigned_files_never_run() {
     let clean = audit_snap(&[]);
@@ -211,7 +242,7 @@ fn malformed_foreign_and_unsigned_files_never_run() {
             "wasi",
             "outside the Bulwark ABI and WASI 0.2 (plugins get nothing else)",
         ),
-        ("abi1", "built for ABI 1.0.0, this host speaks 0.1.2"),
+        ("abi1", "built for ABI 1.0.0, this host speaks 0.1.3"),
         ("nomanifest", "it has no manifest"),
         ("core", "a core WebAssembly module, not a component"),
     ] {

@@ -622,6 +622,7 @@ const FIXTURES: &[(&str, Option<&str>, &str)] = &[
     ("tests/plugins/hostile", Some("spam"), "spam"),
     ("tests/plugins/tally", None, "tally"),
     ("tests/plugins/tally", Some("brittle"), "brittle"),
+    ("tests/plugins/mirror", None, "mirror"),
 ];
 
 /// The component of a fixture plugin (see [`FIXTURES`]), built on first use.
