@@ -1,7 +1,9 @@
 //! `cargo xtask bench` (scale): a default audit of 500 and 1,000 running containers against
 //! the list+inspect floor measured in the same run, the cost per container, peak RSS, each
-//! plugin's share, the fastest evidence pool size, and the SARIF and `-n` limits at that
-//! scale. Runs against a private dockerd (see tests/common). Prints a table; no pass/fail.
+//! plugin's share, the fastest evidence pool size, the SARIF and `-n` limits at that scale,
+//! and what reading containers as the host's typed record saves a plugin over parsing their
+//! inspect documents itself. Runs against a private dockerd (see tests/common). Prints a
+//! table; no pass/fail.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -9,6 +11,7 @@ mod common;
 use bulwark::evidence::{live, Answer, Query};
 use futures_util::StreamExt;
 use serde_json::Value;
+use std::path::Path;
 use std::time::Instant;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -67,6 +70,76 @@ fn floor(rt: &tokio::runtime::Runtime, host: &str, n: usize, pool: usize) -> f64
         })
         .collect();
     median(times)
+}
+
+/// What fixture plugin `plugin` itself spent on its one check `T.READ`, replayed from
+/// `snap` (no daemon in the way): its wall time in ms and its fuel.
+fn read_cost(snap: &Path, plugin: &str) -> (f64, u64) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wasm = dir.path().join(format!("{plugin}.wasm"));
+    std::fs::copy(common::fixture_plugin(plugin), wasm).expect("copy the plugin");
+    let o = common::run(
+        common::bulwark()
+            .args(["audit", "-f", "json", "-c", "T.READ", "--snapshot"])
+            .arg(snap)
+            .args([
+                "--allow-unsigned",
+                "--grant",
+                "mirror:containers",
+                "--plugins",
+            ])
+            .arg(dir.path()),
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).expect("json report");
+    let read = r["findings"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["check"]["id"] == "T.READ"));
+    assert_eq!(
+        read.map(|f| &f["status"]),
+        Some(&Value::from("pass")),
+        "{plugin}: {read:?}"
+    );
+    let p = r["plugins"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "mirror"));
+    let cost = &p.expect("the plugin ran")["cost"];
+    (
+        cost["wall_ms"].as_f64().unwrap_or(0.0),
+        cost["fuel_used"].as_u64().unwrap_or(0),
+    )
+}
+
+/// Parse once (ABI 0.1.3): a plugin reading every container as the host's record beside
+/// one parsing every inspect document itself, as each plugin did before, alternated on one
+/// snapshot of the daemon's `n` containers.
+fn parse_once(host: &str, n: usize) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let snap = dir.path().join("scale.snap.json");
+    common::must(
+        common::bulwark()
+            .args(["collect", "-H", host, "-o"])
+            .arg(&snap),
+    );
+    let mut walls: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut fuel = [0u64; 2];
+    for _ in 0..5 {
+        for (i, plugin) in ["read-records", "read-documents"].into_iter().enumerate() {
+            let (w, f) = read_cost(&snap, plugin);
+            walls[i].push(w);
+            fuel[i] = f;
+        }
+    }
+    let [records, documents] = walls.map(median);
+    println!(
+        "{:<52} median {records:>8.1} ms  fuel {:>12}",
+        format!("  a plugin reading {n} container records"),
+        fuel[0]
+    );
+    println!(
+        "{:<52} median {documents:>8.1} ms  fuel {:>12}",
+        format!("  a plugin parsing {n} inspect documents"),
+        fuel[1]
+    );
 }
 
 /// Start containers until `n` run, four `docker run`s at a time (the daemon is the limit).
@@ -174,6 +247,8 @@ fn main() {
                 p["cost"]["peak_memory"].as_u64().unwrap_or(0) as f64 / 1048576.0
             );
         }
+
+        parse_once(&host, n);
 
         // The formats' limits at this scale: SARIF's result cap, and -n.
         let (w, _, sarif) = audit_once(&host, &["-f", "sarif"]);

@@ -623,6 +623,12 @@ const FIXTURES: &[(&str, Option<&str>, &str)] = &[
     ("tests/plugins/tally", None, "tally"),
     ("tests/plugins/tally", Some("brittle"), "brittle"),
     ("tests/plugins/mirror", None, "mirror"),
+    ("tests/plugins/mirror", Some("read-records"), "read-records"),
+    (
+        "tests/plugins/mirror",
+        Some("read-documents"),
+        "read-documents",
+    ),
 ];
 
 /// The component of a fixture plugin (see [`FIXTURES`]), built on first use.
